@@ -1,0 +1,69 @@
+#include "once.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <thread>
+
+#include "backup/job_backup.h"
+#include "logging.h"
+#include "source/source_factory.h"
+#include "util/error.h"
+
+namespace backy {
+
+namespace {
+
+std::set<std::string> schedule_tags(const Config& config, const JobConfig& job) {
+  std::set<std::string> tags;
+  for (const auto& [name, spec] : config.schedules.at(job.schedule)) tags.insert(name);
+  return tags;
+}
+
+}  // namespace
+
+int run_once(const Config& config, const std::vector<std::string>& jobs,
+             const std::optional<std::set<std::string>>& forced_tags, spdlog::logger& log) {
+  for (const auto& name : jobs)
+    if (!config.jobs.contains(name)) {
+      log.error("no job named '{}' in {}", name, config.file.string());
+      return 1;
+    }
+
+  boost::asio::io_context io;
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  int failures = 0;
+  std::jthread worker([&](std::stop_token stop) {
+    std::unique_ptr<SourceFactory> sources = make_source_factory(config.ceph);
+    for (const auto& name : jobs) {
+      const JobConfig& job = config.jobs.at(name);
+      auto jlog = job_logger(log, name);
+      try {
+        const auto tags = forced_tags ? *forced_tags : schedule_tags(config, job);
+        backup_job(config, job, *sources, tags, *jlog, stop);
+      } catch (const Cancelled&) {
+        jlog->warn("backup cancelled; the partial revision was removed");
+        ++failures;
+        break;
+      } catch (const std::exception& e) {
+        jlog->error("backup failed: {}", e.what());
+        ++failures;
+      }
+    }
+    // Wakes the main thread: the signal wait is the only work keeping io.run() going.
+    boost::asio::post(io, [&] { signals.cancel(); });
+  });
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    log.warn("signal {} received, stopping the running backup", signo);
+    worker.request_stop();
+  });
+  io.run();
+  worker.join();
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace backy

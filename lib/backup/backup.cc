@@ -1,0 +1,163 @@
+#include "backup/backup.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "backup/verify.h"
+#include "store/block_sums.h"
+#include "store/image_writer.h"
+#include "util/error.h"
+#include "util/file_io.h"
+#include "util/uuid.h"
+
+namespace backy {
+
+namespace {
+
+// The newest revision that can serve as the base of an incremental, with its checksums.
+std::optional<std::pair<Revision, BlockSums>> choose_parent(Repository& repo, Source& source,
+                                                           spdlog::logger& log) {
+  std::vector<Revision> revs = repo.revisions();
+  for (auto it = revs.rbegin(); it != revs.rend(); ++it) {
+    if (it->trust == Trust::distrusted) continue;
+    if (!source.can_diff_from(it->uuid)) {
+      log.info("revision {} cannot be a parent: its source snapshot is gone", it->uuid);
+      continue;
+    }
+    try {
+      return std::make_pair(*it, BlockSums::load(repo.sums_path(it->uuid)));
+    } catch (const Error& e) {
+      log.warn("revision {} cannot be a parent: {}", it->uuid, e.what());
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+BackupResult run_backup(Repository& repo, const Repository::Lock& lock, Source& source,
+                        const BackupOptions& options, spdlog::logger& log, std::stop_token stop) {
+  BackupResult result;
+  result.leftovers_removed = repo.remove_leftovers(lock);
+  for (const auto& name : result.leftovers_removed)
+    log.info("removed leftover of an interrupted run: {}", name);
+
+  const TimePoint started = options.now();
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string uuid = new_uuid();
+
+  std::optional<std::pair<Revision, BlockSums>> parent;
+  if (!options.full_always) parent = choose_parent(repo, source, log);
+
+  std::unique_ptr<SourceSnapshot> snap =
+      source.open(uuid, parent ? std::optional(parent->first.uuid) : std::nullopt);
+  try {
+    const uint64_t size = snap->size();
+    BlockSums sums = parent ? std::move(parent->second) : BlockSums(size);
+    sums.resize(size);
+    ImageWriter image = ImageWriter::create(
+        repo.image_path(uuid),
+        parent ? std::optional(repo.image_path(parent->first.uuid)) : std::nullopt, size);
+    result.reflinked = !parent || image.reflinked();
+    if (!result.reflinked)
+      log.warn("{} does not support reflinks: revision {} is a full copy of its parent",
+               repo.dir().string(), uuid);
+    log.info("backup {} started: {} from {}", uuid, parent ? "incremental" : "full",
+             parent ? parent->first.uuid : std::string("nothing"));
+
+    // Blocks known to be zero become holes now; the others are read.
+    std::vector<uint64_t> to_read;
+    for (const BlockChange& c : snap->changed_blocks()) {
+      if (c.data) {
+        to_read.push_back(c.block);
+      } else if (sums.at(c.block).data) {
+        image.punch(c.block * kBlockSize, sums.block_length(c.block));
+        sums.set(c.block, kHole);
+      }
+    }
+    // A block whose length changed with a resize has a stale sum: read it even if unreported.
+    for (uint64_t b = 0; b < sums.block_count(); ++b)
+      if (sums.at(b) == kStale && !std::binary_search(to_read.begin(), to_read.end(), b))
+        to_read.insert(std::upper_bound(to_read.begin(), to_read.end(), b), b);
+
+    uint64_t written = 0, done = 0;
+    std::vector<uint64_t> changed;
+    auto last_progress = std::chrono::steady_clock::now();
+    snap->read_blocks(
+        to_read,
+        [&](uint64_t b, std::span<const char> data) {
+          if (stop.stop_requested()) throw Cancelled();
+          const BlockSum old = sums.at(b);
+          if (is_all_zero(data)) {
+            if (old.data) {
+              image.punch(b * kBlockSize, data.size());
+              changed.push_back(b);
+            }
+            sums.set(b, kHole);
+          } else {
+            BlockSum now = checksum(data);
+            if (now != old) {
+              written += image.write(b * kBlockSize, data, old.data);
+              sums.set(b, now);
+              changed.push_back(b);
+            }
+          }
+          done += data.size();
+          if (options.progress &&
+              std::chrono::steady_clock::now() - last_progress > std::chrono::milliseconds(250)) {
+            options.progress(done, to_read.size() * kBlockSize);
+            last_progress = std::chrono::steady_clock::now();
+          }
+        },
+        stop);
+
+    image.finish();
+    sums.save(repo.sums_path(uuid));
+
+    std::sort(changed.begin(), changed.end());
+    const auto sample = pick_sample(sums.block_count(), changed, options.verify,
+                                    std::hash<std::string>{}(uuid));
+    VerifyResult verified = verify_sample(*snap, image, sums, sample, options.verify, stop);
+    if (!verified.mismatches.empty()) {
+      for (const auto& m : verified.mismatches) log.error("verification of {}: {}", uuid, m);
+      throw Error("verification failed: " + std::to_string(verified.mismatches.size()) + " of " +
+                  std::to_string(verified.blocks_checked) + " sampled blocks differ (first: " +
+                  verified.mismatches.front() + ")");
+    }
+
+    Revision& rev = result.revision;
+    rev.uuid = uuid;
+    rev.timestamp = started;
+    rev.parent = parent ? parent->first.uuid : "";
+    rev.tags = options.tags;
+    rev.source = source.describe(uuid);
+    rev.size = size;
+    rev.stats.bytes_read = snap->bytes_read();
+    rev.stats.bytes_written = written;
+    rev.stats.verified_blocks = verified.blocks_checked;
+    rev.stats.duration =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (stop.stop_requested()) throw Cancelled();
+    repo.commit(lock, rev);
+  } catch (...) {
+    repo.discard(lock, uuid);
+    snap.reset();
+    source.abandon(uuid);
+    throw;
+  }
+  snap.reset();
+  try {
+    source.committed(uuid);
+  } catch (const Error& e) {
+    // The revision is safe; a stale snapshot only costs space on the cluster until next run.
+    log.warn("backup {} committed, but cleaning up the source failed: {}", uuid, e.what());
+  }
+  const RevisionStats& st = result.revision.stats;
+  log.info("backup {} done: {} bytes read, {} written, {} blocks verified, {:.2f} s", uuid,
+           st.bytes_read, st.bytes_written, st.verified_blocks, st.duration);
+  return result;
+}
+
+}  // namespace backy

@@ -1,0 +1,54 @@
+// run_backup: one backup run of one job, from source to a committed revision.
+//
+//   1. (caller) take the job lock; leftovers of interrupted runs are removed here first
+//   2. parent = newest complete, not distrusted revision the source can diff from
+//   3. open the source (RBD: snapshot backy-<uuid>), as an incremental from the parent or full
+//   4. clone the parent's image (reflink), copy its checksums; read the changed blocks; skip a
+//      block whose checksum matches, punch all-zero blocks, write only the pages that differ
+//   5. fdatasync the image, save the checksums
+//   6. verify a random sample of blocks (against the source when it is a stable snapshot,
+//      against the checksums otherwise); a mismatch fails the run
+//   7. commit: the .rev, then `latest`; tell the source (RBD: drop older backy-* snapshots)
+//
+// On any failure or cancellation the run's files are removed and the source's snapshot is
+// dropped; existing revisions are never touched. Runs on the calling (worker) thread.
+#pragma once
+
+#include <functional>
+#include <set>
+#include <stop_token>
+#include <string>
+
+#include "config/config.h"
+#include "repo/repository.h"
+#include "source/source.h"
+#include "util/time.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace backy {
+
+struct BackupOptions {
+  std::set<std::string> tags;
+  bool full_always = false;
+  VerifyConfig verify;
+  std::function<TimePoint()> now = [] { return Clock::now(); };
+  // Called with the bytes done and the bytes to do, at most a few times a second.
+  std::function<void(uint64_t done, uint64_t total)> progress;
+};
+
+struct BackupResult {
+  Revision revision;
+  bool reflinked = true;  // false: the filesystem could not clone, the image is a full copy
+  std::vector<std::string> leftovers_removed;
+};
+
+// REQUIRES: `lock` is the lock of `repo`. Throws backy::Error (or backy::Cancelled when `stop`
+// is requested) after cleaning up; returns the committed revision.
+BackupResult run_backup(Repository& repo, const Repository::Lock& lock, Source& source,
+                        const BackupOptions& options, spdlog::logger& log,
+                        std::stop_token stop = {});
+
+}  // namespace backy

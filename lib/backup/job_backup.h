@@ -1,0 +1,26 @@
+// backup_job: everything one scheduled or manual backup of a configured job does.
+//
+// Takes the job's lock (failing at once if another process holds it), builds the job's Source,
+// runs run_backup() with the job's settings and `tags`. Shared by `backyd --once` and the daemon's
+// workers. Runs on the calling thread; blocking.
+#pragma once
+
+#include <set>
+#include <stop_token>
+#include <string>
+
+#include "backup/backup.h"
+#include "config/config.h"
+#include "source/source_factory.h"
+
+namespace backy {
+
+// The job directory of `job` under `config`.
+std::filesystem::path job_dir(const Config& config, const std::string& job);
+
+BackupResult backup_job(const Config& config, const JobConfig& job, SourceFactory& sources,
+                        const std::set<std::string>& tags, spdlog::logger& log,
+                        std::stop_token stop = {},
+                        std::function<void(uint64_t, uint64_t)> progress = {});
+
+}  // namespace backy

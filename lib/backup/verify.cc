@@ -1,0 +1,89 @@
+#include "backup/verify.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <set>
+
+#include "util/error.h"
+#include "util/file_io.h"
+
+namespace backy {
+
+namespace {
+
+std::string hex(const BlockSum& s) {
+  if (!s.data) return "hole";
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(s.high),
+                static_cast<unsigned long long>(s.low));
+  return buf;
+}
+
+BlockSum sum_of(std::span<const char> data) { return is_all_zero(data) ? kHole : checksum(data); }
+
+}  // namespace
+
+std::vector<uint64_t> pick_sample(uint64_t block_count, const std::vector<uint64_t>& changed,
+                                  const VerifyConfig& config, uint64_t seed) {
+  if (block_count == 0) return {};
+  uint64_t want = static_cast<uint64_t>(config.fraction * static_cast<double>(block_count));
+  want = std::min(block_count, std::max<uint64_t>(want, static_cast<uint64_t>(config.min_blocks)));
+  std::mt19937_64 rng(seed);
+  std::set<uint64_t> picked;
+  // Half from what this run wrote (if it wrote anything), the rest from anywhere.
+  if (!changed.empty()) {
+    std::uniform_int_distribution<size_t> pick(0, changed.size() - 1);
+    for (uint64_t i = 0; i < want / 2 + want % 2 && picked.size() < changed.size(); ++i)
+      picked.insert(changed[pick(rng)]);
+  }
+  std::uniform_int_distribution<uint64_t> any(0, block_count - 1);
+  while (picked.size() < want) picked.insert(any(rng));
+  return {picked.begin(), picked.end()};
+}
+
+VerifyResult verify_sample(SourceSnapshot& snapshot, const ImageWriter& image,
+                           const BlockSums& sums, const std::vector<uint64_t>& sample,
+                           const VerifyConfig& config, std::stop_token stop) {
+  VerifyResult result;
+  const auto deadline = std::chrono::steady_clock::now() + config.max_time;
+  std::vector<char> buf(kBlockSize);
+  auto image_sum = [&](uint64_t block) {
+    const uint64_t len = sums.block_length(block);
+    image.read(block * kBlockSize, std::span<char>(buf.data(), len));
+    return sum_of(std::span<const char>(buf.data(), len));
+  };
+  if (snapshot.stable()) {
+    // Read in chunks so the time bound is checked between them.
+    constexpr size_t kChunk = 16;
+    for (size_t i = 0; i < sample.size(); i += kChunk) {
+      if (std::chrono::steady_clock::now() > deadline) break;
+      auto part = std::span<const uint64_t>(sample).subspan(i, std::min(kChunk, sample.size() - i));
+      std::vector<std::pair<uint64_t, BlockSum>> from_source;
+      snapshot.read_blocks(
+          part, [&](uint64_t b, std::span<const char> d) { from_source.push_back({b, sum_of(d)}); },
+          stop);
+      for (const auto& [b, expected] : from_source) {
+        BlockSum got = image_sum(b);
+        ++result.blocks_checked;
+        if (got != expected || got != sums.at(b))
+          result.mismatches.push_back("block " + std::to_string(b) + ": source " + hex(expected) +
+                                      ", image " + hex(got) + ", recorded " + hex(sums.at(b)));
+      }
+    }
+  } else {
+    for (uint64_t b : sample) {
+      if (std::chrono::steady_clock::now() > deadline) break;
+      if (stop.stop_requested()) throw Cancelled();
+      BlockSum got = image_sum(b);
+      ++result.blocks_checked;
+      if (got != sums.at(b))
+        result.mismatches.push_back("block " + std::to_string(b) + ": recorded " +
+                                    hex(sums.at(b)) + ", image " + hex(got));
+    }
+  }
+  return result;
+}
+
+}  // namespace backy

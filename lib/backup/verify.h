@@ -1,0 +1,34 @@
+// Verification after a run: reread a random sample of blocks and compare.
+//
+// Stable sources (an RBD snapshot) are reread and compared byte for byte with the written image;
+// for others the image is reread and compared with the checksums the run recorded. The sample
+// mixes blocks the run changed with blocks it took from the parent, so both the writes and the
+// clone are checked. It is bounded by VerifyConfig::max_time.
+#pragma once
+
+#include <cstdint>
+#include <stop_token>
+#include <vector>
+
+#include "config/config.h"
+#include "source/source.h"
+#include "store/block_sums.h"
+#include "store/image_writer.h"
+
+namespace backy {
+
+struct VerifyResult {
+  uint64_t blocks_checked = 0;
+  std::vector<std::string> mismatches;  // "block N: expected <hash>, image has <hash>"
+};
+
+// Picks the sample: about `fraction` of all blocks, at least `min_blocks` (never more than
+// exist), half of it from `changed` where possible. Sorted, unique.
+std::vector<uint64_t> pick_sample(uint64_t block_count, const std::vector<uint64_t>& changed,
+                                  const VerifyConfig& config, uint64_t seed);
+
+VerifyResult verify_sample(SourceSnapshot& snapshot, const ImageWriter& image,
+                           const BlockSums& sums, const std::vector<uint64_t>& sample,
+                           const VerifyConfig& config, std::stop_token stop);
+
+}  // namespace backy

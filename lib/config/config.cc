@@ -1,0 +1,393 @@
+// Validation walks the YAML tree once and collects every error instead of stopping at the first,
+// so an operator fixes a broken file in one pass. yaml-cpp exceptions end at this file's edge.
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cctype>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace backy {
+
+namespace {
+
+class Validator {
+ public:
+  explicit Validator(std::string file) : file_(std::move(file)) {}
+
+  void error(const YAML::Node& at, const std::string& msg) {
+    const YAML::Mark m = at.Mark();
+    errors_.push_back({file_, m.is_null() ? 0 : m.line + 1, m.is_null() ? 0 : m.column + 1, msg});
+  }
+  void error(const YAML::Mark& m, const std::string& msg) {
+    errors_.push_back({file_, m.line + 1, m.column + 1, msg});
+  }
+
+  // Reports every key of `map` that is not in `known`; returns false if `map` is not a mapping.
+  bool check_map(const YAML::Node& map, const std::string& where,
+                 const std::set<std::string>& known) {
+    if (!map.IsMap()) {
+      error(map, where + " must be a mapping");
+      return false;
+    }
+    for (const auto& kv : map) {
+      const std::string key = kv.first.Scalar();
+      if (!known.contains(key)) {
+        std::string list;
+        for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+        error(kv.first, "unknown key '" + key + "' in " + where + " (known: " + list + ")");
+      }
+    }
+    return true;
+  }
+
+  std::optional<std::string> string(const YAML::Node& n, const std::string& key) {
+    if (!n.IsScalar()) {
+      error(n, "'" + key + "' must be a string");
+      return std::nullopt;
+    }
+    return n.Scalar();
+  }
+
+  std::optional<int64_t> integer(const YAML::Node& n, const std::string& key) {
+    if (n.IsScalar()) {
+      const std::string& s = n.Scalar();
+      size_t i = (!s.empty() && s[0] == '-') ? 1 : 0;
+      bool digits = i < s.size();
+      for (size_t j = i; j < s.size(); ++j) digits = digits && std::isdigit((unsigned char)s[j]);
+      if (digits && s.size() < 18) return std::stoll(s);
+    }
+    error(n, "'" + key + "' must be an integer");
+    return std::nullopt;
+  }
+
+  std::optional<bool> boolean(const YAML::Node& n, const std::string& key) {
+    if (n.IsScalar()) {
+      const std::string& s = n.Scalar();
+      if (s == "true" || s == "yes" || s == "on") return true;
+      if (s == "false" || s == "no" || s == "off") return false;
+    }
+    error(n, "'" + key + "' must be true or false");
+    return std::nullopt;
+  }
+
+  std::optional<Seconds> duration(const YAML::Node& n, const std::string& key) {
+    if (n.IsScalar()) {
+      if (auto d = parse_duration(n.Scalar())) return d;
+      error(n, "'" + key + "': bad duration '" + n.Scalar() +
+                   "' (expected seconds, or a number with s, m, h, d or w, e.g. 90s, 1d)");
+    } else {
+      error(n, "'" + key + "' must be a duration (e.g. 1d)");
+    }
+    return std::nullopt;
+  }
+
+  // Duplicate keys: yaml-cpp keeps both, a silently shadowed job would be a lost backup.
+  void check_duplicates(const YAML::Node& map, const std::string& what) {
+    std::set<std::string> seen;
+    for (const auto& kv : map)
+      if (!seen.insert(kv.first.Scalar()).second)
+        error(kv.first, "duplicate " + what + " '" + kv.first.Scalar() + "'");
+  }
+
+  std::vector<ConfigError> take_errors() { return std::move(errors_); }
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string file_;
+  std::vector<ConfigError> errors_;
+};
+
+void parse_global(Validator& v, const YAML::Node& n, GlobalConfig& g) {
+  if (!v.check_map(n, "global",
+                   {"base-dir", "worker-limit", "socket", "backup-completed-callback",
+                    "callback-timeout", "log-level", "admin-group", "metrics-file"}))
+    return;
+  bool has_base = false;
+  for (const auto& kv : n) {
+    const std::string key = kv.first.Scalar();
+    const YAML::Node& val = kv.second;
+    if (key == "base-dir") {
+      if (auto s = v.string(val, key)) {
+        has_base = true;
+        if (s->empty() || (*s)[0] != '/')
+          v.error(val, "'base-dir' must be an absolute path, got '" + *s + "'");
+        g.base_dir = *s;
+      }
+    } else if (key == "worker-limit") {
+      if (auto i = v.integer(val, key)) {
+        if (*i < 1) v.error(val, "'worker-limit' must be at least 1, got " + std::to_string(*i));
+        g.worker_limit = static_cast<int>(*i);
+      }
+    } else if (key == "socket") {
+      if (auto s = v.string(val, key)) g.socket = *s;
+    } else if (key == "backup-completed-callback") {
+      if (auto s = v.string(val, key)) g.backup_completed_callback = *s;
+    } else if (key == "callback-timeout") {
+      if (auto d = v.duration(val, key)) g.callback_timeout = *d;
+    } else if (key == "log-level") {
+      if (auto s = v.string(val, key)) {
+        static const std::set<std::string> levels = {"trace", "debug", "info",    "warning",
+                                                     "warn",  "error", "critical", "off"};
+        if (!levels.contains(*s))
+          v.error(val, "'log-level' must be one of trace, debug, info, warning, error, critical, "
+                       "off; got '" + *s + "'");
+        g.log_level = *s;
+      }
+    } else if (key == "admin-group") {
+      if (auto s = v.string(val, key)) g.admin_group = *s;
+    } else if (key == "metrics-file") {
+      if (auto s = v.string(val, key)) g.metrics_file = *s;
+    }
+  }
+  if (!has_base) v.error(n, "global: 'base-dir' is required");
+}
+
+void parse_ceph(Validator& v, const YAML::Node& n, CephConfig& c) {
+  if (!v.check_map(n, "ceph", {"conf", "client", "keyring", "timeout"})) return;
+  for (const auto& kv : n) {
+    const std::string key = kv.first.Scalar();
+    if (key == "conf") {
+      if (auto s = v.string(kv.second, key)) c.conf = *s;
+    } else if (key == "client") {
+      if (auto s = v.string(kv.second, key)) c.client = *s;
+    } else if (key == "keyring") {
+      if (auto s = v.string(kv.second, key)) c.keyring = *s;
+    } else if (key == "timeout") {
+      if (auto d = v.duration(kv.second, key)) c.timeout = *d;
+    }
+  }
+}
+
+void parse_schedules(Validator& v, const YAML::Node& n, std::map<std::string, Schedule>& out) {
+  if (!n.IsMap()) {
+    v.error(n, "'schedules' must be a mapping of schedule name to tags");
+    return;
+  }
+  v.check_duplicates(n, "schedule");
+  for (const auto& sched : n) {
+    const std::string name = sched.first.Scalar();
+    Schedule s;
+    if (!sched.second.IsMap() || sched.second.size() == 0) {
+      v.error(sched.second, "schedule '" + name + "' must map tag names to {interval, keep}");
+      continue;
+    }
+    v.check_duplicates(sched.second, "tag");
+    for (const auto& tag : sched.second) {
+      const std::string tname = tag.first.Scalar();
+      const std::string where = "tag '" + tname + "' of schedule '" + name + "'";
+      if (tname.starts_with("manual:"))
+        v.error(tag.first, where + ": 'manual:' tags are for ad-hoc runs, not schedules");
+      if (!v.check_map(tag.second, where, {"interval", "keep"})) continue;
+      TagSpec spec;
+      bool has_interval = false, has_keep = false;
+      for (const auto& kv : tag.second) {
+        const std::string key = kv.first.Scalar();
+        if (key == "interval") {
+          if (auto d = v.duration(kv.second, key)) spec.interval = *d;
+          has_interval = true;
+        } else if (key == "keep") {
+          if (auto k = v.integer(kv.second, key)) {
+            if (*k < 1) v.error(kv.second, "'keep' must be at least 1, got " + std::to_string(*k));
+            spec.keep = static_cast<int>(*k);
+          }
+          has_keep = true;
+        }
+      }
+      if (!has_interval) v.error(tag.second, where + ": 'interval' is required");
+      if (!has_keep) v.error(tag.second, where + ": 'keep' is required");
+      s[tname] = spec;
+    }
+    out[name] = std::move(s);
+  }
+}
+
+void parse_source(Validator& v, const YAML::Node& n, const std::string& job, SourceConfig& src) {
+  const std::string where = "source of job '" + job + "'";
+  if (!v.check_map(n, where,
+                   {"type", "filename", "pool", "image", "namespace", "full-always",
+                    "reads-in-flight"}))
+    return;
+  const YAML::Node type = n["type"];
+  if (!type) {
+    v.error(n, where + ": 'type' is required (file or ceph-rbd)");
+    return;
+  }
+  std::string t = type.IsScalar() ? type.Scalar() : "";
+  if (t == "file") {
+    src.type = SourceConfig::Type::file;
+  } else if (t == "ceph-rbd") {
+    src.type = SourceConfig::Type::ceph_rbd;
+  } else {
+    v.error(type, where + ": unknown source type '" + t + "' (expected file or ceph-rbd)");
+    return;
+  }
+  auto need = [&](const char* key, std::string& into) {
+    const YAML::Node val = n[key];
+    if (!val) {
+      v.error(n, where + ": '" + key + "' is required for type " + t);
+    } else if (auto s = v.string(val, key)) {
+      if (s->empty()) v.error(val, where + ": '" + key + "' must not be empty");
+      into = *s;
+    }
+  };
+  auto forbid = [&](const char* key) {
+    if (n[key]) v.error(n[key], where + ": '" + std::string(key) + "' does not apply to type " + t);
+  };
+  if (src.type == SourceConfig::Type::file) {
+    need("filename", src.filename);
+    for (const char* k : {"pool", "image", "namespace", "full-always", "reads-in-flight"})
+      forbid(k);
+  } else {
+    need("pool", src.pool);
+    need("image", src.image);
+    forbid("filename");
+    if (n["namespace"])
+      if (auto s = v.string(n["namespace"], "namespace")) src.rbd_namespace = *s;
+    if (n["full-always"])
+      if (auto b = v.boolean(n["full-always"], "full-always")) src.full_always = *b;
+    if (n["reads-in-flight"])
+      if (auto i = v.integer(n["reads-in-flight"], "reads-in-flight")) {
+        if (*i < 1 || *i > 1024)
+          v.error(n["reads-in-flight"], "'reads-in-flight' must be between 1 and 1024");
+        src.reads_in_flight = static_cast<int>(*i);
+      }
+  }
+}
+
+void parse_verify(Validator& v, const YAML::Node& n, VerifyConfig& out) {
+  if (!v.check_map(n, "verify", {"fraction", "min-blocks", "max-time"})) return;
+  for (const auto& kv : n) {
+    const std::string key = kv.first.Scalar();
+    if (key == "fraction") {
+      double f = -1;
+      try {
+        f = kv.second.as<double>();
+      } catch (const YAML::Exception&) {
+      }
+      if (f < 0 || f > 1) v.error(kv.second, "'fraction' must be a number from 0 to 1");
+      out.fraction = f;
+    } else if (key == "min-blocks") {
+      if (auto i = v.integer(kv.second, key)) {
+        if (*i < 0) v.error(kv.second, "'min-blocks' must not be negative");
+        out.min_blocks = static_cast<int>(*i);
+      }
+    } else if (key == "max-time") {
+      if (auto d = v.duration(kv.second, key)) out.max_time = *d;
+    }
+  }
+}
+
+void parse_jobs(Validator& v, const YAML::Node& n, Config& cfg) {
+  if (!n.IsMap()) {
+    v.error(n, "'jobs' must be a mapping of job name to job");
+    return;
+  }
+  v.check_duplicates(n, "job name");
+  for (const auto& kv : n) {
+    const std::string name = kv.first.Scalar();
+    if (!is_safe_job_name(name))
+      v.error(kv.first, "job name '" + name +
+                            "' is not safe as a directory name (use letters, digits, '.', '_', "
+                            "'-'; start with a letter or digit; at most 128 characters)");
+    JobConfig job;
+    job.name = name;
+    const std::string where = "job '" + name + "'";
+    if (!v.check_map(kv.second, where, {"schedule", "source", "verify"})) continue;
+    const YAML::Node sched = kv.second["schedule"];
+    if (!sched) {
+      v.error(kv.second, where + ": 'schedule' is required");
+    } else if (auto s = v.string(sched, "schedule")) {
+      job.schedule = *s;
+      if (!cfg.schedules.contains(*s))
+        v.error(sched, where + " names schedule '" + *s + "', which is not defined in 'schedules'");
+    }
+    const YAML::Node src = kv.second["source"];
+    if (!src)
+      v.error(kv.second, where + ": 'source' is required");
+    else
+      parse_source(v, src, name, job.source);
+    if (kv.second["verify"]) parse_verify(v, kv.second["verify"], job.verify);
+    cfg.jobs.emplace(name, std::move(job));
+  }
+}
+
+}  // namespace
+
+std::string ConfigError::to_string() const {
+  if (line == 0) return file + ": " + message;
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+}
+
+bool is_safe_job_name(const std::string& name) {
+  if (name.empty() || name.size() > 128) return false;
+  if (!std::isalnum(static_cast<unsigned char>(name[0]))) return false;
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'))
+      return false;
+  return true;
+}
+
+std::string to_string(SourceConfig::Type t) {
+  return t == SourceConfig::Type::file ? "file" : "ceph-rbd";
+}
+
+ConfigLoad parse_config(const std::string& text, const std::string& file) {
+  Validator v(file);
+  ConfigLoad result;
+  Config cfg;
+  cfg.file = file;
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    v.error(e.mark, "YAML syntax error: " + e.msg);
+    result.errors = v.take_errors();
+    return result;
+  }
+  if (!root.IsMap()) {
+    result.errors.push_back({file, 1, 1, "the configuration must be a mapping with keys global, "
+                                         "ceph, schedules, jobs"});
+    return result;
+  }
+  try {
+    v.check_map(root, "the top level", {"global", "ceph", "schedules", "jobs"});
+    if (root["global"])
+      parse_global(v, root["global"], cfg.global);
+    else
+      v.error(root, "'global' is required (with at least 'base-dir')");
+    if (root["ceph"]) parse_ceph(v, root["ceph"], cfg.ceph);
+    if (root["schedules"])
+      parse_schedules(v, root["schedules"], cfg.schedules);
+    else
+      v.error(root, "'schedules' is required");
+    if (root["jobs"]) parse_jobs(v, root["jobs"], cfg);
+  } catch (const YAML::Exception& e) {
+    v.error(e.mark, "invalid configuration: " + e.msg);
+  }
+  result.errors = v.take_errors();
+  std::stable_sort(result.errors.begin(), result.errors.end(),
+                   [](const ConfigError& a, const ConfigError& b) {
+                     return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+                   });
+  if (result.errors.empty()) result.config = std::move(cfg);
+  return result;
+}
+
+ConfigLoad load_config(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) {
+    ConfigLoad r;
+    r.errors.push_back({file.string(), 0, 0, "cannot read configuration file"});
+    return r;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  ConfigLoad r = parse_config(ss.str(), file.string());
+  if (r.config) r.config->file = std::filesystem::absolute(file);
+  return r;
+}
+
+}  // namespace backy

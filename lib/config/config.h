@@ -1,0 +1,112 @@
+// The configuration of one backup host: a typed, validated view of backy.yaml.
+//
+// load_config() reads the YAML file and returns either a Config or every error found, each with
+// file:line:col and the key it concerns; a Config that comes back is valid (every job names an
+// existing schedule, every value is in range). Keys follow upstream backy: global, ceph,
+// schedules, jobs. docs/config.md is the reference; config/backy.yaml a worked example.
+//
+// Plain values: copy freely, compare with == (the daemon compares old and new job configs on
+// reload to decide which jobs changed).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "schedule/duration.h"
+
+namespace backy {
+
+struct TagSpec {
+  Seconds interval{0};
+  int keep = 0;
+  bool operator==(const TagSpec&) const = default;
+};
+
+// tag name -> {interval, keep}
+using Schedule = std::map<std::string, TagSpec>;
+
+struct SourceConfig {
+  enum class Type { file, ceph_rbd };
+  Type type = Type::file;
+  std::string filename;   // file
+  std::string pool;       // ceph-rbd
+  std::string image;      // ceph-rbd
+  std::string rbd_namespace;  // ceph-rbd, optional
+  bool full_always = false;   // ceph-rbd: never incremental
+  int reads_in_flight = 16;   // ceph-rbd: concurrent aio reads
+  bool operator==(const SourceConfig&) const = default;
+};
+
+struct VerifyConfig {
+  double fraction = 0.01;  // share of the image's blocks re-read after a run
+  int min_blocks = 8;
+  Seconds max_time{60};    // the sample is cut short after this long
+  bool operator==(const VerifyConfig&) const = default;
+};
+
+struct JobConfig {
+  std::string name;
+  std::string schedule;  // key into Config::schedules
+  SourceConfig source;
+  VerifyConfig verify;
+  bool operator==(const JobConfig&) const = default;
+};
+
+struct CephConfig {
+  std::string conf = "/etc/ceph/ceph.conf";
+  std::string client = "admin";
+  std::string keyring;  // empty: librados' default search
+  Seconds timeout{30};  // librados mon/osd op timeouts: a dead cluster fails a job, never hangs it
+  bool operator==(const CephConfig&) const = default;
+};
+
+struct GlobalConfig {
+  std::filesystem::path base_dir;
+  int worker_limit = 1;
+  std::string socket = "/run/backy/backyd.sock";
+  std::string backup_completed_callback;  // empty: none
+  Seconds callback_timeout{60};
+  std::string log_level = "info";
+  std::string admin_group;   // members may run changing commands over the socket
+  std::string metrics_file;  // empty: not written
+  bool operator==(const GlobalConfig&) const = default;
+};
+
+struct Config {
+  std::filesystem::path file;  // where it was loaded from
+  GlobalConfig global;
+  CephConfig ceph;
+  std::map<std::string, Schedule> schedules;
+  std::map<std::string, JobConfig> jobs;
+};
+
+struct ConfigError {
+  std::string file;
+  int line = 0;    // 1-based; 0 when the error has no position (file missing)
+  int column = 0;  // 1-based
+  std::string message;
+  // "file:line:col: message", or "file: message" without a position.
+  std::string to_string() const;
+};
+
+struct ConfigLoad {
+  std::optional<Config> config;     // set when errors is empty
+  std::vector<ConfigError> errors;  // in file order
+  bool ok() const { return errors.empty(); }
+};
+
+ConfigLoad load_config(const std::filesystem::path& file);
+// Parses YAML text; `file` only names it in errors.
+ConfigLoad parse_config(const std::string& text, const std::string& file);
+
+// Whether `name` is safe as a job directory name: [A-Za-z0-9][A-Za-z0-9._-]{0,127}.
+bool is_safe_job_name(const std::string& name);
+
+// Source type as written in the config ("file", "ceph-rbd").
+std::string to_string(SourceConfig::Type t);
+
+}  // namespace backy

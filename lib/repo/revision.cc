@@ -1,0 +1,84 @@
+#include "repo/revision.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include "util/error.h"
+
+namespace backy {
+
+std::string to_string(Trust t) {
+  switch (t) {
+    case Trust::trusted: return "trusted";
+    case Trust::distrusted: return "distrusted";
+    case Trust::verified: return "verified";
+  }
+  return "trusted";
+}
+
+std::string to_yaml(const Revision& r) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "uuid" << YAML::Value << r.uuid;
+  out << YAML::Key << "timestamp" << YAML::Value << format_iso8601(r.timestamp);
+  out << YAML::Key << "parent" << YAML::Value << r.parent;
+  out << YAML::Key << "tags" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  for (const auto& t : r.tags) out << t;
+  out << YAML::EndSeq;
+  out << YAML::Key << "trust" << YAML::Value << to_string(r.trust);
+  out << YAML::Key << "source" << YAML::Value << YAML::BeginMap;
+  for (const auto& [k, v] : r.source) out << YAML::Key << k << YAML::Value << v;
+  out << YAML::EndMap;
+  out << YAML::Key << "size" << YAML::Value << r.size;
+  out << YAML::Key << "stats" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "bytes_read" << YAML::Value << r.stats.bytes_read;
+  out << YAML::Key << "bytes_written" << YAML::Value << r.stats.bytes_written;
+  out << YAML::Key << "duration" << YAML::Value << r.stats.duration;
+  out << YAML::Key << "verified_blocks" << YAML::Value << r.stats.verified_blocks;
+  out << YAML::EndMap;
+  if (!r.scrubbed.empty()) {
+    out << YAML::Key << "scrub" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "time" << YAML::Value << r.scrubbed;
+    out << YAML::Key << "bad_blocks" << YAML::Value << YAML::Flow << r.bad_blocks;
+    out << YAML::EndMap;
+  }
+  out << YAML::Key << "complete" << YAML::Value << true;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+Revision revision_from_yaml(const std::string& text, const std::string& where) {
+  try {
+    YAML::Node n = YAML::Load(text);
+    Revision r;
+    r.uuid = n["uuid"].as<std::string>();
+    auto ts = parse_iso8601(n["timestamp"].as<std::string>());
+    if (!ts) throw Error("bad timestamp in " + where);
+    r.timestamp = *ts;
+    if (n["parent"] && !n["parent"].IsNull()) r.parent = n["parent"].as<std::string>();
+    for (const auto& t : n["tags"]) r.tags.insert(t.as<std::string>());
+    std::string trust = n["trust"] ? n["trust"].as<std::string>() : "trusted";
+    r.trust = trust == "distrusted" ? Trust::distrusted
+              : trust == "verified" ? Trust::verified
+                                    : Trust::trusted;
+    if (n["source"])
+      for (const auto& kv : n["source"])
+        r.source[kv.first.as<std::string>()] = kv.second.as<std::string>();
+    r.size = n["size"].as<uint64_t>();
+    if (const YAML::Node s = n["stats"]) {
+      r.stats.bytes_read = s["bytes_read"].as<uint64_t>(0);
+      r.stats.bytes_written = s["bytes_written"].as<uint64_t>(0);
+      r.stats.duration = s["duration"].as<double>(0);
+      r.stats.verified_blocks = s["verified_blocks"].as<uint64_t>(0);
+    }
+    if (const YAML::Node s = n["scrub"]) {
+      r.scrubbed = s["time"].as<std::string>("");
+      for (const auto& b : s["bad_blocks"]) r.bad_blocks.push_back(b.as<uint64_t>());
+    }
+    if (!n["complete"] || !n["complete"].as<bool>()) throw Error(where + " is not complete");
+    return r;
+  } catch (const YAML::Exception& e) {
+    throw Error("malformed revision file " + where + ": " + e.what());
+  }
+}
+
+}  // namespace backy

@@ -1,0 +1,47 @@
+// Revision: the metadata of one backup of one job (the <uuid>.rev file, YAML).
+//
+// A .rev file exists only for a complete revision: it is written last, after the image and its
+// checksums are durable, so its presence is the commit. After that only `tags`, `trust` and the
+// scrub result ever change.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "util/time.h"
+
+namespace backy {
+
+// trusted: written and sample-verified; verified: a full scrub found it intact;
+// distrusted: a scrub or check found it damaged; never used as a parent.
+enum class Trust { trusted, distrusted, verified };
+std::string to_string(Trust t);
+
+struct RevisionStats {
+  uint64_t bytes_read = 0;
+  uint64_t bytes_written = 0;
+  double duration = 0;  // seconds, from the run's start to its commit
+  uint64_t verified_blocks = 0;
+};
+
+struct Revision {
+  std::string uuid;
+  TimePoint timestamp;  // when the run began
+  std::string parent;   // empty: a full backup
+  std::set<std::string> tags;
+  Trust trust = Trust::trusted;
+  std::map<std::string, std::string> source;  // type and where: filename, or pool/image/snapshot
+  uint64_t size = 0;                          // virtual image size in bytes
+  RevisionStats stats;
+  std::vector<uint64_t> bad_blocks;  // from the last scrub
+  std::string scrubbed;              // ISO 8601 time of the last scrub, empty if never
+};
+
+std::string to_yaml(const Revision& r);
+// Throws backy::Error naming `where` if the text is not a revision.
+Revision revision_from_yaml(const std::string& text, const std::string& where);
+
+}  // namespace backy

@@ -1,0 +1,75 @@
+// Source: where a job's data comes from (an RBD image, an image file, a block device).
+//
+// A backup run asks its Source for a SourceSnapshot: a frozen, readable view of the data for one
+// revision. The snapshot says which 4 MiB blocks may differ from the parent revision and reads
+// them; the backup run (lib/backup) decides what to write. Sources know nothing of the store.
+//
+// Adding a source (LVM, qcow2) is one class implementing these two interfaces, plus a line in
+// the factory (source/source_factory.h).
+//
+// Threading: one run uses a Source and its snapshot from one thread; read_blocks() may use
+// threads or aio internally but calls the sink on the caller's thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+namespace backy {
+
+struct BlockChange {
+  uint64_t block = 0;  // index of a kBlockSize block
+  bool data = true;    // false: the source knows the block is all zero (a hole or discarded)
+};
+
+// Receives one block's bytes; the span is valid only during the call. The last block of an image
+// whose size is not a multiple of kBlockSize is shorter.
+using BlockSink = std::function<void(uint64_t block, std::span<const char> data)>;
+
+class SourceSnapshot {
+ public:
+  virtual ~SourceSnapshot() = default;
+
+  virtual uint64_t size() const = 0;
+  // Incremental (opened with a parent): the blocks that may differ from the parent's snapshot;
+  // unlisted blocks are unchanged. Full: every block that may hold data; unlisted blocks are
+  // zero. Sorted by block.
+  virtual std::vector<BlockChange> changed_blocks() = 0;
+  // Reads `blocks` (each < block count) and hands each to `sink`, in any order. Throws
+  // backy::Cancelled when `stop` is requested, backy::Error on a read failure.
+  virtual void read_blocks(std::span<const uint64_t> blocks, const BlockSink& sink,
+                           std::stop_token stop) = 0;
+  // True when the data stays exactly as it was when the snapshot was taken (an RBD snapshot),
+  // so the verification after a run can compare the written image with the source itself.
+  virtual bool stable() const = 0;
+  virtual uint64_t bytes_read() const = 0;
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+
+  // What the .rev records about where the data came from: "type", and "filename" or
+  // "pool"/"image"/"snapshot".
+  virtual std::map<std::string, std::string> describe(const std::string& uuid) const = 0;
+  // Whether an incremental backup from revision `parent_uuid` is possible (for RBD: its
+  // snapshot backy-<parent_uuid> still exists).
+  virtual bool can_diff_from(const std::string& parent_uuid) = 0;
+  // Freezes the source for revision `uuid` (RBD: creates snapshot backy-<uuid>) and opens it,
+  // as an incremental from `parent_uuid` when given, else full.
+  virtual std::unique_ptr<SourceSnapshot> open(const std::string& uuid,
+                                               const std::optional<std::string>& parent_uuid) = 0;
+  // Called after revision `uuid` is committed: drop what the next incremental no longer needs
+  // (RBD: every other backy-* snapshot of the image; foreign snapshots are never touched).
+  virtual void committed(const std::string& uuid) = 0;
+  // Called after a failed run of `uuid`: undo open() (RBD: remove backy-<uuid>). Never throws.
+  virtual void abandon(const std::string& uuid) noexcept = 0;
+};
+
+}  // namespace backy

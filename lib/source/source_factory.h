@@ -1,0 +1,31 @@
+// SourceFactory: turns a job's `source:` configuration into a Source.
+//
+// The daemon owns one factory for its lifetime, so that all RBD jobs share one cluster
+// connection. make_source_factory() (in backy_rbd, since it knows Ceph) builds the factory that
+// handles every source type; tests of the core library use FileSourceFactory.
+#pragma once
+
+#include <memory>
+
+#include "config/config.h"
+#include "source/source.h"
+
+namespace backy {
+
+class SourceFactory {
+ public:
+  virtual ~SourceFactory() = default;
+  // Throws backy::Error when the source cannot be reached (cluster down, pool missing).
+  virtual std::unique_ptr<Source> make(const SourceConfig& config) = 0;
+};
+
+// Only `type: file`; any other type is an error naming it.
+class FileSourceFactory : public SourceFactory {
+ public:
+  std::unique_ptr<Source> make(const SourceConfig& config) override;
+};
+
+// Every source type; connects to Ceph lazily, on the first RBD job, with `ceph`'s settings.
+std::unique_ptr<SourceFactory> make_source_factory(const CephConfig& ceph);
+
+}  // namespace backy

@@ -1,0 +1,93 @@
+#include "store/block_sums.h"
+
+#include <xxhash.h>
+
+#include <cstdio>
+#include <cstring>
+#include <utility>
+
+#include "util/error.h"
+#include "util/file_io.h"
+
+namespace backy {
+
+namespace {
+constexpr size_t kRecord = 17;
+
+void put64(char* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+uint64_t get64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+}  // namespace
+
+BlockSum checksum(std::span<const char> block) {
+  XXH128_hash_t h = XXH3_128bits(block.data(), block.size());
+  return BlockSum{true, h.low64, h.high64};
+}
+
+BlockSums::BlockSums(uint64_t image_size)
+    : image_size_(image_size), sums_(blocks_for(image_size)) {}
+
+void BlockSums::resize(uint64_t image_size) {
+  if (image_size == image_size_) return;
+  uint64_t old_size = std::exchange(image_size_, image_size);
+  sums_.resize(blocks_for(image_size));
+  // A block that was, or becomes, a partial last block changes length: its sum no longer
+  // describes it. Mark it stale (data with a zero hash, which no real block matches).
+  for (uint64_t size : {old_size, image_size}) {
+    uint64_t block = size / kBlockSize;
+    if (size % kBlockSize != 0 && block < sums_.size()) sums_[block] = kStale;
+  }
+}
+
+uint64_t BlockSums::block_length(uint64_t block) const {
+  uint64_t start = block * kBlockSize;
+  return std::min(kBlockSize, image_size_ - start);
+}
+
+BlockSums BlockSums::load(const std::filesystem::path& path) {
+  std::string raw = read_file(path);
+  size_t nl = raw.find('\n');
+  auto bad = [&](const std::string& why) {
+    return Error("malformed checksum file " + path.string() + ": " + why);
+  };
+  if (nl == std::string::npos) throw bad("no header line");
+  unsigned long long block_size = 0, size = 0;
+  if (std::sscanf(raw.substr(0, nl).c_str(), "backy-sums 1 xxh3-128 block-size=%llu size=%llu",
+                  &block_size, &size) != 2)
+    throw bad("unknown header '" + raw.substr(0, nl) + "'");
+  if (block_size != kBlockSize) throw bad("block size " + std::to_string(block_size));
+  BlockSums sums(size);
+  if (raw.size() - nl - 1 != sums.sums_.size() * kRecord)
+    throw bad("expected " + std::to_string(sums.sums_.size()) + " records");
+  const char* p = raw.data() + nl + 1;
+  for (auto& s : sums.sums_) {
+    if (p[0] != 0 && p[0] != 1) throw bad("bad record kind");
+    s.data = p[0] == 1;
+    s.low = get64(p + 1);
+    s.high = get64(p + 9);
+    p += kRecord;
+  }
+  return sums;
+}
+
+void BlockSums::save(const std::filesystem::path& path) const {
+  std::string out = "backy-sums 1 xxh3-128 block-size=" + std::to_string(kBlockSize) +
+                    " size=" + std::to_string(image_size_) + "\n";
+  size_t header = out.size();
+  out.resize(header + sums_.size() * kRecord);
+  char* p = out.data() + header;
+  for (const auto& s : sums_) {
+    p[0] = s.data ? 1 : 0;
+    put64(p + 1, s.low);
+    put64(p + 9, s.high);
+    p += kRecord;
+  }
+  write_file_atomic(path, out, 0440);
+}
+
+}  // namespace backy

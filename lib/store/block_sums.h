@@ -1,0 +1,67 @@
+// BlockSums: the checksum of every 4 MiB block of one revision image (the <uuid>.sums file).
+//
+// A block is either a hole (all zero; never hashed, never stored on disk) or data with its
+// XXH3-128 checksum. The backup compares a freshly read block with the parent's checksum to
+// decide whether to write it, without reading the parent back; scrub recomputes them.
+//
+// File format (all integers little-endian):
+//   line 1, text: "backy-sums 1 xxh3-128 block-size=<bytes> size=<image bytes>\n"
+//   then one 17-byte record per block: kind (0 = hole, 1 = data), then 16 bytes of hash
+//   (low 64 bits first; zero for holes).
+//
+// Plain value; not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <vector>
+
+namespace backy {
+
+inline constexpr uint64_t kBlockSize = 4 * 1024 * 1024;  // the unit of sums, diffs and verify
+inline constexpr uint64_t kPageSize = 4096;              // the unit of writes and holes
+
+struct BlockSum {
+  bool data = false;  // false: hole, all zero
+  uint64_t low = 0;
+  uint64_t high = 0;
+  bool operator==(const BlockSum&) const = default;
+};
+
+// Checksum of a block's bytes; an all-zero buffer still hashes (callers test for zero first).
+BlockSum checksum(std::span<const char> block);
+inline constexpr BlockSum kHole{};
+inline constexpr BlockSum kStale{true, 0, 0};
+
+class BlockSums {
+ public:
+  BlockSums() = default;
+  // All holes.
+  explicit BlockSums(uint64_t image_size);
+
+  uint64_t image_size() const { return image_size_; }
+  uint64_t block_count() const { return sums_.size(); }
+  const BlockSum& at(uint64_t block) const { return sums_.at(block); }
+  void set(uint64_t block, const BlockSum& s) { sums_.at(block) = s; }
+  // Follows a change of image size: new blocks are holes; a block whose length changes (the old
+  // or new partial last block) gets kStale, which matches no checksum, so the caller rereads it.
+  void resize(uint64_t image_size);
+  // Length of `block` in bytes: kBlockSize, or less for the last block.
+  uint64_t block_length(uint64_t block) const;
+
+  // Throws backy::Error naming the file when it is unreadable or malformed.
+  static BlockSums load(const std::filesystem::path& path);
+  // Durable write: temp file, fsync, rename, fsync directory.
+  void save(const std::filesystem::path& path) const;
+
+ private:
+  uint64_t image_size_ = 0;
+  std::vector<BlockSum> sums_;
+};
+
+inline uint64_t blocks_for(uint64_t image_size) {
+  return (image_size + kBlockSize - 1) / kBlockSize;
+}
+
+}  // namespace backy

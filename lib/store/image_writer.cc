@@ -1,0 +1,140 @@
+#include "store/image_writer.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "store/block_sums.h"
+#include "util/error.h"
+#include "util/file_io.h"
+
+namespace backy {
+
+void copy_sparse(int from_fd, int to_fd, uint64_t size, const std::string& what) {
+  off_t pos = 0;
+  while (static_cast<uint64_t>(pos) < size) {
+    off_t data = ::lseek(from_fd, pos, SEEK_DATA);
+    if (data < 0) {
+      if (errno == ENXIO) break;  // only a hole remains
+      throw sys_error("seek data in " + what);
+    }
+    off_t hole = ::lseek(from_fd, data, SEEK_HOLE);
+    if (hole < 0) throw sys_error("seek hole in " + what);
+    loff_t in = data, out = data;
+    while (in < hole) {
+      ssize_t n = ::copy_file_range(from_fd, &in, to_fd, &out, static_cast<size_t>(hole - in), 0);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw sys_error("copy " + what);
+      }
+      if (n == 0) break;
+    }
+    pos = hole;
+  }
+}
+
+bool supports_reflink(const std::filesystem::path& dir) {
+  std::filesystem::path a = dir / ".reflink-probe-a", b = dir / ".reflink-probe-b";
+  std::error_code ec;
+  std::filesystem::remove(a, ec);
+  std::filesystem::remove(b, ec);
+  bool ok = false;
+  try {
+    UniqueFd fa = open_file(a, O_RDWR | O_CREAT | O_EXCL, 0600);
+    pwrite_full(fa.get(), std::span<const char>("probe", 5), 0, a.string());
+    UniqueFd fb = open_file(b, O_RDWR | O_CREAT | O_EXCL, 0600);
+    ok = ::ioctl(fb.get(), FICLONE, fa.get()) == 0;
+  } catch (const Error&) {
+    ok = false;
+  }
+  std::filesystem::remove(a, ec);
+  std::filesystem::remove(b, ec);
+  return ok;
+}
+
+ImageWriter ImageWriter::create(const std::filesystem::path& path,
+                                const std::optional<std::filesystem::path>& parent,
+                                uint64_t size) {
+  UniqueFd fd = open_file(path, O_RDWR | O_CREAT | O_EXCL, 0640);
+  bool reflinked = false;
+  if (parent) {
+    UniqueFd pfd = open_file(*parent, O_RDONLY);
+    if (::ioctl(fd.get(), FICLONE, pfd.get()) == 0) {
+      reflinked = true;
+    } else if (errno == EOPNOTSUPP || errno == EXDEV || errno == EINVAL || errno == ENOTTY) {
+      copy_sparse(pfd.get(), fd.get(), file_or_device_size(pfd.get(), parent->string()),
+                  parent->string());
+    } else {
+      throw sys_error("reflink clone of " + parent->string());
+    }
+  }
+  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0)
+    throw sys_error("set size of " + path.string());
+  return ImageWriter(path, std::move(fd), size, reflinked);
+}
+
+void ImageWriter::write_run(uint64_t offset, std::span<const char> data, bool zero,
+                            uint64_t& written) {
+  if (data.empty()) return;
+  if (zero) {
+    punch(offset, data.size());
+  } else {
+    pwrite_full(fd_.get(), data, offset, path_.string());
+    written += data.size();
+  }
+}
+
+uint64_t ImageWriter::write(uint64_t offset, std::span<const char> data, bool file_has_data) {
+  if (file_has_data) {
+    scratch_.resize(data.size());
+    size_t got = pread_full(fd_.get(), scratch_, offset, path_.string());
+    std::memset(scratch_.data() + got, 0, scratch_.size() - got);
+  }
+  uint64_t written = 0;
+  // Coalesce neighbouring pages that need the same action (write / punch) into one call.
+  size_t run_start = 0;
+  enum class Action { keep, write, punch } run = Action::keep;
+  const size_t pages = (data.size() + kPageSize - 1) / kPageSize;
+  for (size_t i = 0; i <= pages; ++i) {
+    const size_t pos = std::min<size_t>(i * kPageSize, data.size());
+    Action a = Action::keep;
+    if (i < pages) {
+      size_t len = std::min<size_t>(kPageSize, data.size() - pos);
+      std::span<const char> page = data.subspan(pos, len);
+      bool same = file_has_data ? std::memcmp(page.data(), scratch_.data() + pos, len) == 0
+                                : is_all_zero(page);
+      if (!same) a = is_all_zero(page) ? Action::punch : Action::write;
+    }
+    if (a != run || i == pages) {
+      if (run != Action::keep)
+        write_run(offset + run_start, data.subspan(run_start, pos - run_start),
+                  run == Action::punch, written);
+      run = a;
+      run_start = pos;
+    }
+  }
+  return written;
+}
+
+void ImageWriter::punch(uint64_t offset, uint64_t len) {
+  punch_hole(fd_.get(), offset, len, path_.string());
+}
+
+void ImageWriter::read(uint64_t offset, std::span<char> out) const {
+  size_t got = pread_full(fd_.get(), out, offset, path_.string());
+  std::memset(out.data() + got, 0, out.size() - got);
+}
+
+void ImageWriter::finish() {
+  fdatasync_or_throw(fd_.get(), path_.string());
+  // Backups must not push the VMs' working set out of the backup host's page cache.
+  ::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_DONTNEED);
+  if (::fchmod(fd_.get(), 0440) != 0) throw sys_error("chmod " + path_.string());
+}
+
+}  // namespace backy

@@ -1,0 +1,66 @@
+// ImageWriter: writes the raw image file of a new revision.
+//
+// A new revision starts as a reflink clone of its parent's image (FICLONE), so it shares every
+// extent with the parent and costs nothing until a block is written. Writes then go page by page:
+// only the 4 KiB pages whose content differs from what the file already holds are written, and
+// all-zero pages become holes. Rewriting a whole 4 MiB block would un-share it from the parent
+// and cost its full size in every revision.
+//
+// Where the filesystem cannot clone (ext4, tmpfs, across filesystems), create() falls back to a
+// copy of the parent's data extents (copy_file_range, holes kept) and reflinked() is false.
+//
+// Owns one fd; move-only; one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "util/fd.h"
+
+namespace backy {
+
+class ImageWriter {
+ public:
+  // Creates `path`, which must not exist, as a clone (or copy) of `parent` when given, else as an
+  // empty sparse file; then sets its size to `size`.
+  static ImageWriter create(const std::filesystem::path& path,
+                            const std::optional<std::filesystem::path>& parent, uint64_t size);
+
+  ImageWriter(ImageWriter&&) = default;
+  ImageWriter& operator=(ImageWriter&&) = default;
+
+  bool reflinked() const { return reflinked_; }
+  uint64_t size() const { return size_; }
+  const std::filesystem::path& path() const { return path_; }
+
+  // Stores `data` at `offset` (page-aligned). When `file_has_data` is false the file is known to
+  // hold zeros there (a hole), so only non-zero pages are written; otherwise the current content
+  // is read and compared page by page. Returns the number of bytes actually written.
+  uint64_t write(uint64_t offset, std::span<const char> data, bool file_has_data);
+  // Makes [offset, offset+len) a hole.
+  void punch(uint64_t offset, uint64_t len);
+  void read(uint64_t offset, std::span<char> out) const;
+  // Durable and read-only: fdatasync, drop written pages from the page cache, mode 0440.
+  void finish();
+
+ private:
+  ImageWriter(std::filesystem::path path, UniqueFd fd, uint64_t size, bool reflinked)
+      : path_(std::move(path)), fd_(std::move(fd)), size_(size), reflinked_(reflinked) {}
+  void write_run(uint64_t offset, std::span<const char> data, bool zero, uint64_t& written);
+
+  std::filesystem::path path_;
+  UniqueFd fd_;
+  uint64_t size_ = 0;
+  bool reflinked_ = false;
+  std::vector<char> scratch_;  // the file's current content of one block, reused
+};
+
+// Copies the data extents of `from` into the empty file `to_fd` (holes stay holes).
+void copy_sparse(int from_fd, int to_fd, uint64_t size, const std::string& what);
+// Whether `dir` supports reflink clones (tries FICLONE on two scratch files).
+bool supports_reflink(const std::filesystem::path& dir);
+
+}  // namespace backy

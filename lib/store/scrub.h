@@ -1,0 +1,27 @@
+// Scrub: reread a revision's image and compare every block with its recorded checksum.
+//
+// Finds what silent corruption, a bad disk or a hand edit did to a complete revision. The caller
+// (repo level) marks the revision distrusted when bad blocks are found, verified otherwise.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "store/block_sums.h"
+
+namespace backy {
+
+struct BadBlock {
+  uint64_t block = 0;
+  BlockSum expected;
+  BlockSum actual;
+};
+
+// Throws backy::Error when the image cannot be read at all, backy::Cancelled on `stop`.
+std::vector<BadBlock> scrub_image(const std::filesystem::path& image, const BlockSums& sums,
+                                  std::stop_token stop = {});
+
+}  // namespace backy

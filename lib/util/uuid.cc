@@ -1,0 +1,36 @@
+#include "util/uuid.h"
+
+#include <sys/random.h>
+
+#include <array>
+#include <cstdio>
+
+#include "util/error.h"
+
+namespace backy {
+
+std::string new_uuid() {
+  std::array<unsigned char, 16> b{};
+  if (::getrandom(b.data(), b.size(), 0) != static_cast<ssize_t>(b.size()))
+    throw sys_error("getrandom");
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  char s[37];
+  std::snprintf(s, sizeof s,
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                b[15]);
+  return s;
+}
+
+bool is_uuid(const std::string& s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+}  // namespace backy
