@@ -1,0 +1,92 @@
+// JobScheduler: the daemon's job table. Decides when each job runs, feeds due jobs to the worker
+// pool in order of due time, records outcomes, and answers the control socket's questions.
+//
+// Threading: every public method is called on the io_context thread (the control executor) and
+// only there; job state is touched nowhere else. Backups run on the WorkerPool; their outcome is
+// posted back to the io_context. Nothing here blocks on I/O.
+//
+// CONTRACT between the daemon core (issue 5) and the control socket (issue 6): the control
+// server's command handlers call only what is declared here. Extend it; do not change meanings.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "repo/revision.h"
+#include "util/time.h"
+
+namespace backy {
+
+class WorkerPool;
+
+enum class JobState { waiting, queued, running, failed, paused };
+std::string to_string(JobState s);
+
+struct RunOutcome {
+  bool ok = false;
+  std::string error;      // when !ok
+  std::string uuid;       // the new revision, when ok
+  TimePoint started;
+  double duration = 0;    // seconds
+  std::set<std::string> tags;
+};
+
+struct JobStatus {
+  std::string name;
+  JobState state = JobState::waiting;
+  bool overdue = false;                 // SLA: newest revision older than 1.5 x smallest interval
+  std::optional<Revision> last_backup;  // newest complete revision
+  std::optional<RunOutcome> last_run;   // the most recent run of this daemon, ok or not
+  TimePoint next_time;
+  std::set<std::string> next_tags;
+  int consecutive_failures = 0;
+  uint64_t total_failures = 0;
+  uint64_t revision_count = 0;
+  uint64_t bytes_written_total = 0;     // sum of stats.bytes_written over revisions
+};
+
+struct ReloadResult {
+  bool accepted = false;
+  std::vector<std::string> errors;  // "file:line:col: message" when rejected
+  std::vector<std::string> added, removed, changed;
+};
+
+class JobScheduler {
+ public:
+  virtual ~JobScheduler() = default;
+
+  virtual const Config& config() const = 0;
+  virtual std::vector<JobStatus> status() const = 0;
+  // nullopt when no such job.
+  virtual std::optional<JobStatus> status(const std::string& job) const = 0;
+  // Job directories under base-dir whose job is not in the config (never deleted by the daemon).
+  virtual std::vector<std::string> orphans() const = 0;
+  virtual int running_count() const = 0;
+  virtual int queued_count() const = 0;
+
+  // Queues a backup of `job` now with `tags` (empty: the tags due now, else all schedule tags).
+  // `done` is called on the io_context thread when it ends. Returns an error message instead
+  // when the job does not exist or is already queued/running.
+  virtual std::optional<std::string> run_now(const std::string& job, std::set<std::string> tags,
+                                             std::function<void(const RunOutcome&)> done) = 0;
+  virtual std::optional<std::string> pause(const std::string& job) = 0;
+  virtual std::optional<std::string> resume(const std::string& job) = 0;
+  // Re-reads the configuration file (as SIGHUP does).
+  virtual ReloadResult reload() = 0;
+
+  // Runs `work` on the worker pool (for restore, scrub, forget, tags: anything doing I/O), then
+  // `done` on the io_context thread with the error message (nullopt = success). `job` names the
+  // job whose lock the work takes, so the scheduler does not start a backup of it meanwhile.
+  virtual void post_job_work(const std::string& job,
+                             std::function<void(std::stop_token)> work,
+                             std::function<void(std::optional<std::string>)> done) = 0;
+};
+
+}  // namespace backy
