@@ -25,11 +25,11 @@ Commands:
 
 int main(int argc, char** argv) {
   po::options_description opts("Usage: backyctl [options] COMMAND [ARGS...]\n\nOptions");
-  opts.add_options()("help,h", "show this help")(
-      "socket,s", po::value<std::string>(), "the daemon's control socket")(
+  opts.add_options()("help,h", "show this help")("socket,s", po::value<std::string>(),
+                                                 "the daemon's control socket")(
       "config,c", po::value<std::string>(), "read the socket path from this configuration")(
-      "json", "print JSON instead of text")(
-      "command", po::value<std::vector<std::string>>(), "command and its arguments");
+      "json", "print JSON instead of text")("command", po::value<std::vector<std::string>>(),
+                                            "command and its arguments");
   po::positional_options_description pos;
   pos.add("command", -1);
   po::variables_map vm;

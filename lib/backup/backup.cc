@@ -18,7 +18,7 @@ namespace {
 
 // The newest revision that can serve as the base of an incremental, with its checksums.
 std::optional<std::pair<Revision, BlockSums>> choose_parent(Repository& repo, Source& source,
-                                                           spdlog::logger& log) {
+                                                            spdlog::logger& log) {
   std::vector<Revision> revs = repo.revisions();
   for (auto it = revs.rbegin(); it != revs.rend(); ++it) {
     if (it->trust == Trust::distrusted) continue;
@@ -117,14 +117,14 @@ BackupResult run_backup(Repository& repo, const Repository::Lock& lock, Source& 
     sums.save(repo.sums_path(uuid));
 
     std::sort(changed.begin(), changed.end());
-    const auto sample = pick_sample(sums.block_count(), changed, options.verify,
-                                    std::hash<std::string>{}(uuid));
+    const auto sample =
+        pick_sample(sums.block_count(), changed, options.verify, std::hash<std::string>{}(uuid));
     VerifyResult verified = verify_sample(*snap, image, sums, sample, options.verify, stop);
     if (!verified.mismatches.empty()) {
       for (const auto& m : verified.mismatches) log.error("verification of {}: {}", uuid, m);
       throw Error("verification failed: " + std::to_string(verified.mismatches.size()) + " of " +
-                  std::to_string(verified.blocks_checked) + " sampled blocks differ (first: " +
-                  verified.mismatches.front() + ")");
+                  std::to_string(verified.blocks_checked) +
+                  " sampled blocks differ (first: " + verified.mismatches.front() + ")");
     }
 
     Revision& rev = result.revision;

@@ -21,7 +21,9 @@ std::string hex(const BlockSum& s) {
   return buf;
 }
 
-BlockSum sum_of(std::span<const char> data) { return is_all_zero(data) ? kHole : checksum(data); }
+BlockSum sum_of(std::span<const char> data) {
+  return is_all_zero(data) ? kHole : checksum(data);
+}
 
 }  // namespace
 
@@ -62,7 +64,10 @@ VerifyResult verify_sample(SourceSnapshot& snapshot, const ImageWriter& image,
       auto part = std::span<const uint64_t>(sample).subspan(i, std::min(kChunk, sample.size() - i));
       std::vector<std::pair<uint64_t, BlockSum>> from_source;
       snapshot.read_blocks(
-          part, [&](uint64_t b, std::span<const char> d) { from_source.push_back({b, sum_of(d)}); },
+          part,
+          [&](uint64_t b, std::span<const char> d) {
+            from_source.push_back({b, sum_of(d)});
+          },
           stop);
       for (const auto& [b, expected] : from_source) {
         BlockSum got = image_sum(b);
@@ -79,8 +84,8 @@ VerifyResult verify_sample(SourceSnapshot& snapshot, const ImageWriter& image,
       BlockSum got = image_sum(b);
       ++result.blocks_checked;
       if (got != sums.at(b))
-        result.mismatches.push_back("block " + std::to_string(b) + ": recorded " +
-                                    hex(sums.at(b)) + ", image " + hex(got));
+        result.mismatches.push_back("block " + std::to_string(b) + ": recorded " + hex(sums.at(b)) +
+                                    ", image " + hex(got));
     }
   }
   return result;

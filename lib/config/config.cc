@@ -129,11 +129,13 @@ void parse_global(Validator& v, const YAML::Node& n, GlobalConfig& g) {
       if (auto d = v.duration(val, key)) g.callback_timeout = *d;
     } else if (key == "log-level") {
       if (auto s = v.string(val, key)) {
-        static const std::set<std::string> levels = {"trace", "debug", "info",    "warning",
+        static const std::set<std::string> levels = {"trace", "debug", "info",     "warning",
                                                      "warn",  "error", "critical", "off"};
         if (!levels.contains(*s))
-          v.error(val, "'log-level' must be one of trace, debug, info, warning, error, critical, "
-                       "off; got '" + *s + "'");
+          v.error(val,
+                  "'log-level' must be one of trace, debug, info, warning, error, critical, "
+                  "off; got '" +
+                      *s + "'");
         g.log_level = *s;
       }
     } else if (key == "admin-group") {
@@ -206,9 +208,9 @@ void parse_schedules(Validator& v, const YAML::Node& n, std::map<std::string, Sc
 
 void parse_source(Validator& v, const YAML::Node& n, const std::string& job, SourceConfig& src) {
   const std::string where = "source of job '" + job + "'";
-  if (!v.check_map(n, where,
-                   {"type", "filename", "pool", "image", "namespace", "full-always",
-                    "reads-in-flight"}))
+  if (!v.check_map(
+          n, where,
+          {"type", "filename", "pool", "image", "namespace", "full-always", "reads-in-flight"}))
     return;
   const YAML::Node type = n["type"];
   if (!type) {
@@ -348,8 +350,9 @@ ConfigLoad parse_config(const std::string& text, const std::string& file) {
     return result;
   }
   if (!root.IsMap()) {
-    result.errors.push_back({file, 1, 1, "the configuration must be a mapping with keys global, "
-                                         "ceph, schedules, jobs"});
+    result.errors.push_back({file, 1, 1,
+                             "the configuration must be a mapping with keys global, "
+                             "ceph, schedules, jobs"});
     return result;
   }
   try {

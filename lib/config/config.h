@@ -32,9 +32,9 @@ using Schedule = std::map<std::string, TagSpec>;
 struct SourceConfig {
   enum class Type { file, ceph_rbd };
   Type type = Type::file;
-  std::string filename;   // file
-  std::string pool;       // ceph-rbd
-  std::string image;      // ceph-rbd
+  std::string filename;       // file
+  std::string pool;           // ceph-rbd
+  std::string image;          // ceph-rbd
   std::string rbd_namespace;  // ceph-rbd, optional
   bool full_always = false;   // ceph-rbd: never incremental
   int reads_in_flight = 16;   // ceph-rbd: concurrent aio reads
@@ -44,7 +44,7 @@ struct SourceConfig {
 struct VerifyConfig {
   double fraction = 0.01;  // share of the image's blocks re-read after a run
   int min_blocks = 8;
-  Seconds max_time{60};    // the sample is cut short after this long
+  Seconds max_time{60};  // the sample is cut short after this long
   bool operator==(const VerifyConfig&) const = default;
 };
 

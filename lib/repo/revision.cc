@@ -8,9 +8,12 @@ namespace backy {
 
 std::string to_string(Trust t) {
   switch (t) {
-    case Trust::trusted: return "trusted";
-    case Trust::distrusted: return "distrusted";
-    case Trust::verified: return "verified";
+    case Trust::trusted:
+      return "trusted";
+    case Trust::distrusted:
+      return "distrusted";
+    case Trust::verified:
+      return "verified";
   }
   return "trusted";
 }

@@ -4,8 +4,8 @@
 
 namespace backy {
 
-ScrubReport scrub_revision(Repository& repo, const Repository::Lock& lock,
-                           const std::string& uuid, std::stop_token stop) {
+ScrubReport scrub_revision(Repository& repo, const Repository::Lock& lock, const std::string& uuid,
+                           std::stop_token stop) {
   ScrubReport report;
   report.revision = repo.find(uuid);
   Revision& rev = report.revision;

@@ -12,13 +12,13 @@
 namespace backy {
 
 struct ScrubReport {
-  Revision revision;               // as updated
+  Revision revision;  // as updated
   std::vector<BadBlock> bad_blocks;
 };
 
 // REQUIRES: `lock` is held on `repo`. Throws backy::Error if the revision or its files are
 // missing or unreadable (then it is marked distrusted too, when its .rev exists).
-ScrubReport scrub_revision(Repository& repo, const Repository::Lock& lock,
-                           const std::string& uuid, std::stop_token stop = {});
+ScrubReport scrub_revision(Repository& repo, const Repository::Lock& lock, const std::string& uuid,
+                           std::stop_token stop = {});
 
 }  // namespace backy

@@ -55,7 +55,8 @@ class FdTarget : public RestoreTarget {
 
 std::unique_ptr<RestoreTarget> open_file_target(const std::string& target, uint64_t size,
                                                 bool force) {
-  if (target == "-") return std::make_unique<FdTarget>("stdout", UniqueFd(::dup(1)), false, false, true);
+  if (target == "-")
+    return std::make_unique<FdTarget>("stdout", UniqueFd(::dup(1)), false, false, true);
   struct stat st {};
   if (::stat(target.c_str(), &st) == 0) {
     if (S_ISBLK(st.st_mode)) {
@@ -71,7 +72,8 @@ std::unique_ptr<RestoreTarget> open_file_target(const std::string& target, uint6
     if (!force) throw Error(target + " exists; use --force to overwrite it");
   }
   UniqueFd fd = open_file(target, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) throw sys_error("set size of " + target);
+  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0)
+    throw sys_error("set size of " + target);
   return std::make_unique<FdTarget>(target, std::move(fd), true, true, false);
 }
 

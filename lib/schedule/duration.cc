@@ -19,12 +19,23 @@ std::optional<Seconds> parse_duration(const std::string& text) {
   if (digits < text.size()) {
     if (digits + 1 != text.size()) return std::nullopt;
     switch (text[digits]) {
-      case 's': unit = 1; break;
-      case 'm': unit = 60; break;
-      case 'h': unit = 3600; break;
-      case 'd': unit = 86400; break;
-      case 'w': unit = 7 * 86400; break;
-      default: return std::nullopt;
+      case 's':
+        unit = 1;
+        break;
+      case 'm':
+        unit = 60;
+        break;
+      case 'h':
+        unit = 3600;
+        break;
+      case 'd':
+        unit = 86400;
+        break;
+      case 'w':
+        unit = 7 * 86400;
+        break;
+      default:
+        return std::nullopt;
     }
   }
   if (value > std::numeric_limits<int64_t>::max() / unit) return std::nullopt;

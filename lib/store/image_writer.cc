@@ -58,8 +58,7 @@ bool supports_reflink(const std::filesystem::path& dir) {
 }
 
 ImageWriter ImageWriter::create(const std::filesystem::path& path,
-                                const std::optional<std::filesystem::path>& parent,
-                                uint64_t size) {
+                                const std::optional<std::filesystem::path>& parent, uint64_t size) {
   UniqueFd fd = open_file(path, O_RDWR | O_CREAT | O_EXCL, 0640);
   bool reflinked = false;
   if (parent) {

@@ -9,6 +9,8 @@ Error sys_error(const std::string& what, int err) {
   return Error(what + ": " + std::strerror(err));
 }
 
-Error sys_error(const std::string& what) { return sys_error(what, errno); }
+Error sys_error(const std::string& what) {
+  return sys_error(what, errno);
+}
 
 }  // namespace backy

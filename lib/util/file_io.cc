@@ -22,7 +22,8 @@ UniqueFd open_file(const std::filesystem::path& path, int flags, mode_t mode) {
 size_t pread_full(int fd, std::span<char> buf, uint64_t offset, const std::string& what) {
   size_t done = 0;
   while (done < buf.size()) {
-    ssize_t n = ::pread(fd, buf.data() + done, buf.size() - done, static_cast<off_t>(offset + done));
+    ssize_t n =
+        ::pread(fd, buf.data() + done, buf.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       throw sys_error("read " + what + " at offset " + std::to_string(offset + done));
@@ -74,8 +75,7 @@ uint64_t file_or_device_size(int fd, const std::string& what) {
   return static_cast<uint64_t>(st.st_size);
 }
 
-void write_file_atomic(const std::filesystem::path& path, const std::string& content,
-                       mode_t mode) {
+void write_file_atomic(const std::filesystem::path& path, const std::string& content, mode_t mode) {
   std::filesystem::path tmp = path;
   tmp += ".tmp";
   {

@@ -44,7 +44,7 @@ std::optional<TimePoint> parse_iso8601(const std::string& s) {
   if (!(zone.empty() || zone == "Z" || zone == "+00:00")) return std::nullopt;
   std::time_t secs = timegm(&tm);
   return TimePoint(std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(secs) +
-                                                                std::chrono::microseconds(us)));
+                                                               std::chrono::microseconds(us)));
 }
 
 double to_unix_seconds(TimePoint t) {

@@ -36,8 +36,9 @@ TempDir::~TempDir() {
 fs::path xfs_mount() {
   const char* dir = std::getenv("BACKY_TEST_XFS");
   if (!dir || !*dir)
-    FAIL("BACKY_TEST_XFS is not set: run the tests through script/test, which mounts an XFS "
-         "loop filesystem with reflinks (needs root)");
+    FAIL(
+        "BACKY_TEST_XFS is not set: run the tests through script/test, which mounts an XFS "
+        "loop filesystem with reflinks (needs root)");
   return dir;
 }
 

@@ -1,0 +1,124 @@
+#include "restore/rbd_target.h"
+
+#include <rados/librados.h>
+#include <rbd/librbd.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "source/rbd_aio.h"
+#include "util/error.h"
+
+namespace backy {
+
+namespace {
+
+class RbdTarget : public RestoreTarget {
+ public:
+  RbdTarget(std::shared_ptr<RbdCluster> cluster, librados::IoCtx io, std::string name,
+            std::string spec, int writes_in_flight)
+      : cluster_(std::move(cluster)),
+        io_(std::move(io)),
+        name_(std::move(name)),
+        spec_(std::move(spec)),
+        window_(static_cast<size_t>(std::max(1, writes_in_flight))) {
+    librbd::RBD rbd;
+    if (int r = rbd.open(io_, image_, name_.c_str()); r < 0) {
+      rbd.remove(io_, name_.c_str());
+      throw rbd_error("cannot open the new RBD image " + spec_, r);
+    }
+  }
+
+  ~RbdTarget() override {
+    window_.drain();
+    image_.close();
+    if (!finished_) {
+      librbd::RBD rbd;
+      rbd.remove(io_, name_.c_str());  // best effort: a partial restore must not look complete
+    }
+  }
+
+  bool zero_filled() const override { return true; }
+
+  void write(uint64_t offset, std::span<const char> data) override {
+    while (window_.full()) reap();
+    RbdAioWindow::Slot& slot = window_.free_slot();
+    slot.bl.clear();
+    // Reuse the slot's buffer unless librbd still holds a reference to it.
+    if (slot.own.length() < data.size() || slot.own.raw_nref() > 1)
+      slot.own = ceph::bufferptr(static_cast<unsigned>(std::max<size_t>(data.size(), 4 << 20)));
+    std::memcpy(slot.own.c_str(), data.data(), data.size());
+    slot.bl.append(slot.own, 0, static_cast<unsigned>(data.size()));
+    slot.offset = offset;
+    slot.length = data.size();
+    int r = window_.start(slot, [&](librbd::RBD::AioCompletion* c) {
+      return image_.aio_write2(slot.offset, slot.length, slot.bl, c,
+                               LIBRADOS_OP_FLAG_FADVISE_SEQUENTIAL);
+    });
+    if (r < 0) throw rbd_error("cannot start a write to " + spec_, r);
+  }
+
+  void finish() override {
+    while (window_.in_flight() > 0) reap();
+    if (int r = image_.flush(); r < 0) throw rbd_error("cannot flush " + spec_, r);
+    if (int r = image_.close(); r < 0) throw rbd_error("cannot close " + spec_, r);
+    finished_ = true;
+  }
+
+ private:
+  void reap() {
+    RbdAioWindow::Slot& slot = window_.wait_one();
+    slot.bl.clear();
+    if (slot.result < 0)
+      throw rbd_error("write to " + spec_ + " at offset " + std::to_string(slot.offset) + " failed",
+                      static_cast<int>(slot.result));
+  }
+
+  std::shared_ptr<RbdCluster> cluster_;
+  librados::IoCtx io_;
+  std::string name_, spec_;
+  librbd::Image image_;
+  RbdAioWindow window_;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+std::optional<RbdImageName> parse_rbd_target(const std::string& target) {
+  const std::string prefix = "rbd:";
+  if (target.rfind(prefix, 0) != 0) return std::nullopt;
+  std::vector<std::string> parts;
+  size_t start = prefix.size();
+  for (;;) {
+    size_t slash = target.find('/', start);
+    parts.push_back(target.substr(start, slash == std::string::npos ? slash : slash - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  bool empty_part = std::any_of(parts.begin(), parts.end(), [](auto& p) { return p.empty(); });
+  if (parts.size() < 2 || parts.size() > 3 || empty_part)
+    throw Error("restore target '" + target +
+                "' is not rbd:POOL/IMAGE or rbd:POOL/NAMESPACE/IMAGE");
+  if (parts.size() == 2) return RbdImageName{parts[0], "", parts[1]};
+  return RbdImageName{parts[0], parts[1], parts[2]};
+}
+
+std::unique_ptr<RestoreTarget> open_rbd_target(std::shared_ptr<RbdCluster> cluster,
+                                               const RbdImageName& name, uint64_t size,
+                                               int writes_in_flight) {
+  librados::IoCtx io = cluster->io_ctx(name.pool, name.rbd_namespace);
+  const std::string spec = rbd_image_spec(name.pool, name.rbd_namespace, name.image);
+  librbd::RBD rbd;
+  librbd::ImageOptions options;  // the cluster's defaults: features, 4 MiB objects
+  int r = rbd.create4(io, name.image.c_str(), size, options);
+  if (r == -EEXIST)
+    throw Error("RBD image " + spec +
+                " exists; restore never overwrites an image (remove it "
+                "first or restore under another name)");
+  if (r < 0) throw rbd_error("cannot create RBD image " + spec, r);
+  return std::make_unique<RbdTarget>(std::move(cluster), std::move(io), name.image, spec,
+                                     writes_in_flight);
+}
+
+}  // namespace backy

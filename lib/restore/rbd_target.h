@@ -1,0 +1,41 @@
+// RbdTarget: restore into a new RBD image ("rbd:POOL/IMAGE" or "rbd:POOL/NAMESPACE/IMAGE").
+//
+// The image is created with the revision's size and the cluster's default features (object
+// size 4 MiB), so it starts zero-filled: restore_image() skips the revision's holes and zero
+// pages, and only data is sent. Writes are librbd aio, up to `writes_in_flight` at a time; each
+// write copies its data into a buffer owned by its slot (reused for the next write once librbd
+// has let go of it), since the caller's span is valid only during write().
+//
+// Never overwrites: an existing image is refused, with or without --force (remove it first).
+// A restore that fails or is abandoned before finish() removes the image it created, so no
+// half-restored image is left that looks like a good one.
+//
+// One thread; write() errors of earlier aio surface on a later write() or in finish().
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "restore/restore.h"
+#include "source/rbd_cluster.h"
+
+namespace backy {
+
+struct RbdImageName {
+  std::string pool;
+  std::string rbd_namespace;  // empty: the pool's default namespace
+  std::string image;
+};
+
+// nullopt when `target` does not start with "rbd:"; throws backy::Error when it does but is not
+// "rbd:POOL/IMAGE" or "rbd:POOL/NAMESPACE/IMAGE".
+std::optional<RbdImageName> parse_rbd_target(const std::string& target);
+
+// Creates the image (throws backy::Error if it exists, or the pool is missing) and returns a
+// target writing into it.
+std::unique_ptr<RestoreTarget> open_rbd_target(std::shared_ptr<RbdCluster> cluster,
+                                               const RbdImageName& name, uint64_t size,
+                                               int writes_in_flight = 16);
+
+}  // namespace backy

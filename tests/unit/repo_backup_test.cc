@@ -1,0 +1,256 @@
+// Repository and backup run on the machine's own filesystem with a FileSource: revision specs,
+// leftovers, `latest`, full and incremental runs, resizes, holes, cancellation, restore.
+#include <fcntl.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "backup/backup.h"
+#include "repo/repository.h"
+#include "repo/revision_scrub.h"
+#include "restore/restore.h"
+#include "source/file_source.h"
+#include "store/block_sums.h"
+#include "util/error.h"
+#include "util/file_io.h"
+
+using namespace backy;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Scratch {
+  fs::path dir;
+  Scratch() {
+    std::string t = (fs::temp_directory_path() / "backy-unit-XXXXXX").string();
+    REQUIRE(::mkdtemp(t.data()));
+    dir = t;
+  }
+  ~Scratch() { fs::remove_all(dir); }
+};
+
+spdlog::logger& quiet() {
+  static spdlog::logger log("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+  return log;
+}
+
+void write_at(const fs::path& p, uint64_t off, uint64_t len, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<char> buf(len);
+  for (auto& c : buf) c = static_cast<char>(rng() | 1);
+  UniqueFd fd = open_file(p, O_WRONLY | O_CREAT, 0644);
+  pwrite_full(fd.get(), buf, off, p.string());
+}
+
+void truncate_to(const fs::path& p, uint64_t size) {
+  UniqueFd fd = open_file(p, O_WRONLY | O_CREAT, 0644);
+  REQUIRE(::ftruncate(fd.get(), static_cast<off_t>(size)) == 0);
+}
+
+bool same(const fs::path& a, const fs::path& b) {
+  return read_file(a) == read_file(b);
+}
+
+Revision backup(Repository& repo, const fs::path& src, std::set<std::string> tags = {"daily"}) {
+  auto lock = repo.lock();
+  FileSource source(src.string());
+  BackupOptions opt;
+  opt.tags = std::move(tags);
+  opt.verify.fraction = 1.0;  // verify everything: these images are small
+  return run_backup(repo, lock, source, opt, quiet()).revision;
+}
+
+}  // namespace
+
+TEST_CASE("full and incremental backups restore bit for bit", "[backup]") {
+  Scratch s;
+  const fs::path src = s.dir / "src.img";
+  truncate_to(src, 40 * kBlockSize);
+  write_at(src, 3 * kBlockSize, 5 * kBlockSize, 1);
+  Repository repo(s.dir / "job");
+
+  Revision r1 = backup(repo, src);
+  CHECK(r1.parent.empty());
+  CHECK(r1.stats.bytes_written == 5 * kBlockSize);
+  CHECK(r1.stats.bytes_read == 5 * kBlockSize);  // holes of the source are not read
+  CHECK(r1.stats.verified_blocks == 40);
+  CHECK(same(src, repo.image_path(r1.uuid)));
+  fs::copy_file(src, s.dir / "state1");
+
+  // 3 pages changed, one block zeroed, one new block.
+  write_at(src, 4 * kBlockSize + 8192, 3 * 4096, 2);
+  write_at(src, 6 * kBlockSize, kBlockSize, 0);
+  {
+    std::vector<char> z(kBlockSize, 0);
+    UniqueFd fd = open_file(src, O_WRONLY);
+    pwrite_full(fd.get(), z, 6 * kBlockSize, src.string());
+  }
+  write_at(src, 30 * kBlockSize, kBlockSize, 3);
+  Revision r2 = backup(repo, src);
+  CHECK(r2.parent == r1.uuid);
+  CHECK(r2.stats.bytes_written == 3 * 4096 + kBlockSize);
+  CHECK(same(src, repo.image_path(r2.uuid)));
+  CHECK(same(s.dir / "state1", repo.image_path(r1.uuid)));  // the parent is untouched
+
+  // Same data again: nothing written.
+  Revision r3 = backup(repo, src);
+  CHECK(r3.stats.bytes_written == 0);
+  CHECK(fs::read_symlink(repo.dir() / "latest") == r3.uuid);
+  CHECK(repo.revisions().size() == 3);
+}
+
+TEST_CASE("a backup follows the source's size, up and down, to odd sizes", "[backup]") {
+  Scratch s;
+  const fs::path src = s.dir / "src.img";
+  write_at(src, 0, 3 * kBlockSize + 1000, 1);
+  Repository repo(s.dir / "job");
+  Revision r1 = backup(repo, src);
+  CHECK(r1.size == 3 * kBlockSize + 1000);
+  for (uint64_t size : {5 * kBlockSize + 4096, 2 * kBlockSize + 7, 2 * kBlockSize + 9000}) {
+    INFO(size);
+    truncate_to(src, size);
+    write_at(src, size - 5, 5, size);  // touch the tail
+    Revision r = backup(repo, src);
+    CHECK(r.size == size);
+    CHECK(fs::file_size(repo.image_path(r.uuid)) == size);
+    CHECK(same(src, repo.image_path(r.uuid)));
+    BlockSums sums = BlockSums::load(repo.sums_path(r.uuid));
+    CHECK(scrub_image(repo.image_path(r.uuid), sums).empty());
+  }
+}
+
+TEST_CASE("revision specs select what they say and reject the unknown", "[repo]") {
+  Scratch s;
+  const fs::path src = s.dir / "src.img";
+  write_at(src, 0, kBlockSize, 1);
+  Repository repo(s.dir / "job");
+  Revision a = backup(repo, src, {"daily", "weekly"});
+  Revision b = backup(repo, src, {"daily"});
+  Revision c = backup(repo, src, {"manual:x"});
+  CHECK(repo.find("latest").uuid == c.uuid);
+  CHECK(repo.find("0").uuid == c.uuid);
+  CHECK(repo.find("2").uuid == a.uuid);
+  CHECK(repo.find(b.uuid).uuid == b.uuid);
+  CHECK(repo.select("all").size() == 3);
+  CHECK(repo.select("tag:daily").size() == 2);
+  CHECK(repo.find("tag:weekly").uuid == a.uuid);
+  CHECK_THROWS_WITH(repo.select("3"), Catch::Contains("no revision matches '3'"));
+  CHECK_THROWS_WITH(repo.select("yesterday"), Catch::Contains("unknown revision spec 'yesterday'"));
+  CHECK_THROWS_WITH(repo.find("tag:daily"), Catch::Contains("matches 2 revisions"));
+  CHECK_THROWS_WITH(repo.select("tag:monthly"), Catch::Contains("no revision matches"));
+}
+
+TEST_CASE("leftovers of an interrupted run are removed, complete revisions kept", "[repo]") {
+  Scratch s;
+  const fs::path src = s.dir / "src.img";
+  write_at(src, 0, kBlockSize, 1);
+  Repository repo(s.dir / "job");
+  Revision a = backup(repo, src);
+  const std::string ghost = "0b4c0d1e-0000-4000-8000-000000000000";
+  std::ofstream(repo.image_path(ghost)) << "partial";
+  std::ofstream(repo.sums_path(ghost)) << "partial";
+  std::ofstream(s.dir / "job" / (a.uuid + ".rev.tmp")) << "half";
+  std::ofstream(s.dir / "job" / "notes.txt") << "an operator's file";
+  auto lock = repo.lock();
+  auto removed = repo.remove_leftovers(lock);
+  CHECK(removed.size() == 3);
+  CHECK_FALSE(fs::exists(repo.image_path(ghost)));
+  CHECK(fs::exists(s.dir / "job" / "notes.txt"));
+  CHECK(fs::exists(repo.image_path(a.uuid)));
+  CHECK(repo.revisions().size() == 1);
+}
+
+TEST_CASE("the job lock excludes a second writer", "[repo]") {
+  Scratch s;
+  Repository repo(s.dir / "job");
+  auto lock = repo.lock();
+  Repository other(s.dir / "job");
+  // flock is per open file description: a second open in this process conflicts too.
+  CHECK_FALSE(other.try_lock().has_value());
+  CHECK_THROWS_WITH(other.lock(), Catch::Contains("is locked by another process"));
+}
+
+TEST_CASE("a cancelled backup leaves no trace and harms no revision", "[backup]") {
+  Scratch s;
+  const fs::path src = s.dir / "src.img";
+  write_at(src, 0, 8 * kBlockSize, 1);
+  Repository repo(s.dir / "job");
+  Revision a = backup(repo, src);
+  write_at(src, 0, 8 * kBlockSize, 2);
+  std::stop_source stop;
+  stop.request_stop();
+  {
+    auto lock = repo.lock();
+    FileSource source(src.string());
+    BackupOptions opt;
+    CHECK_THROWS_AS(run_backup(repo, lock, source, opt, quiet(), stop.get_token()), Cancelled);
+  }
+  CHECK(repo.revisions().size() == 1);
+  size_t files = 0;
+  for (const auto& e : fs::directory_iterator(repo.dir())) {
+    (void)e;
+    ++files;
+  }
+  CHECK(files == 5);  // image, .rev, .sums, latest, .lock
+  CHECK(scrub_image(repo.image_path(a.uuid), BlockSums::load(repo.sums_path(a.uuid))).empty());
+}
+
+TEST_CASE("a missing source fails the run with its name", "[backup]") {
+  Scratch s;
+  Repository repo(s.dir / "job");
+  CHECK_THROWS_WITH(backup(repo, s.dir / "nope.img"), Catch::Contains("nope.img"));
+  CHECK(repo.revisions().empty());
+}
+
+TEST_CASE("scrub marks a damaged revision distrusted and it is no parent any more", "[backup]") {
+  Scratch s;
+  const fs::path src = s.dir / "src.img";
+  write_at(src, 0, 2 * kBlockSize, 1);
+  Repository repo(s.dir / "job");
+  Revision a = backup(repo, src);
+  {
+    auto lock = repo.lock();
+    CHECK(scrub_revision(repo, lock, a.uuid).revision.trust == Trust::verified);
+    fs::permissions(repo.image_path(a.uuid), fs::perms::owner_write, fs::perm_options::add);
+    UniqueFd fd = open_file(repo.image_path(a.uuid), O_WRONLY);
+    pwrite_full(fd.get(), std::span<const char>("!", 1), kBlockSize + 3, "img");
+    ScrubReport r = scrub_revision(repo, lock, a.uuid);
+    CHECK(r.revision.trust == Trust::distrusted);
+    REQUIRE(r.bad_blocks.size() == 1);
+    CHECK(r.bad_blocks[0].block == 1);
+  }
+  Revision reread = repo.find(a.uuid);
+  CHECK(reread.trust == Trust::distrusted);
+  CHECK(reread.bad_blocks == std::vector<uint64_t>{1});
+  Revision b = backup(repo, src);
+  CHECK(b.parent.empty());  // a full backup, not built on damaged data
+  CHECK(same(src, repo.image_path(b.uuid)));
+}
+
+TEST_CASE("restore to a file keeps holes, to a stream writes zeros, never overwrites",
+          "[restore]") {
+  Scratch s;
+  const fs::path src = s.dir / "src.img";
+  truncate_to(src, 16 * kBlockSize);
+  write_at(src, 5 * kBlockSize + 4096, 100000, 1);
+  Repository repo(s.dir / "job");
+  Revision a = backup(repo, src);
+
+  auto target = open_file_target((s.dir / "out.img").string(), a.size, false);
+  restore_image(repo.image_path(a.uuid), a.size, *target);
+  target.reset();
+  CHECK(same(src, s.dir / "out.img"));
+  struct stat st {};
+  REQUIRE(::stat((s.dir / "out.img").c_str(), &st) == 0);
+  CHECK(static_cast<uint64_t>(st.st_blocks) * 512 < 2 * kBlockSize);
+
+  CHECK_THROWS_WITH(open_file_target((s.dir / "out.img").string(), a.size, false),
+                    Catch::Contains("exists; use --force"));
+  CHECK_NOTHROW(open_file_target((s.dir / "out.img").string(), a.size, true));
+}

@@ -1,0 +1,182 @@
+// The store on the machine's own filesystem (no reflinks needed): checksums, page-wise writes,
+// holes, the copy fallback, scrub.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "store/block_sums.h"
+#include "store/image_writer.h"
+#include "store/scrub.h"
+#include "util/error.h"
+#include "util/file_io.h"
+
+using namespace backy;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Scratch {
+  fs::path dir;
+  Scratch() {
+    std::string t = (fs::temp_directory_path() / "backy-unit-XXXXXX").string();
+    REQUIRE(::mkdtemp(t.data()));
+    dir = t;
+  }
+  ~Scratch() { fs::remove_all(dir); }
+};
+
+std::vector<char> random_bytes(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<char> v(n);
+  for (auto& c : v) c = static_cast<char>(rng());
+  return v;
+}
+
+uint64_t allocated(const fs::path& p) {
+  struct stat st {};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+std::vector<char> read_all(const fs::path& p) {
+  std::string s = read_file(p);
+  return {s.begin(), s.end()};
+}
+
+}  // namespace
+
+TEST_CASE("block sums round-trip through their file and reject damage", "[store]") {
+  Scratch s;
+  BlockSums sums(3 * kBlockSize + 100);
+  REQUIRE(sums.block_count() == 4);
+  CHECK(sums.block_length(3) == 100);
+  auto data = random_bytes(4096, 1);
+  sums.set(1, checksum(data));
+  sums.save(s.dir / "a.sums");
+  BlockSums back = BlockSums::load(s.dir / "a.sums");
+  CHECK(back.image_size() == sums.image_size());
+  CHECK(back.at(0) == kHole);
+  CHECK(back.at(1) == checksum(data));
+  CHECK(back.at(1) != checksum(random_bytes(4096, 2)));
+
+  std::string raw = read_file(s.dir / "a.sums");
+  fs::permissions(s.dir / "a.sums", fs::perms::owner_write, fs::perm_options::add);
+  std::ofstream(s.dir / "a.sums", std::ios::binary) << raw.substr(0, raw.size() - 3);
+  CHECK_THROWS_WITH(BlockSums::load(s.dir / "a.sums"),
+                    Catch::Contains("malformed checksum file") && Catch::Contains("a.sums"));
+}
+
+TEST_CASE("a resize marks blocks whose length changes as stale", "[store]") {
+  BlockSums sums(2 * kBlockSize + 10);
+  auto data = random_bytes(4096, 1);
+  for (uint64_t b = 0; b < 3; ++b) sums.set(b, checksum(data));
+  sums.resize(4 * kBlockSize);  // old partial block 2 grows to a full block
+  CHECK(sums.block_count() == 4);
+  CHECK(sums.at(1) == checksum(data));
+  CHECK(sums.at(2) == kStale);
+  CHECK(sums.at(3) == kHole);
+  sums.resize(kBlockSize + 5);  // shrinks: block 1 becomes partial
+  CHECK(sums.block_count() == 2);
+  CHECK(sums.at(0) == checksum(data));
+  CHECK(sums.at(1) == kStale);
+}
+
+TEST_CASE("image writer writes only pages that differ and punches zero pages", "[store]") {
+  Scratch s;
+  const uint64_t size = 2 * kBlockSize;
+  auto block = random_bytes(kBlockSize, 7);
+  ImageWriter base = ImageWriter::create(s.dir / "base", std::nullopt, size);
+  CHECK(base.size() == size);
+  // Into a hole: only non-zero pages are written.
+  std::vector<char> half = block;
+  std::fill(half.begin() + kBlockSize / 2, half.end(), 0);
+  CHECK(base.write(0, half, false) == kBlockSize / 2);
+  base.finish();
+  CHECK(allocated(s.dir / "base") <= kBlockSize / 2 + 64 * 1024);
+  CHECK((fs::status(s.dir / "base").permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::group_read));
+
+  // A child (a copy here: /tmp has no reflinks, or it has; both must give the same content).
+  ImageWriter child = ImageWriter::create(s.dir / "child", s.dir / "base", size);
+  std::vector<char> changed = half;
+  changed[5] ^= 1;                                                         // page 0 differs
+  changed[3 * 4096 + 1] ^= 1;                                              // page 3 differs
+  std::fill(changed.begin() + 4096 * 10, changed.begin() + 4096 * 12, 0);  // pages 10-11 zeroed
+  CHECK(child.write(0, changed, true) == 2 * 4096);
+  child.finish();
+  auto content = read_all(s.dir / "child");
+  REQUIRE(content.size() == size);
+  CHECK(std::equal(changed.begin(), changed.end(), content.begin()));
+  CHECK(std::all_of(content.begin() + kBlockSize, content.end(), [](char c) { return c == 0; }));
+  // The parent is untouched.
+  auto parent = read_all(s.dir / "base");
+  CHECK(std::equal(half.begin(), half.end(), parent.begin()));
+}
+
+TEST_CASE("a partial last block is written completely", "[store]") {
+  Scratch s;
+  const uint64_t size = kBlockSize + 4096 * 2 + 17;
+  ImageWriter img = ImageWriter::create(s.dir / "img", std::nullopt, size);
+  auto tail = random_bytes(size - kBlockSize, 3);
+  CHECK(img.write(kBlockSize, tail, false) == tail.size());
+  img.finish();
+  auto content = read_all(s.dir / "img");
+  CHECK(std::equal(tail.begin(), tail.end(), content.begin() + kBlockSize));
+}
+
+TEST_CASE("creating an image that exists fails and leaves it alone", "[store]") {
+  Scratch s;
+  std::ofstream(s.dir / "x") << "keep me";
+  CHECK_THROWS_AS(ImageWriter::create(s.dir / "x", std::nullopt, 4096), Error);
+  CHECK(read_file(s.dir / "x") == "keep me");
+}
+
+TEST_CASE("copy fallback keeps holes as holes", "[store]") {
+  Scratch s;
+  const uint64_t size = 64 * kBlockSize;
+  {
+    ImageWriter img = ImageWriter::create(s.dir / "sparse", std::nullopt, size);
+    img.write(10 * kBlockSize, random_bytes(kBlockSize, 1), false);
+    img.finish();
+  }
+  UniqueFd from = open_file(s.dir / "sparse", O_RDONLY);
+  UniqueFd to = open_file(s.dir / "copy", O_RDWR | O_CREAT, 0600);
+  REQUIRE(::ftruncate(to.get(), static_cast<off_t>(size)) == 0);
+  copy_sparse(from.get(), to.get(), size, "sparse");
+  CHECK(read_all(s.dir / "copy") == read_all(s.dir / "sparse"));
+  CHECK(allocated(s.dir / "copy") < 4 * kBlockSize);
+}
+
+TEST_CASE("scrub finds exactly the damaged blocks", "[store]") {
+  Scratch s;
+  const uint64_t size = 4 * kBlockSize;
+  BlockSums sums(size);
+  {
+    ImageWriter img = ImageWriter::create(s.dir / "img", std::nullopt, size);
+    for (uint64_t b : {0, 2}) {
+      auto d = random_bytes(kBlockSize, b + 10);
+      img.write(b * kBlockSize, d, false);
+      sums.set(b, checksum(d));
+    }
+    img.finish();
+  }
+  CHECK(scrub_image(s.dir / "img", sums).empty());
+  fs::permissions(s.dir / "img", fs::perms::owner_write, fs::perm_options::add);
+  {
+    UniqueFd fd = open_file(s.dir / "img", O_WRONLY);
+    pwrite_full(fd.get(), std::span<const char>("X", 1), 2 * kBlockSize + 12345, "img");
+    pwrite_full(fd.get(), std::span<const char>("Y", 1), 3 * kBlockSize + 1, "img");
+  }
+  auto bad = scrub_image(s.dir / "img", sums);
+  REQUIRE(bad.size() == 2);
+  CHECK(bad[0].block == 2);
+  CHECK(bad[0].expected == sums.at(2));
+  CHECK(bad[1].block == 3);
+  CHECK(bad[1].expected == kHole);
+  CHECK(bad[1].actual.data);
+}
