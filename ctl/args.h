@@ -1,0 +1,35 @@
+// backyctl's command line: global options, then a command and its arguments, turned into the one
+// protocol request to send. Pure: no socket, no output (std::filesystem::absolute aside).
+//
+//   backyctl [-s PATH | -c CONFIG] [--json] COMMAND [ARGS...]
+//
+// Options may appear anywhere on the line; command options (--tags, --wait, --all, --force,
+// --add, --remove) are accepted only by the commands they belong to.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/message.h"
+
+namespace backy::ctl {
+
+struct Invocation {
+  std::optional<std::string> socket;  // -s/--socket
+  std::optional<std::string> config;  // -c/--config
+  bool json = false;
+  bool help = false;
+  protocol::Request request;  // command and args
+};
+
+// Throws backy::Error with a message for the user (usage errors).
+Invocation parse_args(const std::vector<std::string>& argv);
+
+// The socket to use: -s, else global.socket of -c CONFIG (read without validating the rest, so a
+// half-edited config does not lock the operator out), else the default.
+std::string socket_path(const Invocation& inv);
+
+extern const char* const kUsage;
+
+}  // namespace backy::ctl

@@ -1,0 +1,79 @@
+#include "client.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "util/error.h"
+#include "util/fd.h"
+
+namespace backy::ctl {
+
+namespace {
+
+UniqueFd connect_to(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) throw Unreachable{"socket path too long: " + path};
+  path.copy(addr.sun_path, sizeof addr.sun_path - 1);
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) throw Unreachable{std::string("socket: ") + std::strerror(errno)};
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    const int err = errno;
+    if (err == ENOENT || err == ECONNREFUSED)
+      throw Unreachable{"backyd is not running (nothing listens on " + path + ": " +
+                        std::strerror(err) + ")"};
+    if (err == EACCES)
+      throw Unreachable{"permission denied on " + path +
+                        " (the socket is mode 0660: its owner and group may connect)"};
+    throw Unreachable{"cannot connect to " + path + ": " + std::strerror(err)};
+  }
+  return fd;
+}
+
+void send_all(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw sys_error("send request");
+    }
+    done += static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+protocol::Reply call(const std::string& socket, const protocol::Request& request, int timeout_s,
+                     const std::function<void(const protocol::Json&)>& on_progress) {
+  UniqueFd fd = connect_to(socket);
+  timeval tv{timeout_s, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  send_all(fd.get(), protocol::encode_request(request));
+  std::string buffer;
+  char chunk[65536];
+  for (;;) {
+    size_t nl;
+    while ((nl = buffer.find('\n')) != std::string::npos) {
+      protocol::Reply reply = protocol::parse_reply(buffer.substr(0, nl));
+      buffer.erase(0, nl + 1);
+      if (reply.final) return reply;
+      if (on_progress) on_progress(reply.body);
+    }
+    ssize_t n = ::recv(fd.get(), chunk, sizeof chunk, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        throw Error("no answer from backyd within " + std::to_string(timeout_s) + " s");
+      throw sys_error("read the answer");
+    }
+    if (n == 0) throw Error("backyd closed the connection without an answer");
+    buffer.append(chunk, static_cast<size_t>(n));
+  }
+}
+
+}  // namespace backy::ctl

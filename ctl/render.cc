@@ -1,0 +1,216 @@
+#include "render.h"
+
+#include <cstdio>
+#include <iomanip>
+#include <sstream>
+#include <vector>
+
+namespace backy::ctl {
+
+using protocol::Json;
+
+namespace {
+
+std::string join(const Json& arr, const char* sep = ",") {
+  std::string out;
+  if (!arr.is_array()) return out;
+  for (const auto& e : arr) {
+    if (!out.empty()) out += sep;
+    out += e.is_string() ? e.get<std::string>() : e.dump();
+  }
+  return out;
+}
+
+std::string seconds(double s) {
+  char buf[32];
+  if (s < 60)
+    std::snprintf(buf, sizeof buf, "%.1f s", s);
+  else if (s < 3600)
+    std::snprintf(buf, sizeof buf, "%dm%02ds", int(s) / 60, int(s) % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%dh%02dm", int(s) / 3600, int(s) % 3600 / 60);
+  return buf;
+}
+
+// A plain text table: columns as wide as their widest cell, two spaces apart.
+void table(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
+  if (rows.empty()) return;
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& r : rows)
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    out << line << '\n';
+  }
+}
+
+int status_table(const Json& r, std::ostream& out) {
+  std::vector<std::vector<std::string>> rows{{"Job", "State", "SLA", "Last backup (UTC)", "Tags",
+                                              "Duration", "Next backup (UTC)", "Next tags"}};
+  for (const auto& j : r["jobs"]) {
+    const Json& last = j["last_backup"];
+    rows.push_back({j.value("job", ""), j.value("state", ""),
+                    j.value("overdue", false) ? "overdue" : "ok",
+                    last.is_object() ? short_time(last.value("time", "")) : "-",
+                    last.is_object() ? join(last["tags"]) : "-",
+                    last.is_object() ? seconds(last.value("duration", 0.0)) : "-",
+                    short_time(j.value("next_time", "")), join(j["next_tags"])});
+  }
+  table(out, rows);
+  const Json& s = r["summary"];
+  out << s.value("jobs", 0) << " jobs: " << s.value("running", 0) << " running, "
+      << s.value("queued", 0) << " queued, " << s.value("failed", 0) << " failed, "
+      << s.value("paused", 0) << " paused, " << s.value("overdue", 0) << " overdue (worker limit "
+      << s.value("worker_limit", 0) << ")\n";
+  if (!r["orphans"].empty())
+    out << "Orphaned job directories (not in the configuration): " << join(r["orphans"], ", ")
+        << '\n';
+  return 0;
+}
+
+int job_revisions(const Json& r, std::ostream& out) {
+  std::vector<std::vector<std::string>> rows{
+      {"Date (UTC)", "ID", "Size", "Duration", "Tags", "Trust"}};
+  for (const auto& v : r["revisions"])
+    rows.push_back({short_time(v.value("time", "")), v.value("uuid", ""),
+                    human_bytes(v.value("bytes_written", 0.0)), seconds(v.value("duration", 0.0)),
+                    join(v["tags"]), v.value("trust", "")});
+  table(out, rows);
+  const size_t n = r["revisions"].size();
+  out << n << " revision" << (n == 1 ? "" : "s") << ", "
+      << human_bytes(r.value("bytes_written", 0.0)) << " data (estimated)\n";
+  for (const auto& p : r["problems"]) out << "problem: " << p.get<std::string>() << '\n';
+  return 0;
+}
+
+int per_job(const Json& r, std::ostream& out, const char* verb) {
+  int code = 0;
+  for (const auto& j : r["jobs"]) {
+    out << j.value("job", "") << ": ";
+    if (j.contains("error") && !j["error"].is_null()) {
+      out << "error: " << j["error"].get<std::string>() << '\n';
+      code = 1;
+    } else if (j.contains("uuid")) {
+      out << "finished, revision " << j["uuid"].get<std::string>() << " ("
+          << seconds(j.value("duration", 0.0)) << ")\n";
+    } else {
+      out << verb << '\n';
+    }
+  }
+  return code;
+}
+
+}  // namespace
+
+std::string human_bytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  int u = 0;
+  while (b >= 1024 && u < 5) {
+    b /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
+  return buf;
+}
+
+std::string short_time(const std::string& iso) {
+  if (iso.size() < 19) return "-";
+  std::string s = iso.substr(0, 19);
+  s[10] = ' ';
+  return s;
+}
+
+int exit_code(const std::string& cmd, const Json& r) {
+  if (cmd == "health") return r.value("exit_code", 3);
+  if (cmd == "reload") return r.value("accepted", false) ? 0 : 1;
+  if (cmd == "run" || cmd == "pause" || cmd == "resume") {
+    for (const auto& j : r["jobs"])
+      if ((j.contains("error") && !j["error"].is_null()) || j.value("ok", true) == false) return 1;
+  }
+  if (cmd == "scrub")
+    for (const auto& v : r["revisions"])
+      if (v.value("trust", "") == "distrusted") return 1;
+  return 0;
+}
+
+int render(const std::string& cmd, const Json& r, std::ostream& out) {
+  if (cmd == "status") return r.contains("jobs") ? status_table(r, out) : job_revisions(r, out);
+  if (cmd == "version") {
+    out << "backyctl " << BACKY_VERSION << "\nbackyd " << r.value("version", "?") << " (protocol "
+        << r.value("protocol", 0) << ")\n";
+  } else if (cmd == "metrics") {
+    out << r.value("text", "");
+  } else if (cmd == "health") {
+    out << "BACKY " << r.value("status", "UNKNOWN") << " - " << r.value("summary", "") << '\n';
+    for (const auto& p : r["problems"]) {
+      out << p.value("level", "") << ": ";
+      if (!p.value("job", "").empty()) out << p.value("job", "") << ": ";
+      out << p.value("message", "") << '\n';
+    }
+  } else if (cmd == "run") {
+    per_job(r, out, "queued");
+  } else if (cmd == "pause") {
+    per_job(r, out, "paused");
+  } else if (cmd == "resume") {
+    per_job(r, out, "resumed");
+  } else if (cmd == "reload") {
+    if (r.value("accepted", false)) {
+      out << "configuration accepted";
+      for (const char* k : {"added", "removed", "changed"})
+        if (!r[k].empty()) out << "; " << k << ": " << join(r[k], ", ");
+      out << '\n';
+    } else {
+      out << "configuration rejected; the daemon keeps the old one:\n";
+      for (const auto& e : r["errors"]) out << "  " << e.get<std::string>() << '\n';
+    }
+  } else if (cmd == "restore") {
+    out << "restored revision " << r.value("uuid", "") << " to " << r.value("target", "") << " ("
+        << human_bytes(r.value("size", 0.0)) << ")\n";
+  } else if (cmd == "scrub") {
+    for (const auto& v : r["revisions"]) {
+      out << v.value("uuid", "") << ": " << v.value("trust", "");
+      if (v.contains("bad_blocks") && !v["bad_blocks"].empty())
+        out << ", " << v["bad_blocks"].size() << " bad block(s): " << join(v["bad_blocks"], " ");
+      if (v.contains("error")) out << " (" << v["error"].get<std::string>() << ")";
+      out << '\n';
+    }
+  } else if (cmd == "forget") {
+    out << "forgot revision " << r.value("forgotten", "") << '\n';
+  } else if (cmd == "tags") {
+    for (const auto& v : r["revisions"])
+      out << v.value("uuid", "") << ": " << join(v["tags"]) << '\n';
+  }
+  return exit_code(cmd, r);
+}
+
+std::string render_progress(const std::string& cmd, const Json& p) {
+  std::ostringstream o;
+  if (cmd == "run") {
+    o << p.value("job", "") << ": " << p.value("event", "");
+    if (p.value("event", "") == "finished") {
+      if (p.value("ok", false))
+        o << ", revision " << p.value("uuid", "") << " (" << seconds(p.value("duration", 0.0))
+          << ")";
+      else
+        o << " with an error: " << p.value("error", "");
+    }
+  } else if (p.contains("total") && p.contains("done")) {
+    const double total = p["total"].get<double>(), done = p["done"].get<double>();
+    o << cmd << ' ' << p.value("uuid", "") << ": ";
+    if (cmd == "restore")
+      o << std::fixed << std::setprecision(0) << (total > 0 ? 100 * done / total : 100) << "% ("
+        << human_bytes(done) << " of " << human_bytes(total) << ")";
+    else
+      o << "revision " << done + 1 << " of " << total;
+  } else {
+    o << p.dump();
+  }
+  return o.str();
+}
+
+}  // namespace backy::ctl

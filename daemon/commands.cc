@@ -1,0 +1,287 @@
+// Dispatch and the commands that only read the scheduler's state or ask it to act.
+// The commands that touch revision files are in commands_repo.cc.
+#include "commands.h"
+
+#include <grp.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "backup/job_backup.h"
+#include "control_views.h"
+#include "protocol/commands.h"
+#include "repo/repository.h"
+#include "store/image_writer.h"
+#include "util/file_io.h"
+
+namespace backy {
+
+using protocol::ErrorCode;
+using protocol::Json;
+
+// The health scan's memory: a job directory is rescanned only when its mtime changed (every
+// commit, update and removal renames or unlinks in it), so a health check of 10,000 jobs costs
+// 10,000 stat() calls, not the parse of every .rev file.
+struct CommandHandler::Cache {
+  std::mutex mutex;
+  struct Entry {
+    struct timespec mtime {};
+    RepoFindings findings;
+  };
+  std::map<std::string, Entry> repos;    // by job directory
+  std::map<std::string, bool> reflinks;  // by base-dir
+};
+
+namespace {
+
+std::vector<gid_t> supplementary_groups(pid_t pid) {
+  std::vector<gid_t> out;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Groups:", 0) != 0) continue;
+    std::istringstream ss(line.substr(7));
+    unsigned long g;
+    while (ss >> g) out.push_back(static_cast<gid_t>(g));
+  }
+  return out;
+}
+
+std::vector<std::string> json_strings(const Json& j) {
+  std::vector<std::string> out;
+  if (j.is_array())
+    for (const auto& e : j) out.push_back(e.get<std::string>());
+  return out;
+}
+
+RepoFindings scan_repo(const std::filesystem::path& dir) {
+  RepoFindings f;
+  for (const auto& r : Repository(dir).revisions(&f.problems)) {
+    if (r.trust == Trust::distrusted) f.distrusted.push_back(r.uuid);
+    if (!r.bad_blocks.empty()) f.bad_blocks[r.uuid] = r.bad_blocks.size();
+  }
+  return f;
+}
+
+}  // namespace
+
+bool is_admin(const Peer& peer, const std::string& admin_group) {
+  if (peer.uid == 0) return true;
+  if (admin_group.empty()) return false;
+  // getgrnam_r may consult NSS; the group is small and this runs once per changing request.
+  struct group grp {};
+  struct group* found = nullptr;
+  std::vector<char> buf(16384);
+  if (getgrnam_r(admin_group.c_str(), &grp, buf.data(), buf.size(), &found) != 0 || !found)
+    return false;
+  if (peer.gid == found->gr_gid) return true;
+  for (gid_t g : supplementary_groups(peer.pid))
+    if (g == found->gr_gid) return true;
+  return false;
+}
+
+CommandHandler::CommandHandler(JobScheduler& scheduler, spdlog::logger& log, Executors executors)
+    : scheduler_(scheduler),
+      log_(log),
+      executors_(std::move(executors)),
+      cache_(std::make_shared<Cache>()) {}
+
+void CommandHandler::handle(const protocol::Request& req, const Peer& peer, Out out) {
+  if (auto err = protocol::validate_args(req)) return out->error(*err);
+  const protocol::CommandInfo* info = protocol::find_command(req.command);
+  const std::string& admin_group = scheduler_.config().global.admin_group;
+  if (info->admin && !is_admin(peer, admin_group)) {
+    log_.warn("control: refused {} from uid {} (pid {}): not root or admin-group", req.command,
+              peer.uid, peer.pid);
+    return out->error(
+        {ErrorCode::permission_denied,
+         "permission denied: \"" + req.command + "\" needs root" +
+             (admin_group.empty() ? std::string() : " or membership in group " + admin_group)});
+  }
+  if (info->admin) log_.info("control: {} {} from uid {}", req.command, req.args.dump(), peer.uid);
+  const std::string& c = req.command;
+  if (c == "version")
+    out->result(
+        {{"daemon", "backyd"}, {"version", BACKY_VERSION}, {"protocol", protocol::kVersion}});
+  else if (c == "status")
+    status(req.args, out);
+  else if (c == "health")
+    health(out);
+  else if (c == "metrics")
+    out->result({{"text", metrics_text()}});
+  else if (c == "run")
+    run(req.args, out);
+  else if (c == "pause" || c == "resume")
+    pause_resume(c == "pause", req.args, out);
+  else if (c == "reload")
+    reload(out);
+  else if (c == "restore")
+    restore(req.args, out);
+  else if (c == "scrub")
+    scrub(req.args, out);
+  else if (c == "forget")
+    forget(req.args, out);
+  else if (c == "tags")
+    tags(req.args, out);
+  else
+    out->error({ErrorCode::unknown_command, "unknown command \"" + c + "\""});
+}
+
+void CommandHandler::status(const Json& args, Out out) {
+  if (!args.contains("job")) {
+    return out->result(status_json(scheduler_.status(), scheduler_.orphans(),
+                                   scheduler_.running_count(), scheduler_.queued_count(),
+                                   scheduler_.config().global.worker_limit));
+  }
+  const std::string job = args["job"];
+  auto s = scheduler_.status(job);
+  if (!s) return out->error({ErrorCode::not_found, "no job named \"" + job + "\""});
+  Json head = job_json(*s);
+  executors_.read([dir = job_dir(scheduler_.config(), job), head, out, loop = executors_.loop] {
+    Json result{{"job", head}, {"revisions", Json::array()}, {"problems", Json::array()}};
+    uint64_t written = 0;
+    std::vector<std::string> problems;
+    for (const auto& r : Repository(dir).revisions(&problems)) {
+      result["revisions"].push_back(revision_json(r));
+      written += r.stats.bytes_written;
+    }
+    result["problems"] = problems;
+    result["bytes_written"] = written;
+    loop([out, result = std::move(result)] { out->result(result); });
+  });
+}
+
+void CommandHandler::health(Out out) {
+  auto facts = std::make_shared<HealthFacts>();
+  facts->jobs = scheduler_.status();
+  facts->base_dir = scheduler_.config().global.base_dir.string();
+  executors_.read([facts, out, cache = cache_, loop = executors_.loop] {
+    const std::filesystem::path base = facts->base_dir;
+    std::lock_guard lock(cache->mutex);
+    auto rl = cache->reflinks.find(facts->base_dir);
+    if (rl == cache->reflinks.end()) {
+      try {
+        rl = cache->reflinks.emplace(facts->base_dir, supports_reflink(base)).first;
+      } catch (const std::exception&) {
+        // base-dir unreadable: health shows it through the jobs; reflinks stay unknown.
+      }
+    }
+    if (rl != cache->reflinks.end()) facts->reflinks = rl->second;
+    for (const auto& s : facts->jobs) {
+      const std::filesystem::path dir = base / s.name;
+      struct stat st {};
+      if (::stat(dir.c_str(), &st) != 0) continue;  // no revisions yet
+      auto& e = cache->repos[dir.string()];
+      if (e.mtime.tv_sec != st.st_mtim.tv_sec || e.mtime.tv_nsec != st.st_mtim.tv_nsec) {
+        e.findings = scan_repo(dir);
+        e.mtime = st.st_mtim;
+      }
+      facts->repos[s.name] = e.findings;
+    }
+    loop([facts, out] { out->result(evaluate_health(*facts)); });
+  });
+}
+
+std::string CommandHandler::metrics_text() const {
+  return backy::metrics_text(scheduler_.status(), scheduler_.running_count(),
+                             scheduler_.queued_count(), scheduler_.config().global.worker_limit);
+}
+
+void CommandHandler::write_metrics_file() {
+  const std::string path = scheduler_.config().global.metrics_file;
+  if (path.empty()) return;
+  executors_.read([path, text = metrics_text(), &log = log_] {
+    try {
+      write_file_atomic(path, text, 0644);
+    } catch (const std::exception& e) {
+      log.warn("metrics-file: {}", e.what());
+    }
+  });
+}
+
+void CommandHandler::run(const Json& args, Out out) {
+  const auto jobs = json_strings(args["jobs"]);
+  for (const auto& j : jobs)
+    if (!scheduler_.status(j))
+      return out->error({ErrorCode::not_found, "no job named \"" + j + "\""});
+  std::set<std::string> tags;
+  for (const auto& t : json_strings(args.value("tags", Json::array()))) tags.insert(t);
+  const bool wait = args.value("wait", false);
+
+  // With --wait the answer comes when the last started job ends; `pending` counts them.
+  struct Progress {
+    Json results = Json::array();
+    size_t pending = 0;
+  };
+  auto state = std::make_shared<Progress>();
+  size_t refused = 0;
+  for (const auto& job : jobs) {
+    const size_t index = state->results.size();
+    state->results.push_back({{"job", job}});
+    auto done = [state, index, out, wait, job](const RunOutcome& r) {
+      if (!wait) return;
+      Json& slot = state->results[index];
+      slot["ok"] = r.ok;
+      slot["duration"] = r.duration;
+      if (r.ok)
+        slot["uuid"] = r.uuid;
+      else
+        slot["error"] = r.error;
+      out->progress({{"event", "finished"},
+                     {"job", job},
+                     {"ok", r.ok},
+                     {"uuid", r.uuid},
+                     {"error", r.error},
+                     {"duration", r.duration}});
+      if (--state->pending == 0) out->result({{"jobs", state->results}});
+    };
+    if (auto err = scheduler_.run_now(job, tags, done)) {
+      ++refused;
+      state->results[index]["ok"] = false;
+      state->results[index]["error"] = *err;
+      continue;
+    }
+    state->results[index]["queued"] = true;
+    ++state->pending;
+    if (wait) out->progress({{"event", "queued"}, {"job", job}});
+  }
+  if (refused == jobs.size()) {
+    std::string why = state->results[0]["error"];
+    return out->error({ErrorCode::conflict, jobs.size() == 1 ? why : "no job was started: " + why});
+  }
+  if (!wait || state->pending == 0) out->result({{"jobs", state->results}});
+}
+
+void CommandHandler::pause_resume(bool pause, const Json& args, Out out) {
+  std::vector<std::string> jobs;
+  if (args.value("all", false)) {
+    for (const auto& s : scheduler_.status()) jobs.push_back(s.name);
+  } else {
+    jobs = json_strings(args["jobs"]);
+    for (const auto& j : jobs)
+      if (!scheduler_.status(j))
+        return out->error({ErrorCode::not_found, "no job named \"" + j + "\""});
+  }
+  Json results = Json::array();
+  for (const auto& j : jobs) {
+    auto err = pause ? scheduler_.pause(j) : scheduler_.resume(j);
+    Json r{{"job", j}, {"ok", !err}};
+    if (err) r["error"] = *err;
+    results.push_back(r);
+  }
+  out->result({{"jobs", results}});
+}
+
+void CommandHandler::reload(Out out) {
+  ReloadResult r = scheduler_.reload();
+  log_.info("control: reload {}", r.accepted ? "accepted" : "rejected");
+  out->result({{"accepted", r.accepted},
+               {"errors", r.errors},
+               {"added", r.added},
+               {"removed", r.removed},
+               {"changed", r.changed}});
+}
+
+}  // namespace backy

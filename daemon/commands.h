@@ -1,0 +1,100 @@
+// CommandHandler: carries out one control-socket request against the JobScheduler.
+//
+// The control server (control_server.h) owns the sockets; this class knows none. It receives a
+// request that already passed protocol::parse_request, the peer's credentials, and a Responder
+// to answer through; it checks arguments and rights, then answers at once (status, metrics, run,
+// pause, ...) or later (health and `status JOB` read revision files; restore, scrub, forget and
+// tags write them).
+//
+// Threading: handle() and every Responder call happen on the io_context thread, as the
+// JobScheduler requires. File reads that need no job lock (revision listings, the health scan)
+// run through Executors::read on the control server's reader threads, so a slow disk never
+// stalls the event loop and a `status JOB` never waits behind a running backup. Anything that
+// writes a job directory runs through JobScheduler::post_job_work, on the worker pool, under the
+// job's lock. Results come back through Executors::loop.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "job_scheduler.h"
+#include "protocol/message.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace backy {
+
+struct Peer {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+// Whether `peer` may run changing commands: uid 0, or `admin_group` (a group name; empty: none)
+// is its primary group or one of its supplementary groups (read from /proc/<pid>/status, so what
+// counts is the connecting process's groups, not its user's entry in /etc/group).
+bool is_admin(const Peer& peer, const std::string& admin_group);
+
+// One client's answer channel. Called on the io_context thread only. After result() or error()
+// nothing more may be sent.
+class Responder {
+ public:
+  virtual ~Responder() = default;
+  virtual void progress(const protocol::Json& progress) = 0;
+  virtual void result(const protocol::Json& result) = 0;
+  virtual void error(const protocol::Error& error) = 0;
+};
+
+struct Executors {
+  // Runs a task on a reader thread (read-only file access, no job lock).
+  std::function<void(std::function<void()>)> read;
+  // Runs a task on the io_context thread.
+  std::function<void(std::function<void()>)> loop;
+};
+
+class CommandHandler {
+ public:
+  CommandHandler(JobScheduler& scheduler, spdlog::logger& log, Executors executors);
+  CommandHandler(const CommandHandler&) = delete;
+  CommandHandler& operator=(const CommandHandler&) = delete;
+
+  void handle(const protocol::Request& request, const Peer& peer, std::shared_ptr<Responder> out);
+
+  // The Prometheus text exposition of the job table (the `metrics` command's text).
+  std::string metrics_text() const;
+  // Writes metrics_text() to global.metrics-file (if set) atomically, on a reader thread.
+  void write_metrics_file();
+
+ private:
+  using Out = std::shared_ptr<Responder>;
+  void status(const protocol::Json& args, Out out);
+  void health(Out out);
+  void run(const protocol::Json& args, Out out);
+  void pause_resume(bool pause, const protocol::Json& args, Out out);
+  void reload(Out out);
+  void restore(const protocol::Json& args, Out out);
+  void scrub(const protocol::Json& args, Out out);
+  void forget(const protocol::Json& args, Out out);
+  void tags(const protocol::Json& args, Out out);
+  // Runs `work` under the job's lock on the worker pool; answers with its result or error.
+  void job_work(
+      const std::string& job,
+      std::function<protocol::Json(std::stop_token, std::function<void(protocol::Json)>)> work,
+      Out out);
+
+  JobScheduler& scheduler_;
+  spdlog::logger& log_;
+  Executors executors_;
+  // Health's per-job revision scan, shared with the reader threads (hence the mutex).
+  struct Cache;
+  std::shared_ptr<Cache> cache_;
+};
+
+}  // namespace backy

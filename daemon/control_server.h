@@ -1,0 +1,73 @@
+// ControlServer: backyd's control socket. Accepts clients on a Unix stream socket, reads one
+// request line from each, hands it to the CommandHandler, and writes the answer back.
+//
+// The socket is `global.socket` (parent directory created, a stale socket file replaced, mode
+// 0660), or the listening fd systemd passed (socket activation). A client gets 10 s to send one
+// line of at most protocol::kMaxRequestBytes; garbage, an oversized line, or silence earns an
+// error line (when the client can still take one) and a disconnect. Each client is its own
+// `connection` object kept alive by the handlers it has outstanding, so one slow or vanished
+// client never blocks another; a client that does not read its answer is dropped after 60 s.
+//
+// Threading: constructed, started and stopped on the io_context thread, which runs every handler.
+// Owns two reader threads for read-only file access (see commands.h). stop() closes the acceptor
+// and every connection and cancels its timer, so run() can return once the jobs' work is done;
+// the object must outlive io_context::run().
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <memory>
+#include <set>
+
+#include "commands.h"
+#include "config/config.h"
+#include "job_scheduler.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace backy {
+
+class ControlConnection;
+
+class ControlServer {
+ public:
+  // listen_fd: a listening socket to adopt (systemd), or -1 to bind config.global.socket.
+  ControlServer(boost::asio::io_context& io, JobScheduler& scheduler, const Config& config,
+                spdlog::logger& log, int listen_fd);
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  // Opens the socket (throws backy::Error when it cannot: path not creatable, another daemon
+  // already listening) and starts accepting. Also starts the metrics-file timer.
+  void start();
+  // Stops accepting, closes every connection, stops the timer. Idempotent.
+  void stop();
+
+  // Connections currently open (for tests and the log).
+  size_t connection_count() const { return connections_.size(); }
+
+ private:
+  friend class ControlConnection;
+  void accept();
+  void schedule_metrics();
+  void forget(const std::shared_ptr<ControlConnection>& c) { connections_.erase(c); }
+
+  boost::asio::io_context& io_;
+  spdlog::logger& log_;
+  std::string socket_path_;  // empty when adopted from systemd (not ours to remove)
+  int listen_fd_;
+  boost::asio::local::stream_protocol::acceptor acceptor_;
+  boost::asio::steady_timer metrics_timer_;
+  boost::asio::steady_timer accept_retry_;
+  boost::asio::thread_pool readers_{2};
+  CommandHandler commands_;
+  std::set<std::shared_ptr<ControlConnection>> connections_;
+  bool stopped_ = false;
+};
+
+}  // namespace backy

@@ -1,0 +1,232 @@
+#include "control_views.h"
+
+#include <cstdio>
+#include <sstream>
+
+namespace backy {
+
+using protocol::Json;
+
+namespace {
+
+Json tags_json(const std::set<std::string>& tags) {
+  return Json(std::vector<std::string>(tags.begin(), tags.end()));
+}
+
+Json run_json(const RunOutcome& r) {
+  Json j{{"ok", r.ok},
+         {"started", format_iso8601(r.started)},
+         {"duration", r.duration},
+         {"tags", tags_json(r.tags)}};
+  if (r.ok)
+    j["uuid"] = r.uuid;
+  else
+    j["error"] = r.error;
+  return j;
+}
+
+// Prometheus label values escape backslash, double quote and newline.
+std::string label(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::string number(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+}  // namespace
+
+std::string state_name(JobState s) {
+  switch (s) {
+    case JobState::waiting:
+      return "waiting";
+    case JobState::queued:
+      return "queued";
+    case JobState::running:
+      return "running";
+    case JobState::failed:
+      return "failed";
+    case JobState::paused:
+      return "paused";
+  }
+  return "unknown";
+}
+
+Json revision_json(const Revision& r) {
+  Json bad = Json::array();
+  for (uint64_t b : r.bad_blocks) bad.push_back(b);
+  return Json{{"uuid", r.uuid},
+              {"time", format_iso8601(r.timestamp)},
+              {"parent", r.parent},
+              {"tags", tags_json(r.tags)},
+              {"trust", to_string(r.trust)},
+              {"size", r.size},
+              {"bytes_read", r.stats.bytes_read},
+              {"bytes_written", r.stats.bytes_written},
+              {"duration", r.stats.duration},
+              {"bad_blocks", bad},
+              {"scrubbed", r.scrubbed}};
+}
+
+Json job_json(const JobStatus& s) {
+  Json j{{"job", s.name},
+         {"state", state_name(s.state)},
+         {"overdue", s.overdue},
+         {"last_backup", nullptr},
+         {"last_run", nullptr},
+         {"next_time", format_iso8601(s.next_time)},
+         {"next_tags", tags_json(s.next_tags)},
+         {"consecutive_failures", s.consecutive_failures},
+         {"total_failures", s.total_failures},
+         {"revisions", s.revision_count},
+         {"bytes_written", s.bytes_written_total}};
+  if (s.last_backup) {
+    const Revision& r = *s.last_backup;
+    j["last_backup"] = Json{{"uuid", r.uuid},
+                            {"time", format_iso8601(r.timestamp)},
+                            {"tags", tags_json(r.tags)},
+                            {"duration", r.stats.duration},
+                            {"trust", to_string(r.trust)}};
+  }
+  if (s.last_run) j["last_run"] = run_json(*s.last_run);
+  return j;
+}
+
+Json status_json(const std::vector<JobStatus>& jobs, const std::vector<std::string>& orphans,
+                 int running, int queued, int worker_limit) {
+  Json list = Json::array();
+  int overdue = 0, failed = 0, paused = 0;
+  for (const auto& s : jobs) {
+    list.push_back(job_json(s));
+    overdue += s.overdue;
+    failed += s.state == JobState::failed;
+    paused += s.state == JobState::paused;
+  }
+  return Json{{"jobs", std::move(list)},
+              {"orphans", orphans},
+              {"summary",
+               {{"jobs", jobs.size()},
+                {"running", running},
+                {"queued", queued},
+                {"overdue", overdue},
+                {"failed", failed},
+                {"paused", paused},
+                {"worker_limit", worker_limit}}}};
+}
+
+Json evaluate_health(const HealthFacts& f) {
+  Json problems = Json::array();
+  int critical = 0, warning = 0, overdue = 0, failed = 0, bad_revs = 0, distrusted = 0;
+  auto add = [&](bool crit, const std::string& job, const std::string& message) {
+    (crit ? critical : warning)++;
+    problems.push_back(
+        {{"level", crit ? "CRITICAL" : "WARNING"}, {"job", job}, {"message", message}});
+  };
+  for (const auto& s : f.jobs) {
+    if (s.overdue) {
+      ++overdue;
+      add(true, s.name,
+          "overdue: last backup " +
+              (s.last_backup ? format_iso8601(s.last_backup->timestamp) : std::string("never")));
+    } else if (s.last_run && !s.last_run->ok) {
+      ++failed;
+      add(false, s.name, "last run failed (still within SLA): " + s.last_run->error);
+    }
+    auto it = f.repos.find(s.name);
+    if (it == f.repos.end()) continue;
+    for (const auto& [uuid, n] : it->second.bad_blocks) {
+      ++bad_revs;
+      add(true, s.name,
+          "revision " + uuid + ": scrub found " + std::to_string(n) + " bad block" +
+              (n == 1 ? "" : "s"));
+    }
+    for (const auto& uuid : it->second.distrusted) {
+      if (it->second.bad_blocks.count(uuid)) continue;
+      ++distrusted;
+      add(false, s.name, "revision " + uuid + " is distrusted");
+    }
+    for (const auto& p : it->second.problems) add(false, s.name, p);
+  }
+  if (f.reflinks == false)
+    add(false, "",
+        "base-dir " + f.base_dir +
+            " does not support reflinks: every revision costs its full size");
+
+  const std::string jobs = std::to_string(f.jobs.size()) + " job" + (f.jobs.size() == 1 ? "" : "s");
+  std::string status = critical ? "CRITICAL" : warning ? "WARNING" : "OK";
+  std::string summary;
+  if (!critical && !warning) {
+    summary = jobs + ", all within SLA";
+  } else {
+    std::vector<std::string> parts;
+    if (overdue) parts.push_back(std::to_string(overdue) + " overdue");
+    if (bad_revs) parts.push_back(std::to_string(bad_revs) + " revision(s) with bad blocks");
+    if (failed) parts.push_back(std::to_string(failed) + " failed within SLA");
+    if (distrusted) parts.push_back(std::to_string(distrusted) + " distrusted revision(s)");
+    int other = critical + warning - overdue - bad_revs - failed - distrusted;
+    if (other) parts.push_back(std::to_string(other) + " other problem(s)");
+    summary = jobs;
+    for (const auto& p : parts) summary += ", " + p;
+  }
+  return Json{{"status", status},
+              {"exit_code", critical  ? 2
+                            : warning ? 1
+                                      : 0},
+              {"summary", summary},
+              {"problems", std::move(problems)}};
+}
+
+std::string metrics_text(const std::vector<JobStatus>& jobs, int running, int queued,
+                         int worker_limit) {
+  std::ostringstream o;
+  auto family = [&](const char* name, const char* type, const char* help, auto value) {
+    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+    for (const auto& s : jobs)
+      if (auto v = value(s))
+        o << name << "{job=\"" << label(s.name) << "\"} " << number(*v) << '\n';
+  };
+  family("backy_job_last_success_timestamp_seconds", "gauge",
+         "Start time of the newest complete revision (Unix seconds).",
+         [](const JobStatus& s) -> std::optional<double> {
+           if (!s.last_backup) return std::nullopt;
+           return to_unix_seconds(s.last_backup->timestamp);
+         });
+  family("backy_job_last_duration_seconds", "gauge", "Duration of the newest complete revision.",
+         [](const JobStatus& s) -> std::optional<double> {
+           if (!s.last_backup) return std::nullopt;
+           return s.last_backup->stats.duration;
+         });
+  family("backy_job_bytes_written", "gauge", "Bytes written by the job's kept revisions.",
+         [](const JobStatus& s) -> std::optional<double> { return double(s.bytes_written_total); });
+  family("backy_job_revisions", "gauge", "Complete revisions kept.",
+         [](const JobStatus& s) -> std::optional<double> { return double(s.revision_count); });
+  family("backy_job_failures_total", "counter", "Failed runs since the daemon started.",
+         [](const JobStatus& s) -> std::optional<double> { return double(s.total_failures); });
+  family(
+      "backy_job_consecutive_failures", "gauge", "Failed runs since the last success.",
+      [](const JobStatus& s) -> std::optional<double> { return double(s.consecutive_failures); });
+  family("backy_job_overdue", "gauge", "1 when the job's newest revision is past its SLA.",
+         [](const JobStatus& s) -> std::optional<double> { return s.overdue ? 1.0 : 0.0; });
+  auto scalar = [&](const char* name, const char* help, double v) {
+    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " gauge\n"
+      << name << ' ' << number(v) << '\n';
+  };
+  scalar("backy_jobs", "Configured jobs.", double(jobs.size()));
+  scalar("backy_jobs_running", "Backups running now.", running);
+  scalar("backy_jobs_queued", "Backups waiting for a worker.", queued);
+  scalar("backy_worker_limit", "Backups that may run at once.", worker_limit);
+  return o.str();
+}
+
+}  // namespace backy

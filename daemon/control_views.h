@@ -1,0 +1,50 @@
+// What the control socket shows: the job table, a job's revisions, health and metrics, built as
+// JSON (or Prometheus text) from the scheduler's values. Pure functions, no I/O: the handler
+// gathers the facts, these only shape them. The JSON shapes are documented in docs/protocol.md.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "job_scheduler.h"
+#include "protocol/message.h"
+
+namespace backy {
+
+// The wire name of a job state ("waiting", "queued", "running", "failed", "paused").
+std::string state_name(JobState s);
+
+protocol::Json job_json(const JobStatus& s);
+protocol::Json revision_json(const Revision& r);
+// The `status` result: jobs, a summary, and the orphaned job directories.
+protocol::Json status_json(const std::vector<JobStatus>& jobs,
+                           const std::vector<std::string>& orphans, int running, int queued,
+                           int worker_limit);
+
+// What the health scan found in one job directory.
+struct RepoFindings {
+  std::vector<std::string> distrusted;       // uuids of distrusted revisions
+  std::map<std::string, size_t> bad_blocks;  // uuid -> bad blocks found by the last scrub
+  std::vector<std::string> problems;         // .rev files that could not be read
+};
+
+struct HealthFacts {
+  std::vector<JobStatus> jobs;
+  std::map<std::string, RepoFindings> repos;  // by job
+  std::optional<bool> reflinks;  // whether base-dir supports reflinks (unknown: nullopt)
+  std::string base_dir;
+};
+
+// {"status": "OK"|"WARNING"|"CRITICAL", "exit_code": 0|1|2, "summary": "...",
+//  "problems": [{"level": "CRITICAL"|"WARNING", "job": "...", "message": "..."}]}
+// CRITICAL: a job overdue, a revision with bad blocks. WARNING: a job whose last run failed but
+// is within its SLA, distrusted revisions, a base-dir without reflinks, unreadable metadata.
+protocol::Json evaluate_health(const HealthFacts& facts);
+
+// Prometheus text exposition format, version 0.0.4.
+std::string metrics_text(const std::vector<JobStatus>& jobs, int running, int queued,
+                         int worker_limit);
+
+}  // namespace backy

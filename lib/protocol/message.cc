@@ -1,0 +1,124 @@
+#include "protocol/message.h"
+
+#include <array>
+#include <utility>
+
+#include "protocol/commands.h"
+
+namespace backy::protocol {
+
+namespace {
+
+constexpr std::array<std::pair<ErrorCode, const char*>, 11> kCodes{{
+    {ErrorCode::bad_request, "bad_request"},
+    {ErrorCode::unsupported_version, "unsupported_version"},
+    {ErrorCode::unknown_command, "unknown_command"},
+    {ErrorCode::too_large, "too_large"},
+    {ErrorCode::timeout, "timeout"},
+    {ErrorCode::permission_denied, "permission_denied"},
+    {ErrorCode::not_found, "not_found"},
+    {ErrorCode::conflict, "conflict"},
+    {ErrorCode::failed, "failed"},
+    {ErrorCode::shutting_down, "shutting_down"},
+    {ErrorCode::internal, "internal"},
+}};
+
+std::string line(const Json& j) {
+  // Invalid UTF-8 in a message (a file name, say) must not throw here: replace it.
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+Error bad(std::string message) {
+  return Error{ErrorCode::bad_request, std::move(message)};
+}
+
+}  // namespace
+
+std::string to_string(ErrorCode c) {
+  for (const auto& [code, name] : kCodes)
+    if (code == c) return name;
+  return "internal";
+}
+
+std::optional<ErrorCode> error_code_from_string(const std::string& s) {
+  for (const auto& [code, name] : kCodes)
+    if (s == name) return code;
+  return std::nullopt;
+}
+
+std::variant<Request, Error> parse_request(const std::string& text) {
+  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return bad("the request is not valid JSON");
+  if (!j.is_object()) return bad("the request is not a JSON object");
+  auto v = j.find("v");
+  if (v == j.end() || !v->is_number_integer()) return bad("the request has no integer \"v\"");
+  if (v->get<int64_t>() != kVersion)
+    return Error{ErrorCode::unsupported_version, "protocol version " + v->dump() +
+                                                     " is not supported; this daemon speaks " +
+                                                     std::to_string(kVersion)};
+  auto cmd = j.find("cmd");
+  if (cmd == j.end() || !cmd->is_string()) return bad("the request has no string \"cmd\"");
+  Request r;
+  r.command = cmd->get<std::string>();
+  if (!find_command(r.command))
+    return Error{ErrorCode::unknown_command, "unknown command \"" + r.command + "\""};
+  if (auto args = j.find("args"); args != j.end()) {
+    if (!args->is_object()) return bad("\"args\" must be an object");
+    r.args = *args;
+  }
+  return r;
+}
+
+std::string encode_request(const Request& r) {
+  return line(Json{{"v", kVersion}, {"cmd", r.command}, {"args", r.args}});
+}
+
+std::string encode_progress(const Json& progress) {
+  return line(Json{{"v", kVersion}, {"type", "progress"}, {"progress", progress}});
+}
+
+std::string encode_result(const Json& result) {
+  return line(Json{{"v", kVersion}, {"type", "response"}, {"ok", true}, {"result", result}});
+}
+
+std::string encode_error(const Error& e) {
+  return line(Json{{"v", kVersion},
+                   {"type", "response"},
+                   {"ok", false},
+                   {"error", {{"code", to_string(e.code)}, {"message", e.message}}}});
+}
+
+Reply parse_reply(const std::string& text) {
+  Reply r;
+  r.final = true;
+  Json j = Json::parse(text, nullptr, false);
+  auto malformed = [&](const std::string& why) {
+    r.ok = false;
+    r.error = bad("malformed reply from the daemon: " + why);
+    return r;
+  };
+  if (j.is_discarded() || !j.is_object()) return malformed("not a JSON object");
+  if (j.value("v", 0) != kVersion)
+    return malformed("protocol version " + j.value("v", Json()).dump());
+  const std::string type = j.value("type", "");
+  if (type == "progress") {
+    r.final = false;
+    r.body = j.value("progress", Json::object());
+    return r;
+  }
+  if (type != "response") return malformed("unknown type \"" + type + "\"");
+  if (j.value("ok", false)) {
+    r.ok = true;
+    r.body = j.value("result", Json::object());
+    return r;
+  }
+  const Json err = j.value("error", Json::object());
+  if (!err.is_object()) return malformed("\"error\" is not an object");
+  Error e;
+  e.code = error_code_from_string(err.value("code", "")).value_or(ErrorCode::internal);
+  e.message = err.value("message", "(no message)");
+  r.error = e;
+  return r;
+}
+
+}  // namespace backy::protocol
