@@ -1,14 +1,34 @@
 // backyd: the backup daemon. main() parses argv, loads the configuration and hands over to one
-// of the modes: --check-config, --once, or the long-running daemon.
-#include <boost/program_options.hpp>
+// of the modes: --check-config, --once, or the long-running daemon (run_daemon below), which
+// builds the parts, owns them for the process's lifetime, and tears them down in order:
+//
+//   DaemonLock   one daemon per base-dir
+//   io_context   the one event loop (this thread): timers, signals, control socket
+//   WorkerPool   worker-limit threads for backups and other job work
+//   Notifier     sd_notify: READY, RELOADING, STOPPING, STATUS, watchdog pings
+//   Scheduler    the job table (JobScheduler); everything it does happens on the loop
+//
+// Signals come only through an asio::signal_set: SIGHUP reloads, SIGTERM/SIGINT drain (no new
+// work, running backups asked to stop, their partial revisions removed) and let run() return.
 #include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/program_options.hpp>
 
+#include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 
 #include "config/config.h"
+#include "daemon_lock.h"
 #include "logging.h"
+#include "notifier.h"
 #include "once.h"
+#include "scheduler.h"
+#include "source/source_factory.h"
+#include "util/error.h"
+#include "worker_pool.h"
 
 namespace po = boost::program_options;
 
@@ -23,17 +43,99 @@ std::set<std::string> split_tags(const std::string& s) {
   return out;
 }
 
+// The long-running daemon. Returns the exit code.
+int run_daemon(backy::Config config, std::shared_ptr<spdlog::logger> log, bool level_fixed,
+               std::chrono::seconds stop_timeout) {
+  // Writes to a callback's stdin (or a client's socket) that has gone away must fail with EPIPE,
+  // not kill the daemon. A disposition, not a handler: nothing runs in signal context.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::optional<backy::DaemonLock> lock;
+  try {
+    lock = backy::DaemonLock::acquire(config.global.base_dir);
+  } catch (const backy::Error& e) {
+    log->error("{}", e.what());
+    return 1;
+  }
+  // The control server's socket when systemd activated us (-1: it binds global.socket itself).
+  const int listen_fd = backy::activated_socket(*log);
+  (void)listen_fd;
+
+  boost::asio::io_context io;
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  backy::WorkerPool pool(io, config.global.worker_limit);
+  backy::Notifier notifier(io, *log);
+  log->info("backyd {} starting: {} jobs, base-dir {}", BACKY_VERSION, config.jobs.size(),
+            config.global.base_dir.string());
+  auto scheduler = std::make_shared<backy::Scheduler>(
+      io, std::move(config), pool, notifier, log, backy::make_source_factory,
+      backy::Scheduler::Options{.log_level_fixed = level_fixed});
+  scheduler->start();
+
+  // CONTROL SERVER (issue 6): construct it here, after the scheduler, and start it:
+  //   backy::ControlServer control(io, *scheduler, scheduler->config(), *log, listen_fd);
+  //   control.start();
+  // and stop it in the shutdown branch below (control.stop()), before scheduler->shutdown().
+
+  int exit_code = 0;
+  std::function<void()> wait_for_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+      if (ec) return;  // cancelled: shutdown is complete
+      if (signo == SIGHUP) {
+        if (!scheduler->stopping()) scheduler->reload();
+      } else if (!scheduler->stopping()) {
+        log->info("{}: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+        scheduler->shutdown(stop_timeout, [&](bool all_stopped) {
+          if (!all_stopped) exit_code = 1;
+          notifier.stop();
+          signals.cancel();  // the last pending wait: run() returns
+        });
+      } else {
+        log->info("already stopping");
+      }
+      wait_for_signal();
+    });
+  };
+  wait_for_signal();
+
+  notifier.start_watchdog();
+  notifier.status(scheduler->summary());
+  notifier.ready();
+  log->info("ready");
+
+  try {
+    io.run();
+  } catch (const std::exception& e) {
+    log->critical("event loop failed: {}", e.what());
+    log->flush();
+    std::_Exit(1);
+  }
+  if (exit_code != 0) {
+    // Some backup did not stop within the bound: do not wait for it (the pool's destructor
+    // would). Its partial revision is removed by the job's next run.
+    log->error("exiting with backups still running after {}s", stop_timeout.count());
+    log->flush();
+    std::_Exit(exit_code);
+  }
+  log->info("stopped");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  po::options_description opts("Usage: backyd -c CONFIG [--check-config | --once JOB...]\n\nOptions");
+  po::options_description opts(
+      "Usage: backyd -c CONFIG [--check-config | --once JOB...]\n\nOptions");
   opts.add_options()("help,h", "show this help")("version", "show the version")(
       "config,c", po::value<std::string>()->default_value("/etc/backy.yaml"), "configuration file")(
       "check-config", "validate the configuration, print a summary, and exit")(
       "once", po::value<std::vector<std::string>>()->multitoken(),
       "back up the named jobs now, in the foreground, and exit")(
       "tags", po::value<std::string>(), "with --once: the tags of the new revisions (T1,T2)")(
-      "log-level,l", po::value<std::string>(), "trace, debug, info, warning, error (overrides the config)");
+      "log-level,l", po::value<std::string>(),
+      "trace, debug, info, warning, error (overrides the config)")(
+      "stop-timeout", po::value<int>()->default_value(60),
+      "seconds to wait for running backups to stop on SIGTERM");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, opts), vm);
@@ -66,6 +168,11 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  if (vm.count("log-level") && !backy::parse_log_level(vm["log-level"].as<std::string>())) {
+    std::cerr << "backyd: unknown log level '" << vm["log-level"].as<std::string>()
+              << "' (trace, debug, info, warning, error, critical, off)\n";
+    return 2;
+  }
   auto log = backy::make_logger(vm.count("log-level") ? vm["log-level"].as<std::string>()
                                                       : config.global.log_level);
   if (vm.count("once")) {
@@ -73,6 +180,11 @@ int main(int argc, char** argv) {
     if (vm.count("tags")) tags = split_tags(vm["tags"].as<std::string>());
     return backy::run_once(config, vm["once"].as<std::vector<std::string>>(), tags, *log);
   }
-  std::cerr << "backyd: the long-running daemon is not built yet; use --once or --check-config\n";
-  return 1;
+  const int stop_timeout = vm["stop-timeout"].as<int>();
+  if (stop_timeout < 1) {
+    std::cerr << "backyd: --stop-timeout must be at least 1\n";
+    return 2;
+  }
+  return run_daemon(std::move(*load.config), log, vm.count("log-level") > 0,
+                    std::chrono::seconds(stop_timeout));
 }

@@ -1,0 +1,49 @@
+// The backup-completed-callback: an operator's program run after each successful backup of a
+// job, with the job name as its only argument and the job's revision list (JSON) on stdin.
+//
+// Its exit status and output (stdout and stderr together) are logged; a failure is a warning,
+// never a failed backup. It cannot hang the daemon: after `timeout`, or when `stop` is requested
+// (shutdown), its whole process group gets SIGKILL. The program is spawned directly (no shell),
+// in its own process group, with default signal dispositions.
+//
+// Blocking (poll, waitpid): call it on a worker thread, never on the io_context thread.
+#pragma once
+
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "repo/revision.h"
+#include "schedule/duration.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace backy {
+
+struct CallbackResult {
+  bool started = false;    // false: the program could not be spawned (error says why)
+  int exit_code = -1;      // 128+N when killed by signal N
+  bool timed_out = false;  // killed after the timeout
+  bool stopped = false;    // killed because `stop` was requested
+  std::string output;      // stdout+stderr, at most kMaxOutput bytes
+  std::string error;
+  bool ok() const { return started && exit_code == 0 && !timed_out && !stopped; }
+};
+
+inline constexpr size_t kMaxCallbackOutput = 64 * 1024;
+
+CallbackResult run_completion_callback(const std::string& program, const std::string& job,
+                                       const std::string& input, Seconds timeout,
+                                       std::stop_token stop = {});
+
+// run_completion_callback, with the outcome and output logged to `log` (the job's logger).
+void run_and_log_completion_callback(const std::string& program, const std::string& job,
+                                     const std::vector<Revision>& revisions, Seconds timeout,
+                                     spdlog::logger& log, std::stop_token stop = {});
+
+// The callback's stdin: a JSON array of the revisions, oldest first, with the .rev fields.
+std::string revisions_json(const std::vector<Revision>& revisions);
+
+}  // namespace backy

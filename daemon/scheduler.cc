@@ -1,0 +1,709 @@
+#include "scheduler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <mutex>
+
+#include "backup/job_backup.h"
+#include "completion_callback.h"
+#include "logging.h"
+#include "notifier.h"
+#include "repo/repository.h"
+#include "util/error.h"
+
+namespace backy {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// How often STATUS= may change: a burst of 10,000 due jobs must not cost 10,000 status scans.
+constexpr auto kStatusDelay = std::chrono::milliseconds(500);
+
+std::vector<RevisionInfo> infos(const std::vector<Revision>& history) {
+  std::vector<RevisionInfo> out;
+  out.reserve(history.size());
+  for (const auto& r : history) out.push_back({r.uuid, r.timestamp, r.tags});
+  return out;
+}
+
+std::string join(const std::set<std::string>& tags) {
+  std::string out;
+  for (const auto& t : tags) out += (out.empty() ? "" : ",") + t;
+  return out;
+}
+
+std::vector<Revision> read_history(const fs::path& dir, spdlog::logger& log) {
+  std::vector<std::string> problems;
+  auto revs = Repository(dir).revisions(&problems);
+  for (const auto& p : problems) log.warn("unreadable revision skipped: {}", p);
+  return revs;
+}
+
+// SourceFactory::make is called by several workers at once; a factory need not expect that.
+class SerializedSources : public SourceFactory {
+ public:
+  explicit SerializedSources(std::unique_ptr<SourceFactory> inner) : inner_(std::move(inner)) {}
+  std::unique_ptr<Source> make(const SourceConfig& config) override {
+    std::lock_guard lock(mu_);
+    return inner_->make(config);
+  }
+
+ private:
+  std::mutex mu_;
+  std::unique_ptr<SourceFactory> inner_;
+};
+
+}  // namespace
+
+std::string to_string(JobState s) {
+  switch (s) {
+    case JobState::waiting:
+      return "waiting";
+    case JobState::queued:
+      return "queued";
+    case JobState::running:
+      return "running";
+    case JobState::failed:
+      return "failed";
+    case JobState::paused:
+      return "paused";
+  }
+  return "waiting";
+}
+
+Scheduler::Scheduler(boost::asio::io_context& io, Config config, WorkerPool& pool,
+                     Notifier& notifier, std::shared_ptr<spdlog::logger> log,
+                     SourceFactoryMaker make_sources, Options options)
+    : io_(io),
+      config_(std::move(config)),
+      snapshot_(std::make_shared<const Config>(config_)),
+      pool_(pool),
+      notifier_(notifier),
+      log_(std::move(log)),
+      make_sources_(std::move(make_sources)),
+      sources_(std::make_shared<SerializedSources>(make_sources_(config_.ceph))),
+      options_(options),
+      stop_timer_(io),
+      status_timer_(io) {}
+
+void Scheduler::start() {
+  const auto t0 = std::chrono::steady_clock::now();
+  for (const auto& [name, jc] : config_.jobs)
+    add_job(jc, read_history(job_dir(config_, name), *log_));
+  scan_orphans();
+  for (auto& [name, job] : jobs_) start_next(job);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  log_->info("{} jobs loaded in {:.2f}s, worker-limit {}", jobs_.size(), secs,
+             config_.global.worker_limit);
+  status_changed();
+}
+
+Scheduler::Job& Scheduler::add_job(const JobConfig& jc, std::vector<Revision> history) {
+  auto [it, inserted] = jobs_.try_emplace(jc.name, io_, jc);
+  Job& job = it->second;
+  job.history = std::move(history);
+  job.first_seen = Clock::now();
+  set_schedule(job);
+  return job;
+}
+
+void Scheduler::set_schedule(Job& job) {
+  job.spread = job_spread(job.config.name, schedule_of(job));
+}
+
+const Schedule& Scheduler::schedule_of(const Job& job) const {
+  static const Schedule kNone;
+  auto it = config_.schedules.find(job.config.schedule);
+  return it == config_.schedules.end() ? kNone : it->second;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timers
+
+void Scheduler::arm(Job& job) {
+  disarm(job);
+  if (job.paused || job.removed || stopping_) return;
+  const TimePoint now = Clock::now();
+  const Schedule& schedule = schedule_of(job);
+  const auto history = infos(job.history);
+  DueRun due = next_run(schedule, job.spread, now, history);
+  if (job.consecutive_failures > 0 && due.time < job.retry_at)
+    due = next_run(schedule, job.spread, job.retry_at, history);
+  // An empty schedule never runs; an absurd interval lands beyond what a timer can wait for.
+  if (due.tags.empty() || due.time > now + std::chrono::hours(24 * 365 * 100)) return;
+  job.next = due;
+  const uint64_t seq = job.seq;
+  job.timer.expires_at(due.time);
+  job.timer.async_wait(
+      [self = weak(), name = job.config.name, seq](const boost::system::error_code& ec) {
+        if (ec) return;
+        if (auto s = self.lock()) s->on_timer(name, seq);
+      });
+}
+
+void Scheduler::disarm(Job& job) {
+  ++job.seq;
+  job.next.reset();
+  job.timer.cancel();
+}
+
+void Scheduler::on_timer(const std::string& name, uint64_t seq) {
+  auto it = jobs_.find(name);
+  if (it == jobs_.end() || it->second.seq != seq || !it->second.next) return;
+  Job& job = it->second;
+  // Run what the timer was armed with: recomputing now would skip the slot at this very second.
+  DueRun due = *job.next;
+  job.next.reset();
+  want_backup(job, due.time, due.tags, nullptr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tasks
+
+void Scheduler::want_backup(Job& job, TimePoint due, std::set<std::string> tags, Waiter waiter) {
+  disarm(job);
+  if (!job.backup_pending || due < job.backup_due) job.backup_due = due;
+  job.backup_pending = true;
+  job.backup_tags.insert(tags.begin(), tags.end());
+  if (waiter) job.waiters.push_back(std::move(waiter));
+  start_next(job);
+  status_changed();
+}
+
+void Scheduler::start_next(Job& job) {
+  if (job.task != TaskKind::none) return;
+  if (!job.work_queue.empty()) {
+    WorkItem item = std::move(job.work_queue.front());
+    job.work_queue.pop_front();
+    submit_work(job, std::move(item));
+  } else if (job.backup_pending && !job.removed && !stopping_) {
+    submit_backup(job);
+  } else {
+    arm(job);
+  }
+}
+
+void Scheduler::submit_backup(Job& job) {
+  disarm(job);
+  job.backup_pending = false;
+  job.task = TaskKind::backup;
+  job.task_started = false;
+  job.task_seq = job.seq;
+  auto run = std::make_shared<BackupRun>();
+  run->outcome.tags = job.backup_tags;
+  const std::string name = job.config.name;
+  const uint64_t seq = job.task_seq;
+  auto work = [self = weak(), &io = io_, cfg = snapshot_, jc = job.config, tags = job.backup_tags,
+               sources = sources_, log = log_, run, name, seq](std::stop_token stop) {
+    boost::asio::post(io, [self, name, seq] {
+      if (auto s = self.lock()) s->on_started(name, seq);
+    });
+    auto jlog = job_logger(*log, name);
+    RunOutcome& out = run->outcome;
+    out.started = Clock::now();
+    jlog->info("backup started, tags {}", join(tags));
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+      BackupResult r = backup_job(*cfg, jc, *sources, tags, *jlog, stop);
+      out.ok = true;
+      out.uuid = r.revision.uuid;
+      out.duration = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      jlog->info("run ok: revision {} in {:.2f}s{}", out.uuid, out.duration,
+                 r.reflinked ? "" : " (no reflinks: the image is a full copy)");
+    } catch (const Cancelled&) {
+      run->cancelled = true;
+      out.error = "cancelled";
+      jlog->warn("backup cancelled; its partial revision was removed");
+    } catch (const std::exception& e) {
+      out.error = e.what();
+      jlog->error("backup failed: {}", out.error);
+    }
+    if (!out.ok)
+      out.duration = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    try {
+      run->history = read_history(job_dir(*cfg, name), *jlog);
+    } catch (const std::exception& e) {
+      jlog->warn("cannot reread the revisions: {}", e.what());
+    }
+    const auto& callback = cfg->global.backup_completed_callback;
+    if (out.ok && !callback.empty() && run->history)
+      run_and_log_completion_callback(callback, name, *run->history, cfg->global.callback_timeout,
+                                      *jlog, stop);
+  };
+  auto done = [self = weak(), run, name, seq](bool ran) {
+    if (auto s = self.lock()) s->on_backup_done(name, seq, *run, ran);
+  };
+  job.task_id = pool_.submit(job.backup_due, std::move(work), std::move(done));
+}
+
+void Scheduler::submit_work(Job& job, WorkItem item) {
+  disarm(job);
+  job.task = TaskKind::work;
+  job.task_started = false;
+  job.task_seq = job.seq;
+  const std::string name = job.config.name;
+  const uint64_t seq = job.task_seq;
+  auto error = std::make_shared<std::optional<std::string>>();
+  auto history = std::make_shared<std::optional<std::vector<Revision>>>();
+  auto work = [self = weak(), &io = io_, work = std::move(item.work), error, history,
+               dir = job_dir(*snapshot_, name), log = log_, name, seq](std::stop_token stop) {
+    boost::asio::post(io, [self, name, seq] {
+      if (auto s = self.lock()) s->on_started(name, seq);
+    });
+    try {
+      work(stop);
+    } catch (const std::exception& e) {
+      *error = e.what();
+    } catch (...) {
+      *error = "unknown error";
+    }
+    try {
+      *history = read_history(dir, *log);
+    } catch (const std::exception&) {
+    }
+  };
+  auto done = [self = weak(), error, history, name, seq, done = std::move(item.done)](bool ran) {
+    if (auto s = self.lock()) s->on_work_done(name, seq, *error, *history, done, ran);
+  };
+  job.task_id = pool_.submit(Clock::now(), std::move(work), std::move(done));
+}
+
+void Scheduler::on_started(const std::string& name, uint64_t seq) {
+  auto it = jobs_.find(name);
+  if (it == jobs_.end() || it->second.task_seq != seq || it->second.task == TaskKind::none) return;
+  it->second.task_started = true;
+  status_changed();
+}
+
+void Scheduler::on_backup_done(const std::string& name, uint64_t seq, BackupRun& run, bool ran) {
+  auto it = jobs_.find(name);
+  if (it == jobs_.end() || it->second.task != TaskKind::backup || it->second.task_seq != seq) {
+    task_ended();
+    return;
+  }
+  Job& job = it->second;
+  job.task = TaskKind::none;
+  std::vector<Waiter> waiters;
+  if (!ran) {
+    // Cancelled before it started: by a reload that changed the job (it goes back to pending,
+    // and is resubmitted with the new config), or by pause, removal or shutdown.
+    if (!job.paused && !job.removed && !stopping_) {
+      job.backup_pending = true;
+    } else {
+      run.outcome.error = "cancelled before it started";
+      waiters.swap(job.waiters);
+      job.backup_tags.clear();
+    }
+  } else {
+    waiters.swap(job.waiters);
+    job.backup_tags.clear();
+    if (run.history) job.history = std::move(*run.history);
+    job.last_run = run.outcome;
+    if (run.outcome.ok) {
+      job.consecutive_failures = 0;
+    } else if (!run.cancelled) {
+      ++job.consecutive_failures;
+      ++job.total_failures;
+      const Seconds wait = failure_backoff(job.consecutive_failures);
+      job.retry_at = Clock::now() + wait;
+      job_logger(*log_, name)
+          ->warn("failure {} in a row; next try in {} ({})", job.consecutive_failures,
+                 format_duration(wait), format_iso8601(job.retry_at));
+    }
+  }
+  if (job.removed)
+    forget_job(it);
+  else
+    start_next(job);
+  for (auto& w : waiters) w(run.outcome);
+  status_changed();
+  task_ended();
+}
+
+void Scheduler::on_work_done(const std::string& name, uint64_t seq,
+                             std::optional<std::string> error,
+                             std::optional<std::vector<Revision>> history,
+                             std::function<void(std::optional<std::string>)> done, bool ran) {
+  if (!ran) error = "cancelled: the daemon is stopping";
+  auto it = jobs_.find(name);
+  if (it != jobs_.end() && it->second.task == TaskKind::work && it->second.task_seq == seq) {
+    Job& job = it->second;
+    job.task = TaskKind::none;
+    if (history) job.history = std::move(*history);
+    if (job.removed)
+      forget_job(it);
+    else
+      start_next(job);
+  } else if (it == jobs_.end() || seq == 0) {
+    --untracked_tasks_;
+  }
+  if (done) done(error);
+  status_changed();
+  task_ended();
+}
+
+void Scheduler::fail_waiters(Job& job, const std::string& why) {
+  RunOutcome outcome;
+  outcome.error = why;
+  outcome.tags = job.backup_tags;
+  std::vector<Waiter> waiters;
+  waiters.swap(job.waiters);
+  job.backup_tags.clear();
+  for (auto& w : waiters) w(outcome);
+}
+
+void Scheduler::forget_job(std::map<std::string, Job>::iterator it) {
+  Job& job = it->second;
+  disarm(job);
+  for (auto& item : job.work_queue)
+    if (item.done) item.done("job " + it->first + " was removed from the configuration");
+  RunOutcome cancelled;
+  cancelled.error = "job removed from the configuration";
+  for (auto& w : job.waiters) w(cancelled);
+  jobs_.erase(it);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Control
+
+std::optional<std::string> Scheduler::run_now(const std::string& name, std::set<std::string> tags,
+                                              std::function<void(const RunOutcome&)> done) {
+  if (stopping_) return "the daemon is stopping";
+  auto it = jobs_.find(name);
+  if (it == jobs_.end() || it->second.removed) return "no job named '" + name + "'";
+  Job& job = it->second;
+  if (job.task == TaskKind::backup || job.backup_pending)
+    return "job " + name + " is already " + (job.task_started ? "running" : "queued");
+  const Schedule& schedule = schedule_of(job);
+  const TimePoint now = Clock::now();
+  if (tags.empty()) {
+    tags = due_tags(schedule, job.spread, now, infos(job.history));
+    if (tags.empty())
+      for (const auto& [tag, spec] : schedule) tags.insert(tag);
+  } else if (auto err = check_forced_tags(schedule, tags)) {
+    return err;
+  }
+  job_logger(*log_, name)->info("run requested, tags {}", join(tags));
+  want_backup(job, now, std::move(tags), std::move(done));
+  return std::nullopt;
+}
+
+std::optional<std::string> Scheduler::pause(const std::string& name) {
+  auto it = jobs_.find(name);
+  if (it == jobs_.end() || it->second.removed) return "no job named '" + name + "'";
+  Job& job = it->second;
+  if (job.paused) return "job " + name + " is already paused";
+  job.paused = true;
+  disarm(job);
+  if (job.backup_pending) fail_waiters(job, "job " + name + " was paused");
+  job.backup_pending = false;
+  // A queued backup leaves the queue (its done comes back with ran=false); a running one ends.
+  if (job.task == TaskKind::backup && !job.task_started) pool_.stop(job.task_id);
+  job_logger(*log_, name)->info("paused");
+  status_changed();
+  return std::nullopt;
+}
+
+std::optional<std::string> Scheduler::resume(const std::string& name) {
+  auto it = jobs_.find(name);
+  if (it == jobs_.end() || it->second.removed) return "no job named '" + name + "'";
+  Job& job = it->second;
+  if (!job.paused) return "job " + name + " is not paused";
+  job.paused = false;
+  job_logger(*log_, name)->info("resumed");
+  start_next(job);
+  status_changed();
+  return std::nullopt;
+}
+
+void Scheduler::post_job_work(const std::string& name, std::function<void(std::stop_token)> work,
+                              std::function<void(std::optional<std::string>)> done) {
+  if (stopping_) {
+    boost::asio::post(io_, [done = std::move(done)] {
+      if (done) done("the daemon is stopping");
+    });
+    return;
+  }
+  auto it = jobs_.find(name);
+  if (it != jobs_.end() && !it->second.removed) {
+    it->second.work_queue.push_back({std::move(work), std::move(done)});
+    start_next(it->second);
+    return;
+  }
+  // A directory the config does not name (an orphan): nothing to coordinate with but its lock.
+  ++untracked_tasks_;
+  auto error = std::make_shared<std::optional<std::string>>();
+  pool_.submit(
+      Clock::now(),
+      [work = std::move(work), error](std::stop_token stop) {
+        try {
+          work(stop);
+        } catch (const std::exception& e) {
+          *error = e.what();
+        }
+      },
+      [self = weak(), error, name, done = std::move(done)](bool ran) {
+        if (auto s = self.lock()) s->on_work_done(name, 0, *error, std::nullopt, done, ran);
+      });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reload
+
+ReloadResult Scheduler::reload() {
+  ReloadResult result;
+  if (stopping_) {
+    result.errors.push_back("the daemon is stopping");
+    return result;
+  }
+  notifier_.reloading();
+  log_->info("reloading {}", config_.file.string());
+  ConfigLoad load = load_config(config_.file);
+  if (load.ok() && load.config->global.base_dir != config_.global.base_dir)
+    load.errors.push_back({config_.file.string(), 0, 0,
+                           "base-dir cannot change while backyd runs (it holds the lock of " +
+                               config_.global.base_dir.string() + "); restart backyd"});
+  if (!load.ok()) {
+    for (const auto& e : load.errors) result.errors.push_back(e.to_string());
+    for (const auto& e : result.errors) log_->error("reload: {}", e);
+    log_->error("reload refused: {} error{}; the running configuration stays", result.errors.size(),
+                result.errors.size() == 1 ? "" : "s");
+    notifier_.ready();
+    return result;
+  }
+  Config next = std::move(*load.config);
+  result.accepted = true;
+
+  if (next.global.worker_limit != config_.global.worker_limit) {
+    log_->info("worker-limit {} -> {}", config_.global.worker_limit, next.global.worker_limit);
+    pool_.resize(next.global.worker_limit);
+  }
+  if (!(next.ceph == config_.ceph))
+    sources_ = std::make_shared<SerializedSources>(make_sources_(next.ceph));
+  if (next.global.socket != config_.global.socket)
+    log_->warn("socket changed to {}: takes effect when backyd restarts", next.global.socket);
+  if (!options_.log_level_fixed)
+    log_->set_level(parse_log_level(next.global.log_level).value_or(spdlog::level::info));
+
+  for (const auto& [name, job] : jobs_)
+    if (!job.removed && !next.jobs.contains(name)) result.removed.push_back(name);
+  for (const auto& [name, jc] : next.jobs) {
+    auto it = jobs_.find(name);
+    if (it == jobs_.end() || it->second.removed)
+      result.added.push_back(name);
+    else if (!(it->second.config == jc) ||
+             next.schedules.at(jc.schedule) != config_.schedules.at(jc.schedule))
+      result.changed.push_back(name);
+  }
+  config_ = std::move(next);
+  snapshot_ = std::make_shared<const Config>(config_);
+
+  for (const auto& name : result.removed) {
+    auto it = jobs_.find(name);
+    Job& job = it->second;
+    job.removed = true;
+    job.backup_pending = false;
+    job_logger(*log_, name)->info("removed from the configuration; its directory stays");
+    if (job.task == TaskKind::none)
+      forget_job(it);
+    else if (job.task == TaskKind::backup)
+      pool_.stop(job.task_id);  // queued: dequeued; running: asked to stop
+  }
+  for (const auto& name : result.added) {
+    auto it = jobs_.find(name);
+    if (it != jobs_.end()) {  // removed earlier, its task still ending: it is back
+      it->second.removed = false;
+      it->second.config = config_.jobs.at(name);
+      set_schedule(it->second);
+      result.changed.push_back(name);
+      continue;
+    }
+    Job& job = add_job(config_.jobs.at(name), read_history(job_dir(config_, name), *log_));
+    job_logger(*log_, name)->info("added");
+    start_next(job);
+  }
+  for (const auto& name : result.changed) {
+    Job& job = jobs_.at(name);
+    job.config = config_.jobs.at(name);
+    set_schedule(job);
+    job_logger(*log_, name)->info("configuration changed");
+    if (job.task == TaskKind::backup && !job.task_started)
+      pool_.stop(job.task_id);  // back to pending, resubmitted with the new config
+    else if (job.task == TaskKind::none)
+      arm(job);  // a running task picks the change up when it ends
+  }
+  scan_orphans();
+  log_->info("reloaded: {} jobs ({} added, {} removed, {} changed)", config_.jobs.size(),
+             result.added.size(), result.removed.size(), result.changed.size());
+  notifier_.ready();
+  status_changed();
+  return result;
+}
+
+void Scheduler::scan_orphans() {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(config_.global.base_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(".") || name == "lost+found" || !entry.is_directory(ec)) continue;
+    if (config_.jobs.contains(name)) continue;
+    found.push_back(name);
+  }
+  std::sort(found.begin(), found.end());
+  for (const auto& name : found)
+    if (std::find(orphans_.begin(), orphans_.end(), name) == orphans_.end())
+      log_->warn("orphaned job directory {}: no job '{}' in the configuration; left untouched",
+                 (config_.global.base_dir / name).string(), name);
+  orphans_ = std::move(found);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shutdown
+
+void Scheduler::shutdown(std::chrono::seconds bound, std::function<void(bool)> done) {
+  if (stopping_) return;
+  stopping_ = true;
+  stopped_ = std::move(done);
+  notifier_.stopping();
+  int running = 0;
+  for (auto& [name, job] : jobs_) {
+    disarm(job);
+    if (job.backup_pending) fail_waiters(job, "cancelled: the daemon is stopping");
+    job.backup_pending = false;
+    for (auto& item : job.work_queue)
+      if (item.done) item.done("cancelled: the daemon is stopping");
+    job.work_queue.clear();
+    if (job.task != TaskKind::none) ++running;
+  }
+  pool_.shutdown();
+  running += untracked_tasks_;
+  log_->info("stopping: {} task{} to end (at most {}s)", running, running == 1 ? "" : "s",
+             bound.count());
+  status_timer_.cancel();
+  stop_timer_.expires_after(bound);
+  stop_timer_.async_wait([self = weak()](const boost::system::error_code& ec) {
+    if (ec) return;
+    auto s = self.lock();
+    if (!s || !s->stopped_) return;
+    s->log_->error("{} task(s) did not stop in time", s->running_count());
+    auto done = std::move(s->stopped_);
+    s->stopped_ = nullptr;
+    done(false);
+  });
+  task_ended();
+}
+
+void Scheduler::task_ended() {
+  if (!stopping_ || !stopped_) return;
+  for (const auto& [name, job] : jobs_)
+    if (job.task != TaskKind::none) return;
+  if (untracked_tasks_ > 0) return;
+  stop_timer_.cancel();
+  auto done = std::move(stopped_);
+  stopped_ = nullptr;
+  // Posted: callers of task_ended are still inside a handler that uses this object's state.
+  boost::asio::post(io_, [done = std::move(done)] { done(true); });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status
+
+void Scheduler::status_changed() {
+  if (status_pending_ || stopping_) return;
+  status_pending_ = true;
+  status_timer_.expires_after(kStatusDelay);
+  status_timer_.async_wait([self = weak()](const boost::system::error_code& ec) {
+    if (ec) return;
+    if (auto s = self.lock()) {
+      s->status_pending_ = false;
+      s->notifier_.status(s->summary());
+    }
+  });
+}
+
+std::string Scheduler::summary() const {
+  int jobs = 0, running = 0, queued = 0, failed = 0, paused = 0;
+  for (const auto& [name, job] : jobs_) {
+    if (job.removed) continue;
+    ++jobs;
+    if (job.task != TaskKind::none && job.task_started)
+      ++running;
+    else if (job.task != TaskKind::none || job.backup_pending)
+      ++queued;
+    if (job.consecutive_failures > 0) ++failed;
+    if (job.paused) ++paused;
+  }
+  std::string s = std::to_string(jobs) + " jobs, " + std::to_string(running) + " running, " +
+                  std::to_string(queued) + " queued, " + std::to_string(failed) + " failed";
+  if (paused) s += ", " + std::to_string(paused) + " paused";
+  return s;
+}
+
+JobStatus Scheduler::status_of(const Job& job, TimePoint now) const {
+  JobStatus st;
+  st.name = job.config.name;
+  if (job.task == TaskKind::backup && job.task_started)
+    st.state = JobState::running;
+  else if (job.task == TaskKind::backup || job.backup_pending)
+    st.state = JobState::queued;
+  else if (job.paused)
+    st.state = JobState::paused;
+  else if (job.task == TaskKind::work && job.task_started)
+    st.state = JobState::running;
+  else if (job.consecutive_failures > 0)
+    st.state = JobState::failed;
+  else
+    st.state = JobState::waiting;
+  std::optional<TimePoint> newest;
+  if (!job.history.empty()) {
+    st.last_backup = job.history.back();
+    newest = job.history.back().timestamp;
+  }
+  st.overdue = is_overdue(schedule_of(job), now, newest, job.first_seen);
+  st.last_run = job.last_run;
+  if (job.next) {
+    st.next_time = job.next->time;
+    st.next_tags = job.next->tags;
+  } else if (job.backup_pending || job.task == TaskKind::backup) {
+    st.next_time = job.backup_due;
+    st.next_tags = job.backup_tags;
+  }
+  st.consecutive_failures = job.consecutive_failures;
+  st.total_failures = job.total_failures;
+  st.revision_count = job.history.size();
+  for (const auto& r : job.history) st.bytes_written_total += r.stats.bytes_written;
+  return st;
+}
+
+std::vector<JobStatus> Scheduler::status() const {
+  std::vector<JobStatus> out;
+  const TimePoint now = Clock::now();
+  for (const auto& [name, job] : jobs_)
+    if (!job.removed) out.push_back(status_of(job, now));
+  return out;
+}
+
+std::optional<JobStatus> Scheduler::status(const std::string& name) const {
+  auto it = jobs_.find(name);
+  if (it == jobs_.end() || it->second.removed) return std::nullopt;
+  return status_of(it->second, Clock::now());
+}
+
+int Scheduler::running_count() const {
+  int n = 0;
+  for (const auto& [name, job] : jobs_)
+    if (job.task != TaskKind::none && job.task_started) ++n;
+  return n;
+}
+
+int Scheduler::queued_count() const {
+  int n = 0;
+  for (const auto& [name, job] : jobs_)
+    if ((job.task != TaskKind::none && !job.task_started) || job.backup_pending) ++n;
+  return n;
+}
+
+}  // namespace backy

@@ -1,0 +1,173 @@
+// Scheduler: the daemon's implementation of JobScheduler (job_scheduler.h has the contract).
+//
+// Each job has one wall-clock timer, armed at the next run its schedule gives (lib/schedule:
+// spread, regular slots, catch-up), or after a failure at the end of its backoff. When the timer
+// fires, the backup goes to the WorkerPool with its due time as priority; the pool runs at most
+// `worker-limit` at once. A job has at most one task in the pool at any time (a backup or an
+// operator's job work), which is what keeps a job from running twice; anything else that comes
+// due meanwhile waits in the job (operator work first, then one pending backup).
+//
+// Workers get a snapshot of the configuration (shared_ptr<const Config>) and a copy of the job's
+// config, so a reload never changes what a running backup reads. After a run the worker rereads
+// the job's revisions and posts them back with the outcome: the history the scheduler plans with
+// is only read on the io thread at startup and for jobs a reload adds.
+//
+// Threading: everything here runs on the io_context thread. Handlers hold a weak_ptr to the
+// Scheduler (create it with std::make_shared) and find their job by name plus a sequence number,
+// so nothing dangles when a job leaves the config or the Scheduler goes away first.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/system_timer.hpp>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "job_scheduler.h"
+#include "schedule/schedule.h"
+#include "source/source_factory.h"
+#include "worker_pool.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace backy {
+
+class Notifier;
+
+class Scheduler : public JobScheduler, public std::enable_shared_from_this<Scheduler> {
+ public:
+  using SourceFactoryMaker = std::function<std::unique_ptr<SourceFactory>(const CephConfig&)>;
+
+  struct Options {
+    // The log level came from the command line: reloads leave it alone.
+    bool log_level_fixed = false;
+  };
+
+  Scheduler(boost::asio::io_context& io, Config config, WorkerPool& pool, Notifier& notifier,
+            std::shared_ptr<spdlog::logger> log, SourceFactoryMaker make_sources, Options options);
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Reads every job's history, reports orphaned directories, arms the timers. Once, before the
+  // loop runs (blocking reads of .rev files: this is startup, before READY).
+  void start();
+
+  // Takes no new work, cancels queued runs and timers, asks running tasks to stop. `done` runs on
+  // the io thread once every task has ended (true), or after `bound` (false: some are still
+  // running; their partial revisions are removed by the job's next run).
+  void shutdown(std::chrono::seconds bound, std::function<void(bool all_stopped)> done);
+  bool stopping() const { return stopping_; }
+
+  // The summary systemd shows: "N jobs, R running, Q queued, F failed".
+  std::string summary() const;
+
+  // JobScheduler. config() returns a reference that stays valid for the Scheduler's lifetime;
+  // its content is replaced on reload.
+  const Config& config() const override { return config_; }
+  std::vector<JobStatus> status() const override;
+  std::optional<JobStatus> status(const std::string& job) const override;
+  std::vector<std::string> orphans() const override { return orphans_; }
+  int running_count() const override;
+  int queued_count() const override;
+  std::optional<std::string> run_now(const std::string& job, std::set<std::string> tags,
+                                     std::function<void(const RunOutcome&)> done) override;
+  std::optional<std::string> pause(const std::string& job) override;
+  std::optional<std::string> resume(const std::string& job) override;
+  ReloadResult reload() override;
+  void post_job_work(const std::string& job, std::function<void(std::stop_token)> work,
+                     std::function<void(std::optional<std::string>)> done) override;
+
+ private:
+  using Waiter = std::function<void(const RunOutcome&)>;
+  struct WorkItem {
+    std::function<void(std::stop_token)> work;
+    std::function<void(std::optional<std::string>)> done;
+  };
+  // What a backup task hands back from its worker.
+  struct BackupRun {
+    RunOutcome outcome;
+    bool cancelled = false;
+    std::optional<std::vector<Revision>> history;  // rescanned after the run
+  };
+  enum class TaskKind { none, backup, work };
+  struct Job {
+    Job(boost::asio::io_context& io, JobConfig c) : config(std::move(c)), timer(io) {}
+    JobConfig config;
+    Seconds spread{0};
+    boost::asio::system_timer timer;
+    uint64_t seq = 0;  // bumped whenever the timer or the task changes; stale handlers compare it
+    std::optional<DueRun> next;  // what the timer is armed with
+    bool paused = false;
+    bool removed = false;  // left the config; its task is still ending
+    // The one task of this job in the pool.
+    TaskKind task = TaskKind::none;
+    WorkerPool::TaskId task_id = 0;
+    uint64_t task_seq = 0;
+    bool task_started = false;
+    // The backup that runs (task == backup) or waits (backup_pending).
+    bool backup_pending = false;
+    TimePoint backup_due{};
+    std::set<std::string> backup_tags;
+    std::vector<Waiter> waiters;
+    std::deque<WorkItem> work_queue;
+    std::vector<Revision> history;  // complete revisions, oldest first
+    TimePoint first_seen{};
+    int consecutive_failures = 0;
+    uint64_t total_failures = 0;
+    TimePoint retry_at{};
+    std::optional<RunOutcome> last_run;
+  };
+
+  Job& add_job(const JobConfig& config, std::vector<Revision> history);
+  void set_schedule(Job& job);
+  void arm(Job& job);
+  void disarm(Job& job);
+  void on_timer(const std::string& name, uint64_t seq);
+  // Queues a backup now, or marks it pending when the job already has a task.
+  void want_backup(Job& job, TimePoint due, std::set<std::string> tags, Waiter waiter);
+  // Submits the job's next waiting thing (operator work, then a pending backup) or arms it.
+  void start_next(Job& job);
+  void submit_backup(Job& job);
+  void submit_work(Job& job, WorkItem item);
+  void on_started(const std::string& name, uint64_t seq);
+  void on_backup_done(const std::string& name, uint64_t seq, BackupRun& run, bool ran);
+  void on_work_done(const std::string& name, uint64_t seq, std::optional<std::string> error,
+                    std::optional<std::vector<Revision>> history,
+                    std::function<void(std::optional<std::string>)> done, bool ran);
+  void task_ended();
+  // Tells the run_now callers of a pending backup that it will not run.
+  void fail_waiters(Job& job, const std::string& why);
+  void forget_job(std::map<std::string, Job>::iterator it);
+  void scan_orphans();
+  void status_changed();
+  JobStatus status_of(const Job& job, TimePoint now) const;
+  const Schedule& schedule_of(const Job& job) const;
+  std::weak_ptr<Scheduler> weak() { return weak_from_this(); }
+
+  boost::asio::io_context& io_;
+  Config config_;
+  std::shared_ptr<const Config> snapshot_;  // what workers read; replaced on reload
+  WorkerPool& pool_;
+  Notifier& notifier_;
+  std::shared_ptr<spdlog::logger> log_;
+  SourceFactoryMaker make_sources_;
+  std::shared_ptr<SourceFactory> sources_;  // shared by the workers; replaced on a ceph change
+  Options options_;
+  std::map<std::string, Job> jobs_;  // also jobs a reload removed while their task still runs
+  std::vector<std::string> orphans_;
+  int untracked_tasks_ = 0;  // job work for names not in the config (orphans)
+  bool stopping_ = false;
+  std::function<void(bool)> stopped_;
+  boost::asio::steady_timer stop_timer_;
+  boost::asio::steady_timer status_timer_;
+  bool status_pending_ = false;
+};
+
+}  // namespace backy

@@ -1,0 +1,124 @@
+#include "worker_pool.h"
+
+#include <boost/asio/post.hpp>
+
+namespace backy {
+
+WorkerPool::WorkerPool(boost::asio::io_context& io, int limit) : io_(io), limit_(limit) {
+  std::lock_guard lock(mu_);
+  grow_locked();
+}
+
+WorkerPool::~WorkerPool() {
+  shutdown();
+  std::vector<std::jthread> threads;
+  {
+    std::lock_guard lock(mu_);
+    threads.swap(threads_);
+  }
+  for (auto& t : threads) t.request_stop();
+  cv_.notify_all();
+  threads.clear();  // joins
+}
+
+WorkerPool::TaskId WorkerPool::submit(TimePoint due, Work work, Done done) {
+  std::unique_lock lock(mu_);
+  const TaskId id = next_id_++;
+  if (shut_down_) {
+    lock.unlock();
+    post_done(std::move(done), false);
+    return id;
+  }
+  Key key{due, id};
+  queue_.emplace(key, Task{id, std::move(work), std::move(done), {}});
+  queued_keys_.emplace(id, key);
+  lock.unlock();
+  cv_.notify_one();
+  return id;
+}
+
+void WorkerPool::stop(TaskId id) {
+  std::unique_lock lock(mu_);
+  if (auto q = queued_keys_.find(id); q != queued_keys_.end()) {
+    auto node = queue_.extract(q->second);
+    queued_keys_.erase(q);
+    lock.unlock();
+    post_done(std::move(node.mapped().done), false);
+    return;
+  }
+  if (auto r = running_.find(id); r != running_.end()) r->second.request_stop();
+}
+
+void WorkerPool::resize(int limit) {
+  {
+    std::lock_guard lock(mu_);
+    limit_ = limit;
+    grow_locked();
+  }
+  cv_.notify_all();
+}
+
+void WorkerPool::shutdown() {
+  std::map<Key, Task> cancelled;
+  {
+    std::lock_guard lock(mu_);
+    shut_down_ = true;
+    cancelled.swap(queue_);
+    queued_keys_.clear();
+    for (auto& [id, stop] : running_) stop.request_stop();
+  }
+  for (auto& [key, task] : cancelled) post_done(std::move(task.done), false);
+}
+
+int WorkerPool::limit() const {
+  std::lock_guard lock(mu_);
+  return limit_;
+}
+
+int WorkerPool::running() const {
+  std::lock_guard lock(mu_);
+  return static_cast<int>(running_.size());
+}
+
+int WorkerPool::queued() const {
+  std::lock_guard lock(mu_);
+  return static_cast<int>(queue_.size());
+}
+
+void WorkerPool::grow_locked() {
+  while (static_cast<int>(threads_.size()) < limit_)
+    threads_.emplace_back([this](std::stop_token st) { worker_loop(st); });
+}
+
+void WorkerPool::worker_loop(std::stop_token pool_stop) {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    const bool go = cv_.wait(lock, pool_stop, [&] {
+      return !shut_down_ && !queue_.empty() && static_cast<int>(running_.size()) < limit_;
+    });
+    if (!go) return;  // pool_stop: the destructor is joining
+    auto node = queue_.extract(queue_.begin());
+    Task task = std::move(node.mapped());
+    queued_keys_.erase(task.id);
+    running_.emplace(task.id, task.stop);
+    lock.unlock();
+    try {
+      task.work(task.stop.get_token());
+    } catch (...) {
+      // Work reports its own failures; nothing may take a worker thread down.
+    }
+    lock.lock();
+    running_.erase(task.id);
+    lock.unlock();
+    // A slot is free: a waiting worker may now start a queued task.
+    cv_.notify_all();
+    post_done(std::move(task.done), true);
+    lock.lock();
+  }
+}
+
+void WorkerPool::post_done(Done done, bool ran) {
+  if (done) boost::asio::post(io_, [done = std::move(done), ran] { done(ran); });
+}
+
+}  // namespace backy

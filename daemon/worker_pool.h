@@ -1,0 +1,84 @@
+// WorkerPool: the bounded set of threads that run backups and other job work (restore, scrub,
+// callbacks) off the event loop.
+//
+// Tasks wait in a queue ordered by due time (earliest first, ties in submission order). At most
+// `limit` tasks run at once; resize() changes the limit at any time without touching running
+// tasks: a smaller limit only means fewer new tasks start until enough have finished, a larger one
+// starts queued tasks at once. Each task gets a std::stop_token; stop() on a queued task removes
+// it, on a running one requests its stop (the work checks the token between blocks).
+//
+// Threading: every public method may be called from any thread (in practice the io_context
+// thread). `done` callbacks are posted to the io_context, never run on a worker: the io thread is
+// where the daemon's state lives. A task's work must not throw; the pool swallows what escapes.
+//
+// Shutdown: shutdown() cancels queued tasks (their `done` gets ran=false) and asks running ones to
+// stop; the destructor does the same, then joins the threads (blocking: call it once the running
+// tasks have reported back, i.e. after io_context::run() returned).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <stop_token>
+#include <thread>
+#include <vector>
+
+#include "util/time.h"
+
+namespace backy {
+
+class WorkerPool {
+ public:
+  using TaskId = uint64_t;
+  using Work = std::function<void(std::stop_token)>;
+  // ran: false when the task was cancelled before it started.
+  using Done = std::function<void(bool ran)>;
+
+  WorkerPool(boost::asio::io_context& io, int limit);
+  ~WorkerPool();
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  // Queues `work`; `done` is posted to the io_context when it has returned (or was cancelled).
+  // After shutdown() the task is cancelled at once.
+  TaskId submit(TimePoint due, Work work, Done done);
+  // Queued: dequeued, done(false) posted. Running: stop requested. Finished/unknown: nothing.
+  void stop(TaskId id);
+  // REQUIRES: limit >= 1.
+  void resize(int limit);
+  void shutdown();
+
+  int limit() const;
+  int running() const;
+  int queued() const;
+
+ private:
+  struct Task {
+    TaskId id = 0;
+    Work work;
+    Done done;
+    std::stop_source stop;
+  };
+  using Key = std::pair<TimePoint, TaskId>;
+
+  void worker_loop(std::stop_token pool_stop);
+  void grow_locked();
+  void post_done(Done done, bool ran);
+
+  boost::asio::io_context& io_;
+  mutable std::mutex mu_;
+  std::condition_variable_any cv_;
+  int limit_;                                   // GUARDED_BY(mu_)
+  bool shut_down_ = false;                      // GUARDED_BY(mu_)
+  TaskId next_id_ = 1;                          // GUARDED_BY(mu_)
+  std::map<Key, Task> queue_;                   // GUARDED_BY(mu_)
+  std::map<TaskId, Key> queued_keys_;           // GUARDED_BY(mu_): id -> its queue_ key
+  std::map<TaskId, std::stop_source> running_;  // GUARDED_BY(mu_)
+  // Never shrinks: threads beyond the limit idle (a shrink must not kill a running backup).
+  std::vector<std::jthread> threads_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace backy
