@@ -7,6 +7,7 @@
 //   WorkerPool   worker-limit threads for backups and other job work
 //   Notifier     sd_notify: READY, RELOADING, STOPPING, STATUS, watchdog pings
 //   Scheduler    the job table (JobScheduler); everything it does happens on the loop
+//   ControlServer  the control socket backyctl talks to (socket-activated or bound here)
 //
 // Signals come only through an asio::signal_set: SIGHUP reloads, SIGTERM/SIGINT drain (no new
 // work, running backups asked to stop, their partial revisions removed) and let run() return.
@@ -21,6 +22,7 @@
 #include <sstream>
 
 #include "config/config.h"
+#include "control_server.h"
 #include "daemon_lock.h"
 #include "logging.h"
 #include "notifier.h"
@@ -59,7 +61,6 @@ int run_daemon(backy::Config config, std::shared_ptr<spdlog::logger> log, bool l
   }
   // The control server's socket when systemd activated us (-1: it binds global.socket itself).
   const int listen_fd = backy::activated_socket(*log);
-  (void)listen_fd;
 
   boost::asio::io_context io;
   boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
@@ -70,12 +71,16 @@ int run_daemon(backy::Config config, std::shared_ptr<spdlog::logger> log, bool l
   auto scheduler = std::make_shared<backy::Scheduler>(
       io, std::move(config), pool, notifier, log, backy::make_source_factory,
       backy::Scheduler::Options{.log_level_fixed = level_fixed});
+  // The control socket opens before the first backup can start: a daemon that cannot serve it
+  // (path not creatable, another daemon listening) exits before doing anything.
+  backy::ControlServer control(io, *scheduler, scheduler->config(), *log, listen_fd);
+  try {
+    control.start();
+  } catch (const backy::Error& e) {
+    log->error("control socket: {}", e.what());
+    return 1;
+  }
   scheduler->start();
-
-  // CONTROL SERVER (issue 6): construct it here, after the scheduler, and start it:
-  //   backy::ControlServer control(io, *scheduler, scheduler->config(), *log, listen_fd);
-  //   control.start();
-  // and stop it in the shutdown branch below (control.stop()), before scheduler->shutdown().
 
   int exit_code = 0;
   std::function<void()> wait_for_signal = [&] {
@@ -85,6 +90,7 @@ int run_daemon(backy::Config config, std::shared_ptr<spdlog::logger> log, bool l
         if (!scheduler->stopping()) scheduler->reload();
       } else if (!scheduler->stopping()) {
         log->info("{}: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+        control.stop();
         scheduler->shutdown(stop_timeout, [&](bool all_stopped) {
           if (!all_stopped) exit_code = 1;
           notifier.stop();
