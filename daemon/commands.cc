@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -176,7 +177,10 @@ void CommandHandler::health(Out out) {
       auto& e = cache->repos[dir.string()];
       if (e.mtime.tv_sec != st.st_mtim.tv_sec || e.mtime.tv_nsec != st.st_mtim.tv_nsec) {
         e.findings = scan_repo(dir);
-        e.mtime = st.st_mtim;
+        // mtime ticks coarsely (jiffies): a change within the same tick as this scan would go
+        // unseen, so a directory changed in the last 2 s is cached as "rescan next time".
+        const bool settled = ::time(nullptr) - st.st_mtim.tv_sec > 2;
+        e.mtime = settled ? st.st_mtim : timespec{};
       }
       facts->repos[s.name] = e.findings;
     }

@@ -1,0 +1,320 @@
+// The control socket's command handler and views (daemon/commands.*, daemon/control_views.*),
+// against a FakeScheduler, with synchronous executors: no socket, no threads.
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "commands.h"
+#include "control_views.h"
+#include "fake_scheduler.h"
+#include "repo/repository.h"
+#include "util/file_io.h"
+
+using namespace backy;
+using protocol::ErrorCode;
+using protocol::Json;
+
+namespace {
+
+struct Recorder : Responder {
+  std::vector<Json> progress_lines;
+  std::optional<Json> result_body;
+  std::optional<protocol::Error> error_body;
+  void progress(const Json& p) override { progress_lines.push_back(p); }
+  void result(const Json& r) override {
+    REQUIRE_FALSE(done());
+    result_body = r;
+  }
+  void error(const protocol::Error& e) override {
+    REQUIRE_FALSE(done());
+    error_body = e;
+  }
+  bool done() const { return result_body || error_body; }
+};
+
+struct Fixture {
+  std::filesystem::path dir;
+  test::FakeScheduler sched;
+  std::shared_ptr<spdlog::logger> log =
+      std::make_shared<spdlog::logger>("t", std::make_shared<spdlog::sinks::null_sink_mt>());
+  Executors sync{[](std::function<void()> f) { f(); }, [](std::function<void()> f) { f(); }};
+  CommandHandler handler{sched, *log, sync};
+
+  Fixture() : dir(make_dir()), sched(dir) {
+    sched.add_job("vm1");
+    sched.add_job("vm2");
+  }
+  ~Fixture() { std::filesystem::remove_all(dir); }
+  static std::filesystem::path make_dir() {
+    auto d = std::filesystem::temp_directory_path() /
+             ("backy-ctl-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
+    std::filesystem::create_directories(d);
+    return d;
+  }
+  static int& counter() {
+    static int n = 0;
+    return n;
+  }
+
+  std::shared_ptr<Recorder> call(const std::string& cmd, Json args = Json::object(),
+                                 Peer peer = Peer{1, 0, 0}) {
+    auto r = std::make_shared<Recorder>();
+    handler.handle(protocol::Request{cmd, std::move(args)}, peer, r);
+    return r;
+  }
+
+  // A complete revision of `job` with a 1 MiB image of byte `fill`.
+  Revision add_revision(const std::string& job, const std::string& uuid, int age_hours, char fill) {
+    Repository repo(dir / job);
+    auto lock = repo.lock();
+    std::ofstream(repo.image_path(uuid)) << std::string(1 << 20, fill);
+    Revision r;
+    r.uuid = uuid;
+    r.timestamp = Clock::now() - std::chrono::hours(age_hours);
+    r.tags = {"daily"};
+    r.size = 1 << 20;
+    r.stats.bytes_written = 1 << 20;
+    r.source = {{"type", "file"}};
+    repo.commit(lock, r);
+    return r;
+  }
+};
+
+const Peer kNobody{1, 65534, 65534};
+
+}  // namespace
+
+TEST_CASE_METHOD(Fixture, "version and status answer anyone", "[control]") {
+  auto v = call("version", {}, kNobody);
+  REQUIRE(v->result_body);
+  CHECK((*v->result_body)["protocol"] == protocol::kVersion);
+
+  sched.job("vm2").overdue = true;
+  sched.orphans_ = {"old-vm"};
+  auto s = call("status", {}, kNobody);
+  REQUIRE(s->result_body);
+  const Json& r = *s->result_body;
+  REQUIRE(r["jobs"].size() == 2);
+  CHECK(r["jobs"][0]["job"] == "vm1");
+  CHECK(r["jobs"][0]["state"] == "waiting");
+  CHECK(r["jobs"][1]["overdue"] == true);
+  CHECK(r["summary"]["jobs"] == 2);
+  CHECK(r["summary"]["overdue"] == 1);
+  CHECK(r["summary"]["worker_limit"] == 2);
+  CHECK(r["orphans"] == Json{"old-vm"});
+}
+
+TEST_CASE_METHOD(Fixture, "changing commands need root or the admin group", "[control]") {
+  for (auto [cmd, args] : std::vector<std::pair<std::string, Json>>{
+           {"run", {{"jobs", {"vm1"}}}},
+           {"pause", {{"all", true}}},
+           {"reload", Json::object()},
+           {"restore", {{"job", "vm1"}, {"rev", "0"}, {"target", "-"}}},
+           {"forget", {{"job", "vm1"}, {"rev", "0"}}}}) {
+    auto r = call(cmd, args, kNobody);
+    REQUIRE(r->error_body);
+    CHECK(r->error_body->code == ErrorCode::permission_denied);
+  }
+  CHECK(sched.pending_runs.empty());
+  CHECK(sched.job("vm1").state == JobState::waiting);
+}
+
+TEST_CASE("admin: root always, others by primary or supplementary group", "[control]") {
+  CHECK(is_admin(Peer{1, 0, 0}, ""));
+  CHECK_FALSE(is_admin(Peer{1, 65534, 65534}, ""));
+  // "root" (gid 0) exists everywhere; our own process is a member by its primary group.
+  CHECK(is_admin(Peer{::getpid(), 65534, 0}, "root"));
+  CHECK_FALSE(is_admin(Peer{::getpid(), 65534, 65534}, "no-such-group-here"));
+}
+
+TEST_CASE_METHOD(Fixture, "run: unknown jobs, conflicts, tags and --wait", "[control]") {
+  auto unknown = call("run", {{"jobs", {"vm1", "nope"}}});
+  REQUIRE(unknown->error_body);
+  CHECK(unknown->error_body->code == ErrorCode::not_found);
+  CHECK(sched.pending_runs.empty());  // all or nothing
+
+  auto queued = call("run", {{"jobs", {"vm1"}}, {"tags", {"manual:x"}}});
+  REQUIRE(queued->result_body);
+  CHECK((*queued->result_body)["jobs"][0]["queued"] == true);
+  CHECK(sched.run_tags["vm1"] == std::set<std::string>{"manual:x"});
+
+  auto again = call("run", {{"jobs", {"vm1"}}});
+  REQUIRE(again->error_body);
+  CHECK(again->error_body->code == ErrorCode::conflict);
+  sched.finish_run("vm1", true);
+
+  auto wait = call("run", {{"jobs", {"vm1", "vm2"}}, {"wait", true}});
+  CHECK_FALSE(wait->done());
+  REQUIRE(wait->progress_lines.size() == 2);
+  CHECK(wait->progress_lines[0]["event"] == "queued");
+  sched.finish_run("vm2", false);
+  CHECK_FALSE(wait->done());
+  sched.finish_run("vm1", true);
+  REQUIRE(wait->result_body);
+  const Json& jobs = (*wait->result_body)["jobs"];
+  CHECK(jobs[0]["ok"] == true);
+  CHECK(jobs[0]["uuid"] == "uuid-vm1");
+  CHECK(jobs[1]["ok"] == false);
+  CHECK(jobs[1]["error"] == "source unreachable");
+  CHECK(wait->progress_lines.size() == 4);
+}
+
+TEST_CASE_METHOD(Fixture, "pause and resume, one job or all", "[control]") {
+  REQUIRE(call("pause", {{"all", true}})->result_body);
+  CHECK(sched.job("vm1").state == JobState::paused);
+  CHECK(sched.job("vm2").state == JobState::paused);
+  REQUIRE(call("resume", {{"jobs", {"vm2"}}})->result_body);
+  CHECK(sched.job("vm2").state == JobState::waiting);
+  CHECK(call("resume", {{"jobs", {"ghost"}}})->error_body->code == ErrorCode::not_found);
+}
+
+TEST_CASE_METHOD(Fixture, "reload reports acceptance and errors", "[control]") {
+  CHECK((*call("reload")->result_body)["accepted"] == true);
+  sched.reload_accepts = false;
+  auto r = call("reload");
+  CHECK((*r->result_body)["accepted"] == false);
+  CHECK((*r->result_body)["errors"][0] == "backy.yaml:3:4: bad");
+}
+
+TEST_CASE_METHOD(Fixture, "status JOB lists revisions newest last with the data total",
+                 "[control]") {
+  add_revision("vm1", "aaaaaaaa-0000-4000-8000-000000000001", 48, 'a');
+  add_revision("vm1", "aaaaaaaa-0000-4000-8000-000000000002", 24, 'b');
+  auto r = call("status", {{"job", "vm1"}}, kNobody);
+  REQUIRE(r->result_body);
+  const Json& body = *r->result_body;
+  REQUIRE(body["revisions"].size() == 2);
+  CHECK(body["revisions"][1]["uuid"] == "aaaaaaaa-0000-4000-8000-000000000002");
+  CHECK(body["bytes_written"] == 2 << 20);
+  CHECK(body["job"]["job"] == "vm1");
+  CHECK(call("status", {{"job", "ghost"}})->error_body->code == ErrorCode::not_found);
+}
+
+TEST_CASE_METHOD(Fixture, "restore: stdout names the image, a file gets the data", "[control]") {
+  add_revision("vm1", "aaaaaaaa-0000-4000-8000-000000000001", 2, 'x');
+  auto s = call("restore", {{"job", "vm1"}, {"rev", "latest"}, {"target", "-"}});
+  REQUIRE(s->result_body);
+  CHECK((*s->result_body)["stream"] == true);
+  CHECK((*s->result_body)["image"] ==
+        (dir / "vm1" / "aaaaaaaa-0000-4000-8000-000000000001").string());
+
+  const auto target = dir / "restored.img";
+  auto f = call("restore", {{"job", "vm1"}, {"rev", "0"}, {"target", target.string()}});
+  REQUIRE(f->result_body);
+  CHECK(read_file(target) == std::string(1 << 20, 'x'));
+  CHECK_FALSE(f->progress_lines.empty());
+
+  auto again = call("restore", {{"job", "vm1"}, {"rev", "0"}, {"target", target.string()}});
+  REQUIRE(again->error_body);
+  CHECK(again->error_body->code == ErrorCode::conflict);
+  auto forced =
+      call("restore", {{"job", "vm1"}, {"rev", "0"}, {"target", target.string()}, {"force", true}});
+  CHECK(forced->result_body);
+
+  auto relative = call("restore", {{"job", "vm1"}, {"rev", "0"}, {"target", "x.img"}});
+  CHECK(relative->error_body->code == ErrorCode::bad_request);
+  auto missing = call("restore", {{"job", "vm1"}, {"rev", "7"}, {"target", "-"}});
+  CHECK(missing->error_body->code == ErrorCode::not_found);
+}
+
+TEST_CASE_METHOD(Fixture, "tags and forget change the revision files", "[control]") {
+  add_revision("vm1", "aaaaaaaa-0000-4000-8000-000000000001", 2, 'x');
+  auto t = call(
+      "tags", {{"job", "vm1"}, {"rev", "latest"}, {"add", {"manual:keep"}}, {"remove", {"daily"}}});
+  REQUIRE(t->result_body);
+  auto revs = Repository(dir / "vm1").revisions();
+  REQUIRE(revs.size() == 1);
+  CHECK(revs[0].tags == std::set<std::string>{"manual:keep"});
+
+  auto f = call("forget", {{"job", "vm1"}, {"rev", "aaaaaaaa-0000-4000-8000-000000000001"}});
+  REQUIRE(f->result_body);
+  CHECK(Repository(dir / "vm1").revisions().empty());
+}
+
+TEST_CASE("health: each state and its exit code", "[control]") {
+  HealthFacts f;
+  f.reflinks = true;
+  f.base_dir = "/srv/backy";
+  JobStatus a;
+  a.name = "a";
+  JobStatus b;
+  b.name = "b";
+  f.jobs = {a, b};
+  Json ok = evaluate_health(f);
+  CHECK(ok["status"] == "OK");
+  CHECK(ok["exit_code"] == 0);
+  CHECK(ok["summary"] == "2 jobs, all within SLA");
+
+  HealthFacts failed = f;
+  failed.jobs[1].last_run = RunOutcome{false, "boom", "", {}, 1, {}};
+  Json w = evaluate_health(failed);
+  CHECK(w["status"] == "WARNING");
+  CHECK(w["exit_code"] == 1);
+  CHECK(w["problems"][0]["job"] == "b");
+
+  HealthFacts noreflink = f;
+  noreflink.reflinks = false;
+  CHECK(evaluate_health(noreflink)["exit_code"] == 1);
+
+  HealthFacts distrusted = f;
+  distrusted.repos["a"].distrusted = {"u1"};
+  CHECK(evaluate_health(distrusted)["exit_code"] == 1);
+
+  HealthFacts bad = f;
+  bad.repos["a"].distrusted = {"u1"};
+  bad.repos["a"].bad_blocks["u1"] = 3;
+  Json c = evaluate_health(bad);
+  CHECK(c["exit_code"] == 2);
+  CHECK(c["problems"].size() == 1);  // bad blocks, not counted again as distrusted
+
+  HealthFacts overdue = failed;
+  overdue.jobs[1].overdue = true;  // overdue wins over "failed within SLA"
+  Json o = evaluate_health(overdue);
+  CHECK(o["status"] == "CRITICAL");
+  CHECK(o["problems"].size() == 1);
+  CHECK(o["summary"] == "2 jobs, 1 overdue");
+}
+
+TEST_CASE("metrics: one sample per job and family, daemon gauges", "[control]") {
+  JobStatus a;
+  a.name = "vm\"1";
+  a.overdue = true;
+  a.total_failures = 3;
+  a.revision_count = 7;
+  Revision r;
+  r.timestamp = TimePoint(std::chrono::seconds(1700000000));
+  r.stats.duration = 12.5;
+  a.last_backup = r;
+  const std::string text = metrics_text({a}, 1, 4, 2);
+  CHECK(text.find("backy_job_last_success_timestamp_seconds{job=\"vm\\\"1\"} 1700000000\n") !=
+        std::string::npos);
+  CHECK(text.find("backy_job_last_duration_seconds{job=\"vm\\\"1\"} 12.5\n") != std::string::npos);
+  CHECK(text.find("backy_job_failures_total{job=\"vm\\\"1\"} 3\n") != std::string::npos);
+  CHECK(text.find("backy_job_overdue{job=\"vm\\\"1\"} 1\n") != std::string::npos);
+  CHECK(text.find("backy_job_revisions{job=\"vm\\\"1\"} 7\n") != std::string::npos);
+  CHECK(text.find("backy_jobs_running 1\n") != std::string::npos);
+  CHECK(text.find("backy_jobs_queued 4\n") != std::string::npos);
+  CHECK(text.find("backy_worker_limit 2\n") != std::string::npos);
+  CHECK(text.find("# TYPE backy_job_failures_total counter\n") != std::string::npos);
+}
+
+TEST_CASE_METHOD(Fixture, "health over real job directories finds bad blocks", "[control]") {
+  Revision r = add_revision("vm1", "aaaaaaaa-0000-4000-8000-000000000001", 2, 'x');
+  auto first = call("health", {}, kNobody);
+  REQUIRE(first->result_body);
+  CHECK((*first->result_body)["exit_code"] != 2);
+  {
+    Repository repo(dir / "vm1");
+    auto lock = repo.lock();
+    r.trust = Trust::distrusted;
+    r.bad_blocks = {0};
+    r.scrubbed = format_iso8601(Clock::now());
+    repo.update(lock, r);
+  }
+  auto second = call("health", {}, kNobody);
+  REQUIRE(second->result_body);
+  CHECK((*second->result_body)["exit_code"] == 2);
+}

@@ -1,0 +1,149 @@
+// The control socket's wire format and command table (lib/protocol).
+#include <catch2/catch.hpp>
+
+#include "protocol/commands.h"
+#include "protocol/message.h"
+
+using namespace backy::protocol;
+
+namespace {
+
+Error parse_error(const std::string& line) {
+  auto r = parse_request(line);
+  REQUIRE(std::holds_alternative<Error>(r));
+  return std::get<Error>(r);
+}
+
+std::optional<Error> check(const std::string& cmd, const Json& args) {
+  return validate_args(Request{cmd, args});
+}
+
+}  // namespace
+
+TEST_CASE("a request survives encode and parse", "[protocol]") {
+  Request r{"run", {{"jobs", {"vm1", "vm2"}}, {"tags", {"manual:x"}}, {"wait", true}}};
+  const std::string line = encode_request(r);
+  REQUIRE(line.back() == '\n');
+  REQUIRE(line.find('\n') == line.size() - 1);
+  auto parsed = parse_request(line);
+  REQUIRE(std::holds_alternative<Request>(parsed));
+  CHECK(std::get<Request>(parsed).command == "run");
+  CHECK(std::get<Request>(parsed).args == r.args);
+}
+
+TEST_CASE("malformed request envelopes are refused with a stable code", "[protocol]") {
+  CHECK(parse_error("garbage\n").code == ErrorCode::bad_request);
+  CHECK(parse_error("[1,2]").code == ErrorCode::bad_request);
+  CHECK(parse_error(R"({"cmd":"status"})").code == ErrorCode::bad_request);
+  CHECK(parse_error(R"({"v":"1","cmd":"status"})").code == ErrorCode::bad_request);
+  CHECK(parse_error(R"({"v":2,"cmd":"status"})").code == ErrorCode::unsupported_version);
+  CHECK(parse_error(R"({"v":1,"cmd":"explode"})").code == ErrorCode::unknown_command);
+  CHECK(parse_error(R"({"v":1,"cmd":7})").code == ErrorCode::bad_request);
+  CHECK(parse_error(R"({"v":1,"cmd":"status","args":[]})").code == ErrorCode::bad_request);
+  CHECK(parse_error(std::string("{\"v\":1,\"cmd\":\"st\0tus\"}", 22)).code != ErrorCode::internal);
+}
+
+TEST_CASE("args are optional in the envelope", "[protocol]") {
+  auto parsed = parse_request(R"({"v":1,"cmd":"status"})");
+  REQUIRE(std::holds_alternative<Request>(parsed));
+  CHECK(std::get<Request>(parsed).args == Json::object());
+}
+
+TEST_CASE("replies: progress, result and error parse back", "[protocol]") {
+  Reply p = parse_reply(encode_progress({{"done", 5}}));
+  CHECK_FALSE(p.final);
+  CHECK(p.body["done"] == 5);
+
+  Reply ok = parse_reply(encode_result({{"x", "y"}}));
+  CHECK(ok.final);
+  CHECK(ok.ok);
+  CHECK(ok.body["x"] == "y");
+
+  Reply err = parse_reply(encode_error({ErrorCode::permission_denied, "no"}));
+  CHECK(err.final);
+  CHECK_FALSE(err.ok);
+  REQUIRE(err.error);
+  CHECK(err.error->code == ErrorCode::permission_denied);
+  CHECK(err.error->message == "no");
+
+  Reply junk = parse_reply("not json");
+  CHECK(junk.final);
+  CHECK_FALSE(junk.ok);
+  CHECK(junk.error->code == ErrorCode::bad_request);
+}
+
+TEST_CASE("invalid UTF-8 in a message does not throw while encoding", "[protocol]") {
+  std::string line;
+  REQUIRE_NOTHROW(line = encode_error({ErrorCode::failed, "file \xff\xfe"}));
+  CHECK(parse_reply(line).error->code == ErrorCode::failed);
+}
+
+TEST_CASE("every error code has a distinct name that parses back", "[protocol]") {
+  for (ErrorCode c : {ErrorCode::bad_request, ErrorCode::unsupported_version,
+                      ErrorCode::unknown_command, ErrorCode::too_large, ErrorCode::timeout,
+                      ErrorCode::permission_denied, ErrorCode::not_found, ErrorCode::conflict,
+                      ErrorCode::failed, ErrorCode::shutting_down, ErrorCode::internal})
+    CHECK(error_code_from_string(to_string(c)) == c);
+  CHECK_FALSE(error_code_from_string("nope"));
+}
+
+TEST_CASE("only reading commands are open to everyone", "[protocol]") {
+  for (const char* c : {"version", "status", "health", "metrics"})
+    CHECK_FALSE(find_command(c)->admin);
+  for (const char* c : {"run", "pause", "resume", "reload", "restore", "scrub", "forget", "tags"})
+    CHECK(find_command(c)->admin);
+  CHECK(find_command("nope") == nullptr);
+}
+
+TEST_CASE("argument validation: a table of good and bad requests", "[protocol]") {
+  struct Case {
+    const char* cmd;
+    Json args;
+    bool ok;
+  };
+  const std::vector<Case> cases{
+      {"status", Json::object(), true},
+      {"status", {{"job", "vm1"}}, true},
+      {"status", {{"job", "../etc"}}, false},
+      {"status", {{"job", 5}}, false},
+      {"status", {{"jobb", "vm1"}}, false},
+      {"version", {{"x", 1}}, false},
+      {"run", {{"jobs", {"vm1"}}}, true},
+      {"run", {{"jobs", Json::array()}}, false},
+      {"run", {{"jobs", "vm1"}}, false},
+      {"run", {{"jobs", {"vm1"}}, {"tags", {"daily", "manual:keep"}}, {"wait", true}}, true},
+      {"run", {{"jobs", {"vm1"}}, {"tags", {"da ily"}}}, false},
+      {"run", {{"jobs", {"vm1"}}, {"wait", "yes"}}, false},
+      {"run", Json::object(), false},
+      {"pause", {{"all", true}}, true},
+      {"pause", {{"jobs", {"a", "b"}}}, true},
+      {"pause", Json::object(), false},
+      {"pause", {{"all", true}, {"jobs", {"a"}}}, false},
+      {"resume", {{"all", false}}, false},
+      {"restore", {{"job", "vm1"}, {"rev", "latest"}, {"target", "/tmp/x"}}, true},
+      {"restore", {{"job", "vm1"}, {"rev", "latest"}}, false},
+      {"restore", {{"job", "vm1"}, {"rev", ""}, {"target", "-"}}, false},
+      {"scrub", {{"job", "vm1"}}, true},
+      {"forget", {{"job", "vm1"}, {"rev", "0"}}, true},
+      {"forget", {{"job", "vm1"}}, false},
+      {"tags", {{"job", "vm1"}, {"rev", "0"}, {"add", {"x"}}}, true},
+      {"tags", {{"job", "vm1"}, {"rev", "0"}}, false},
+      {"tags",
+       {{"job", "vm1"}, {"rev", "0"}, {"add", Json::array()}, {"remove", Json::array()}},
+       false},
+  };
+  for (const auto& c : cases) {
+    INFO(c.cmd << " " << c.args.dump());
+    auto err = check(c.cmd, c.args);
+    CHECK(!err == c.ok);
+    if (err) CHECK(err->code == ErrorCode::bad_request);
+  }
+}
+
+TEST_CASE("tag names", "[protocol]") {
+  CHECK(is_valid_tag("daily"));
+  CHECK(is_valid_tag("manual:before-upgrade.1"));
+  CHECK_FALSE(is_valid_tag(""));
+  CHECK_FALSE(is_valid_tag("a,b"));
+  CHECK_FALSE(is_valid_tag(std::string(65, 'a')));
+}
