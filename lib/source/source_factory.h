@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "config/config.h"
+#include "restore/restore.h"
 #include "source/source.h"
 
 namespace backy {
@@ -17,6 +18,11 @@ class SourceFactory {
   virtual ~SourceFactory() = default;
   // Throws backy::Error when the source cannot be reached (cluster down, pool missing).
   virtual std::unique_ptr<Source> make(const SourceConfig& config) = 0;
+  // The target of a restore: "rbd:POOL/IMAGE" or "rbd:POOL/NAMESPACE/IMAGE" is a new RBD image
+  // (through the shared cluster; never overwritten), anything else is open_file_target().
+  // This default handles file targets only and refuses "rbd:" with a clear error.
+  virtual std::unique_ptr<RestoreTarget> open_restore_target(const std::string& target,
+                                                             uint64_t size, bool force);
 };
 
 // Only `type: file`; any other type is an error naming it.

@@ -1,0 +1,107 @@
+#include "source/rbd_aio.h"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <vector>
+
+namespace backy {
+
+struct RbdAioWindow::Shared {
+  struct Entry {
+    size_t index = 0;
+    librbd::RBD::AioCompletion* completion = nullptr;
+    // Set while in flight: the operation keeps the state alive until its callback has run.
+    std::shared_ptr<Shared> keep;
+  };
+
+  explicit Shared(size_t depth) : slots(depth), entries(depth) {
+    for (size_t i = 0; i < depth; ++i) {
+      entries[i].index = i;
+      free.push_back(i);
+    }
+  }
+
+  std::vector<Slot> slots;
+  std::vector<Entry> entries;
+  std::vector<size_t> free;  // caller's thread only
+  size_t in_flight = 0;      // caller's thread only
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<size_t> done;  // guarded by mu
+
+  // librbd's callback thread: queue the slot, wake the caller, nothing more.
+  static void on_complete(librbd::completion_t, void* arg) {
+    auto* entry = static_cast<Entry*>(arg);
+    std::shared_ptr<Shared> keep = std::move(entry->keep);
+    {
+      std::lock_guard lock(keep->mu);
+      keep->done.push_back(entry->index);
+    }
+    keep->cv.notify_one();
+  }
+};
+
+RbdAioWindow::RbdAioWindow(size_t depth)
+    : shared_(std::make_shared<Shared>(depth == 0 ? 1 : depth)) {}
+
+RbdAioWindow::~RbdAioWindow() {
+  drain();
+}
+
+size_t RbdAioWindow::depth() const {
+  return shared_->slots.size();
+}
+size_t RbdAioWindow::in_flight() const {
+  return shared_->in_flight;
+}
+
+RbdAioWindow::Slot& RbdAioWindow::free_slot() {
+  return shared_->slots[shared_->free.back()];
+}
+
+int RbdAioWindow::start(Slot& slot, const std::function<int(librbd::RBD::AioCompletion*)>& issue) {
+  Shared& s = *shared_;
+  const size_t index = static_cast<size_t>(&slot - s.slots.data());
+  Shared::Entry& e = s.entries[index];
+  e.keep = shared_;
+  e.completion = new librbd::RBD::AioCompletion(&e, &Shared::on_complete);
+  std::erase(s.free, index);
+  ++s.in_flight;
+  int r = issue(e.completion);
+  if (r < 0) {
+    // librbd did not take the operation: no callback will come.
+    e.completion->release();
+    e.completion = nullptr;
+    e.keep.reset();
+    s.free.push_back(index);
+    --s.in_flight;
+  }
+  return r;
+}
+
+RbdAioWindow::Slot& RbdAioWindow::wait_one() {
+  Shared& s = *shared_;
+  size_t index;
+  {
+    std::unique_lock lock(s.mu);
+    s.cv.wait(lock, [&] { return !s.done.empty(); });
+    index = s.done.front();
+    s.done.pop_front();
+  }
+  Shared::Entry& e = s.entries[index];
+  Slot& slot = s.slots[index];
+  slot.result = e.completion->get_return_value();
+  e.completion->release();
+  e.completion = nullptr;
+  s.free.push_back(index);
+  --s.in_flight;
+  return slot;
+}
+
+void RbdAioWindow::drain() noexcept {
+  while (shared_ && shared_->in_flight > 0) wait_one();
+}
+
+}  // namespace backy

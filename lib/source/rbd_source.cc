@@ -1,0 +1,279 @@
+#include "source/rbd_source.h"
+
+#include <rados/librados.h>
+#include <rbd/librbd.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+
+#include "source/rbd_aio.h"
+#include "store/block_sums.h"
+#include "util/error.h"
+
+namespace backy {
+
+namespace {
+
+constexpr const char* kSnapPrefix = "backy-";
+
+struct ImageRef {
+  std::shared_ptr<RbdCluster> cluster;  // outlives every IoCtx and image made from it
+  librados::IoCtx io;
+  std::string name;  // image name in the pool/namespace
+  std::string spec;  // pool/[namespace/]image, for messages
+};
+
+// Opens the image's head read-write (snapshot create/remove need it) or read-only.
+void open_head(ImageRef& ref, librbd::Image& image, bool writable) {
+  librbd::RBD rbd;
+  int r = writable ? rbd.open(ref.io, image, ref.name.c_str())
+                   : rbd.open_read_only(ref.io, image, ref.name.c_str(), nullptr);
+  if (r == -ENOENT) throw Error("RBD image " + ref.spec + " does not exist");
+  if (r < 0) throw rbd_error("cannot open RBD image " + ref.spec, r);
+}
+
+// A block's bytes as one span: librbd usually returns a 4 MiB read as one buffer; if not, the
+// pieces are copied into `scratch` (allocated once per snapshot).
+std::span<const char> contiguous(const ceph::bufferlist& bl, uint64_t length,
+                                 std::vector<char>& scratch) {
+  if (bl.get_num_buffers() == 1 && bl.length() == length)
+    return {bl.front().c_str(), static_cast<size_t>(length)};
+  scratch.resize(kBlockSize);
+  auto it = bl.begin();
+  it.copy(static_cast<unsigned>(length), scratch.data());
+  return {scratch.data(), static_cast<size_t>(length)};
+}
+
+class RbdSnapshot : public SourceSnapshot {
+ public:
+  RbdSnapshot(ImageRef ref, std::string snap, std::optional<std::string> from_snap,
+              int reads_in_flight)
+      : ref_(std::move(ref)),
+        snap_(std::move(snap)),
+        from_snap_(std::move(from_snap)),
+        window_(static_cast<size_t>(std::max(1, reads_in_flight))) {
+    librbd::RBD rbd;
+    int r = rbd.open_read_only(ref_.io, image_, ref_.name.c_str(), snap_.c_str());
+    if (r < 0) throw rbd_error("cannot open snapshot " + where(), r);
+    if ((r = image_.size(&size_)) < 0) throw rbd_error("cannot get the size of " + where(), r);
+  }
+
+  ~RbdSnapshot() override {
+    window_.drain();
+    image_.close();
+  }
+
+  uint64_t size() const override { return size_; }
+
+  std::vector<BlockChange> changed_blocks() override {
+    struct Extent {
+      uint64_t offset, length;
+      bool exists;
+    };
+    std::vector<Extent> extents;
+    auto collect = [](uint64_t off, size_t len, int exists, void* arg) -> int {
+      static_cast<std::vector<Extent>*>(arg)->push_back({off, len, exists != 0});
+      return 0;
+    };
+    int r = image_.diff_iterate2(from_snap_ ? from_snap_->c_str() : nullptr, 0, size_,
+                                 /*include_parent=*/true, /*whole_object=*/true, collect, &extents);
+    if (r == -ENOENT && from_snap_)
+      throw Error("snapshot " + *from_snap_ + " of " + ref_.spec +
+                  " disappeared during the run; the next run makes a full backup");
+    if (r < 0) throw rbd_error("cannot list the changes of " + where(), r);
+    std::sort(extents.begin(), extents.end(),
+              [](const Extent& a, const Extent& b) { return a.offset < b.offset; });
+
+    // Objects map onto blocks one to one with the default 4 MiB objects; for other object sizes
+    // a block is zero only if extents known to be zero cover all of it.
+    const uint64_t blocks = blocks_for(size_);
+    std::vector<BlockChange> out;
+    std::vector<uint64_t> zero_bytes;
+    for (const Extent& e : extents) {
+      const uint64_t end = std::min(e.offset + e.length, size_);
+      for (uint64_t b = e.offset / kBlockSize; b < blocks && b * kBlockSize < end; ++b) {
+        if (out.empty() || out.back().block != b) {
+          out.push_back({b, false});
+          zero_bytes.push_back(0);
+        }
+        if (e.exists)
+          out.back().data = true;
+        else
+          zero_bytes.back() +=
+              std::min(end, (b + 1) * kBlockSize) - std::max(e.offset, b * kBlockSize);
+      }
+    }
+    for (size_t i = 0; i < out.size(); ++i) {
+      const uint64_t length = std::min(kBlockSize, size_ - out[i].block * kBlockSize);
+      if (zero_bytes[i] < length) out[i].data = true;
+    }
+    return out;
+  }
+
+  void read_blocks(std::span<const uint64_t> blocks, const BlockSink& sink,
+                   std::stop_token stop) override {
+    size_t next = 0;
+    try {
+      while (next < blocks.size() || window_.in_flight() > 0) {
+        while (next < blocks.size() && !window_.full()) {
+          if (stop.stop_requested()) throw Cancelled();
+          RbdAioWindow::Slot& slot = window_.free_slot();
+          slot.tag = blocks[next++];
+          slot.offset = slot.tag * kBlockSize;
+          if (slot.offset >= size_)
+            throw Error("block " + std::to_string(slot.tag) + " is beyond the end of " + where());
+          slot.length = std::min(kBlockSize, size_ - slot.offset);
+          slot.bl.clear();
+          int r = window_.start(slot, [&](librbd::RBD::AioCompletion* c) {
+            return image_.aio_read2(
+                slot.offset, slot.length, slot.bl, c,
+                LIBRADOS_OP_FLAG_FADVISE_SEQUENTIAL | LIBRADOS_OP_FLAG_FADVISE_NOCACHE);
+          });
+          if (r < 0) throw rbd_error("cannot start a read of " + where(), r);
+        }
+        RbdAioWindow::Slot& slot = window_.wait_one();
+        if (slot.result < 0)
+          throw rbd_error(
+              "read of " + where() + " at offset " + std::to_string(slot.offset) + " failed",
+              static_cast<int>(slot.result));
+        if (static_cast<uint64_t>(slot.result) != slot.length || slot.bl.length() != slot.length)
+          throw Error("short read of " + where() + " at offset " + std::to_string(slot.offset));
+        bytes_read_ += slot.length;
+        sink(slot.tag, contiguous(slot.bl, slot.length, scratch_));
+        slot.bl.clear();
+      }
+    } catch (...) {
+      // Reads still in flight write into our slots: wait for them before unwinding.
+      window_.drain();
+      throw;
+    }
+    if (!blocks.empty()) check_snapshot_exists();
+  }
+
+  bool stable() const override { return true; }
+  uint64_t bytes_read() const override { return bytes_read_; }
+
+ private:
+  std::string where() const { return ref_.spec + "@" + snap_; }
+
+  // A snapshot removed by someone else while we read it reads as zeros once the OSDs have
+  // trimmed it, silently. If it still exists after our reads completed, they saw its data.
+  void check_snapshot_exists() {
+    librbd::Image head;
+    open_head(ref_, head, false);
+    bool exists = false;
+    if (int r = head.snap_exists2(snap_.c_str(), &exists); r < 0)
+      throw rbd_error("cannot list the snapshots of " + ref_.spec, r);
+    if (!exists)
+      throw Error("snapshot " + snap_ + " of " + ref_.spec +
+                  " was removed by someone else during the run; what was read cannot be trusted");
+  }
+
+  ImageRef ref_;
+  std::string snap_;
+  std::optional<std::string> from_snap_;
+  librbd::Image image_;
+  uint64_t size_ = 0;
+  RbdAioWindow window_;
+  std::vector<char> scratch_;
+  uint64_t bytes_read_ = 0;
+};
+
+class RbdSource : public Source {
+ public:
+  RbdSource(ImageRef ref, const SourceConfig& config)
+      : ref_(std::move(ref)),
+        pool_(config.pool),
+        namespace_(config.rbd_namespace),
+        reads_in_flight_(config.reads_in_flight) {}
+
+  std::map<std::string, std::string> describe(const std::string& uuid) const override {
+    std::map<std::string, std::string> d{{"type", "ceph-rbd"},
+                                         {"pool", pool_},
+                                         {"image", ref_.name},
+                                         {"snapshot", rbd_snapshot_name(uuid)}};
+    if (!namespace_.empty()) d["namespace"] = namespace_;
+    return d;
+  }
+
+  bool can_diff_from(const std::string& parent_uuid) override {
+    librbd::Image image;
+    open_head(ref_, image, false);
+    bool exists = false;
+    if (int r = image.snap_exists2(rbd_snapshot_name(parent_uuid).c_str(), &exists); r < 0)
+      throw rbd_error("cannot list the snapshots of " + ref_.spec, r);
+    return exists;
+  }
+
+  std::unique_ptr<SourceSnapshot> open(const std::string& uuid,
+                                       const std::optional<std::string>& parent_uuid) override {
+    const std::string snap = rbd_snapshot_name(uuid);
+    {
+      librbd::Image image;
+      open_head(ref_, image, true);
+      if (int r = image.snap_create(snap.c_str()); r < 0)
+        throw rbd_error("cannot create snapshot " + snap + " of " + ref_.spec, r);
+    }
+    try {
+      return std::make_unique<RbdSnapshot>(
+          ref_, snap, parent_uuid ? std::optional(rbd_snapshot_name(*parent_uuid)) : std::nullopt,
+          reads_in_flight_);
+    } catch (...) {
+      abandon(uuid);
+      throw;
+    }
+  }
+
+  void committed(const std::string& uuid) override {
+    const std::string keep = rbd_snapshot_name(uuid);
+    librbd::Image image;
+    open_head(ref_, image, true);
+    std::vector<librbd::snap_info_t> snaps;
+    if (int r = image.snap_list(snaps); r < 0)
+      throw rbd_error("cannot list the snapshots of " + ref_.spec, r);
+    std::string failed;
+    for (const auto& s : snaps) {
+      if (s.name.rfind(kSnapPrefix, 0) != 0 || s.name == keep) continue;
+      if (int r = image.snap_remove(s.name.c_str()); r < 0 && r != -ENOENT)
+        failed += (failed.empty() ? "" : ", ") + s.name + " (" + std::strerror(-r) + ")";
+    }
+    if (!failed.empty()) throw Error("cannot remove old snapshots of " + ref_.spec + ": " + failed);
+  }
+
+  void abandon(const std::string& uuid) noexcept override {
+    try {
+      librbd::Image image;
+      open_head(ref_, image, true);
+      image.snap_remove(rbd_snapshot_name(uuid).c_str());
+    } catch (...) {
+      // Best effort: the cluster may be gone. A leftover backy-* snapshot is removed by the
+      // next successful run's committed().
+    }
+  }
+
+ private:
+  ImageRef ref_;
+  std::string pool_, namespace_;
+  int reads_in_flight_;
+};
+
+}  // namespace
+
+std::string rbd_snapshot_name(const std::string& uuid) {
+  return kSnapPrefix + uuid;
+}
+
+std::unique_ptr<Source> make_rbd_source(std::shared_ptr<RbdCluster> cluster,
+                                        const SourceConfig& config) {
+  if (config.type != SourceConfig::Type::ceph_rbd)
+    throw Error("make_rbd_source: source type " + to_string(config.type) + " is not ceph-rbd");
+  ImageRef ref;
+  ref.io = cluster->io_ctx(config.pool, config.rbd_namespace);
+  ref.cluster = std::move(cluster);
+  ref.name = config.image;
+  ref.spec = rbd_image_spec(config.pool, config.rbd_namespace, config.image);
+  return std::make_unique<RbdSource>(std::move(ref), config);
+}
+
+}  // namespace backy

@@ -1,0 +1,40 @@
+// RbdSource: a Ceph RBD image, backed up through librbd snapshots (`type: ceph-rbd`).
+//
+// A run of revision U creates snapshot `backy-U` on the image and reads only from it, so the VM
+// may keep writing. Incremental: diff_iterate2(from = backy-<parent>, whole_object = true) lists
+// the objects written since the parent's snapshot; with the object-map / fast-diff features this
+// is a walk of two in-memory bitmaps, so a no-change run of a 1 TiB image costs milliseconds, not
+// a scan. Objects that no longer exist (discarded, or cut by a shrink) are reported as zero. Full:
+// the same call from no snapshot lists the allocated objects; the rest are holes, never read.
+// Reads are librbd aio, `reads-in-flight` (default 16) at a time; the sink runs on the caller's
+// thread (see rbd_aio.h). Whole-object diffs are precise enough: the backup run compares each
+// 4 KiB page of a changed block with the clone and writes only what differs.
+//
+// Snapshot hygiene: committed(U) removes every `backy-*` snapshot except backy-U, abandon(U)
+// removes backy-U; snapshots with other names are never touched. If open() fails after creating
+// its snapshot, it removes it itself.
+//
+// Errors are backy::Error naming the image ("pool/[namespace/]image"): image or pool missing,
+// parent snapshot gone mid-run, read failures (ETIMEDOUT once the cluster is gone for
+// ceph.timeout). The source keeps its cluster connection alive while it or a snapshot of it
+// exists. One thread at a time.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "source/rbd_cluster.h"
+#include "source/source.h"
+
+namespace backy {
+
+// The name of revision `uuid`'s snapshot: "backy-<uuid>".
+std::string rbd_snapshot_name(const std::string& uuid);
+
+// REQUIRES: config.type == ceph_rbd. Throws backy::Error when the pool does not exist (the image
+// is looked up by each run, so a job whose image is missing fails its runs with a clear error).
+std::unique_ptr<Source> make_rbd_source(std::shared_ptr<RbdCluster> cluster,
+                                        const SourceConfig& config);
+
+}  // namespace backy

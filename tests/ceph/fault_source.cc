@@ -1,0 +1,66 @@
+#include "ceph/fault_source.h"
+
+#include <vector>
+
+namespace backy::test {
+
+namespace {
+
+class FaultSnapshot : public SourceSnapshot {
+ public:
+  FaultSnapshot(std::unique_ptr<SourceSnapshot> inner, FaultFactory& f)
+      : inner_(std::move(inner)), f_(f) {}
+  uint64_t size() const override { return inner_->size(); }
+  std::vector<BlockChange> changed_blocks() override { return inner_->changed_blocks(); }
+  void read_blocks(std::span<const uint64_t> blocks, const BlockSink& sink,
+                   std::stop_token stop) override {
+    if (pass_++ > 0) return inner_->read_blocks(blocks, sink, stop);
+    bool first = true;
+    inner_->read_blocks(
+        blocks,
+        [&](uint64_t b, std::span<const char> data) {
+          if (first && f_.before_first_block) f_.before_first_block();
+          first = false;
+          if (!f_.corrupt) return sink(b, data);
+          copy_.assign(data.begin(), data.end());
+          copy_[copy_.size() / 2] ^= 0x5a;
+          sink(b, copy_);
+        },
+        stop);
+  }
+  bool stable() const override { return inner_->stable(); }
+  uint64_t bytes_read() const override { return inner_->bytes_read(); }
+
+ private:
+  std::unique_ptr<SourceSnapshot> inner_;
+  FaultFactory& f_;
+  int pass_ = 0;
+  std::vector<char> copy_;
+};
+
+class FaultSource : public Source {
+ public:
+  FaultSource(std::unique_ptr<Source> inner, FaultFactory& f) : inner_(std::move(inner)), f_(f) {}
+  std::map<std::string, std::string> describe(const std::string& uuid) const override {
+    return inner_->describe(uuid);
+  }
+  bool can_diff_from(const std::string& parent) override { return inner_->can_diff_from(parent); }
+  std::unique_ptr<SourceSnapshot> open(const std::string& uuid,
+                                       const std::optional<std::string>& parent) override {
+    return std::make_unique<FaultSnapshot>(inner_->open(uuid, parent), f_);
+  }
+  void committed(const std::string& uuid) override { inner_->committed(uuid); }
+  void abandon(const std::string& uuid) noexcept override { inner_->abandon(uuid); }
+
+ private:
+  std::unique_ptr<Source> inner_;
+  FaultFactory& f_;
+};
+
+}  // namespace
+
+std::unique_ptr<Source> FaultFactory::make(const SourceConfig& config) {
+  return std::make_unique<FaultSource>(inner_.make(config), *this);
+}
+
+}  // namespace backy::test

@@ -1,0 +1,109 @@
+// Restore into a new RBD image through the factory's restore targets, and `backyd --once` with a
+// ceph-rbd job end to end.
+#include <catch2/catch.hpp>
+
+#include "ceph/rbd_support.h"
+#include "repo/repository.h"
+#include "restore/rbd_target.h"
+#include "source/rbd_source.h"
+#include "support/test_env.h"
+#include "util/error.h"
+
+namespace backy::test {
+
+namespace {
+constexpr uint64_t MiB = 1024 * 1024;
+}
+
+TEST_CASE("rbd: restore into a new RBD image equals the source; an existing image is refused") {
+  TestCluster cluster;
+  TestImage img(cluster, 96 * MiB + 8192, "restore");
+  TempDir dir(xfs_mount(), "rbd-restore");
+  Config config = rbd_config(dir / "base", cluster.conf(), img.name());
+  auto factory = make_source_factory(config.ceph);
+  CapturedLog log;
+  img.write(0, 5 * MiB, 1);
+  img.write(40 * MiB + 4096, 20 * MiB, 2);
+  img.write(96 * MiB, 8192, 3);
+  BackupResult r = backup(config, *factory, *log);
+  rbd_export(cluster.conf(), img.spec() + "@" + rbd_snapshot_name(r.revision.uuid), dir / "source");
+
+  TestImage restored(cluster, 4096, "restored");  // a name to use; removed and made anew below
+  restored.remove();
+  Repository repo(config.global.base_dir / "vm");
+  {
+    auto target =
+        factory->open_restore_target("rbd:rbd/" + restored.name(), r.revision.size, false);
+    CHECK(target->zero_filled());
+    restore_image(repo.image_path(r.revision.uuid), r.revision.size, *target);
+  }
+  rbd_export(cluster.conf(), "rbd/" + restored.name(), dir / "restored");
+  CHECK(std::filesystem::file_size(dir / "restored") == 96 * MiB + 8192);
+  CHECK(same_content(dir / "source", dir / "restored"));
+
+  // Refused, with or without force; the image keeps its data.
+  for (bool force : {false, true})
+    REQUIRE_THROWS_WITH(
+        factory->open_restore_target("rbd:rbd/" + restored.name(), r.revision.size, force),
+        Catch::Contains("exists; restore never overwrites"));
+  rbd_export(cluster.conf(), "rbd/" + restored.name(), dir / "restored");
+  CHECK(same_content(dir / "source", dir / "restored"));
+  {
+    // Abandoned before finish(): the half-restored image is removed.
+    TestImage partial(cluster, 4096, "partial");
+    partial.remove();
+    auto target = factory->open_restore_target("rbd:rbd/" + partial.name(), 8 * MiB, false);
+    std::vector<char> data(4 * MiB, 'x');
+    target->write(0, data);
+    target.reset();
+    CHECK_FALSE(image_exists(cluster, partial.name()));
+  }
+  // File targets still go to files.
+  auto file = factory->open_restore_target((dir / "file").string(), r.revision.size, false);
+  restore_image(repo.image_path(r.revision.uuid), r.revision.size, *file);
+  CHECK(same_content(dir / "source", dir / "file"));
+}
+
+TEST_CASE("rbd: restore target names") {
+  CHECK_FALSE(parse_rbd_target("/dev/vdb").has_value());
+  auto a = parse_rbd_target("rbd:pool/img");
+  REQUIRE(a);
+  CHECK((a->pool == "pool" && a->rbd_namespace.empty() && a->image == "img"));
+  auto b = parse_rbd_target("rbd:pool/ns/img");
+  REQUIRE(b);
+  CHECK((b->pool == "pool" && b->rbd_namespace == "ns" && b->image == "img"));
+  for (const char* bad : {"rbd:", "rbd:pool", "rbd:pool/", "rbd:/img", "rbd:a/b/c/d"})
+    CHECK_THROWS_WITH(parse_rbd_target(bad), Catch::Contains("is not rbd:POOL/IMAGE"));
+  FileSourceFactory files;
+  CHECK_THROWS_WITH(files.open_restore_target("rbd:pool/img", 4096, false),
+                    Catch::Contains("RBD targets are not available"));
+}
+
+TEST_CASE("rbd: backyd --once backs up a ceph-rbd job (full then incremental)") {
+  TestCluster cluster;
+  TestImage img(cluster, 64 * MiB, "once");
+  TempDir dir(xfs_mount(), "rbd-once");
+  img.write(0, 10 * MiB, 1);
+  auto yaml = write_config(
+      dir.path(), "global: {base-dir: " + (dir / "base").string() +
+                      "}\nceph: {conf: " + cluster.conf() +
+                      "}\nschedules: {s: {daily: {interval: 1d, keep: 3}}}\n"
+                      "jobs: {vm: {schedule: s, source: {type: ceph-rbd, pool: rbd, image: " +
+                      img.name() + ", reads-in-flight: 4}}}\n");
+  Repository repo(dir / "base" / "vm");
+  for (int run_no = 0; run_no < 2; ++run_no) {
+    if (run_no == 1) img.write(5 * MiB, 4096, 2);
+    auto r = run({BACKYD_PATH, "-c", yaml.string(), "--once", "vm"});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    auto revs = repo.revisions();
+    REQUIRE(revs.size() == static_cast<size_t>(run_no + 1));
+    CHECK(revs.back().parent == (run_no == 0 ? "" : revs.front().uuid));
+    rbd_export(cluster.conf(), img.spec() + "@" + rbd_snapshot_name(revs.back().uuid),
+               dir / "export");
+    CHECK(same_content(repo.dir() / "latest", dir / "export"));
+    CHECK(img.backy_snapshots() == std::vector<std::string>{rbd_snapshot_name(revs.back().uuid)});
+  }
+}
+
+}  // namespace backy::test
