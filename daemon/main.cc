@@ -105,8 +105,8 @@ int run_daemon(backy::Config config, std::shared_ptr<spdlog::logger> log, bool l
   wait_for_signal();
 
   notifier.start_watchdog();
-  notifier.status(scheduler->summary());
   notifier.ready();
+  notifier.status(scheduler->summary());
   log->info("ready");
 
   try {

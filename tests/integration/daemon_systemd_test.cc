@@ -1,0 +1,54 @@
+// The shipped systemd units pass systemd-analyze verify (with ExecStart pointing at the built
+// binary, since /usr/sbin/backyd is not installed here), and the tmpfiles entry applies.
+#include <catch2/catch.hpp>
+#include <regex>
+
+#include "daemon_support.h"
+
+using namespace backy;
+using namespace backy::test;
+
+namespace {
+
+const std::filesystem::path kUnits = std::filesystem::path(BACKY_SOURCE_DIR) / "systemd";
+
+}  // namespace
+
+TEST_CASE("systemd: backyd.service and backyd.socket pass systemd-analyze verify", "[daemon]") {
+  TempDir dir("/tmp", "backyd-units");
+  std::string service = read_text(kUnits / "backyd.service");
+  for (const char* key :
+       {"Type=notify", "WatchdogSec=", "Restart=on-failure", "ExecReload=/bin/kill -HUP $MAINPID",
+        "ProtectSystem=strict", "ReadWritePaths=", "PrivateTmp=yes", "NoNewPrivileges=yes",
+        "RuntimeDirectory=backy"})
+    CHECK(service.find(key) != std::string::npos);
+  const std::string socket = read_text(kUnits / "backyd.socket");
+  CHECK(socket.find("ListenStream=/run/backy/backyd.sock") != std::string::npos);
+  CHECK(socket.find("SocketMode=0660") != std::string::npos);
+
+  service = std::regex_replace(service, std::regex("ExecStart=/usr/sbin/backyd"),
+                               std::string("ExecStart=") + BACKYD_PATH);
+  std::ofstream(dir / "backyd.service") << service;
+  std::ofstream(dir / "backyd.socket") << socket;
+  const auto ok = run({"systemd-analyze", "verify", (dir / "backyd.service").string(),
+                       (dir / "backyd.socket").string()});
+  INFO(ok.out << ok.err);
+  CHECK(ok.exit_code == 0);
+
+  // The check can fail: a unit whose binary does not exist is refused.
+  std::ofstream(dir / "backyd.service") << std::regex_replace(
+      service, std::regex("ExecStart=[^ ]+"), "ExecStart=/nonexistent/backyd");
+  const auto bad = run({"systemd-analyze", "verify", (dir / "backyd.service").string(),
+                        (dir / "backyd.socket").string()});
+  CHECK(bad.exit_code != 0);
+}
+
+TEST_CASE("systemd: the tmpfiles entry creates the runtime and base directories", "[daemon]") {
+  TempDir root("/tmp", "backyd-tmpfiles");
+  const auto r = run({"systemd-tmpfiles", "--root=" + root.path().string(), "--create",
+                      (kUnits / "backyd.tmpfiles").string()});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(std::filesystem::is_directory(root / "run/backy"));
+  CHECK(std::filesystem::is_directory(root / "srv/backy"));
+}
