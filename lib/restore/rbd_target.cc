@@ -48,7 +48,9 @@ class RbdTarget : public RestoreTarget {
     // Reuse the slot's buffer unless librbd still holds a reference to it.
     if (slot.own.length() < data.size() || slot.own.raw_nref() > 1)
       slot.own = ceph::bufferptr(static_cast<unsigned>(std::max<size_t>(data.size(), 4 << 20)));
-    std::memcpy(slot.own.c_str(), data.data(), data.size());
+    // copy_in, not memcpy: it also drops the buffer's cached crc, which the messenger would
+    // otherwise send with the new bytes (the OSD then drops the connection, again and again).
+    slot.own.copy_in(0, static_cast<unsigned>(data.size()), data.data());
     slot.bl.append(slot.own, 0, static_cast<unsigned>(data.size()));
     slot.offset = offset;
     slot.length = data.size();

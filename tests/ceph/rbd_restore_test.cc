@@ -23,7 +23,9 @@ TEST_CASE("rbd: restore into a new RBD image equals the source; an existing imag
   auto factory = make_source_factory(config.ceph);
   CapturedLog log;
   img.write(0, 5 * MiB, 1);
-  img.write(40 * MiB + 4096, 20 * MiB, 2);
+  // More 4 MiB chunks than writes in flight: slots and their buffers are reused (regression: a
+  // reused buffer went out with its stale cached crc, and the OSD dropped every write).
+  img.write(20 * MiB + 4096, 70 * MiB, 2);
   img.write(96 * MiB, 8192, 3);
   BackupResult r = backup(config, *factory, *log);
   rbd_export(cluster.conf(), img.spec() + "@" + rbd_snapshot_name(r.revision.uuid), dir / "source");
