@@ -58,7 +58,8 @@ int status_table(const Json& r, std::ostream& out) {
                     last.is_object() ? short_time(last.value("time", "")) : "-",
                     last.is_object() ? join(last["tags"]) : "-",
                     last.is_object() ? seconds(last.value("duration", 0.0)) : "-",
-                    short_time(j.value("next_time", "")), join(j["next_tags"])});
+                    short_time(j["next_time"].is_string() ? j["next_time"].get<std::string>() : ""),
+                    join(j["next_tags"])});
   }
   table(out, rows);
   const Json& s = r["summary"];

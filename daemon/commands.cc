@@ -260,8 +260,11 @@ void CommandHandler::run(const Json& args, Out out) {
 
 void CommandHandler::pause_resume(bool pause, const Json& args, Out out) {
   std::vector<std::string> jobs;
-  if (args.value("all", false)) {
-    for (const auto& s : scheduler_.status()) jobs.push_back(s.name);
+  const bool all = args.value("all", false);
+  if (all) {
+    // --all means "every job ends up paused (resumed)": those already there are no error.
+    for (const auto& s : scheduler_.status())
+      if ((s.state == JobState::paused) != pause) jobs.push_back(s.name);
   } else {
     jobs = json_strings(args["jobs"]);
     for (const auto& j : jobs)

@@ -80,17 +80,19 @@ Json revision_json(const Revision& r) {
 }
 
 Json job_json(const JobStatus& s) {
-  Json j{{"job", s.name},
-         {"state", state_name(s.state)},
-         {"overdue", s.overdue},
-         {"last_backup", nullptr},
-         {"last_run", nullptr},
-         {"next_time", format_iso8601(s.next_time)},
-         {"next_tags", tags_json(s.next_tags)},
-         {"consecutive_failures", s.consecutive_failures},
-         {"total_failures", s.total_failures},
-         {"revisions", s.revision_count},
-         {"bytes_written", s.bytes_written_total}};
+  Json j{
+      {"job", s.name},
+      {"state", state_name(s.state)},
+      {"overdue", s.overdue},
+      {"last_backup", nullptr},
+      {"last_run", nullptr},
+      // A paused job has no next time (the epoch): null, not 1970.
+      {"next_time", s.next_time == TimePoint{} ? Json(nullptr) : Json(format_iso8601(s.next_time))},
+      {"next_tags", tags_json(s.next_tags)},
+      {"consecutive_failures", s.consecutive_failures},
+      {"total_failures", s.total_failures},
+      {"revisions", s.revision_count},
+      {"bytes_written", s.bytes_written_total}};
   if (s.last_backup) {
     const Revision& r = *s.last_backup;
     j["last_backup"] = Json{{"uuid", r.uuid},

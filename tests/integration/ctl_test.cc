@@ -1,0 +1,380 @@
+// backyctl against a real backyd on the real XFS mount: every command in text and --json form,
+// rights, health states, misbehaving clients. The socket lives in its own directory under /tmp
+// (mode 0755) so that `nobody` can reach it; the revisions on XFS.
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "support/test_env.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace backy::test;
+
+namespace {
+
+struct Job {
+  std::string name;
+  std::string source;  // file name; missing -> every run fails
+  std::string schedule = "daily";
+};
+
+// A backyd with its own config, base-dir on XFS, socket in a private /tmp directory.
+class Daemon {
+ public:
+  explicit Daemon(const std::vector<Job>& jobs, const std::string& extra_global = "")
+      : data_(xfs_mount(), "ctl"), run_dir_("/tmp", "backy-ctl-sock") {
+    fs::permissions(run_dir_.path(), fs::perms(0755));
+    socket_ = (run_dir_ / "backyd.sock").string();
+    std::string yaml = "global:\n  base-dir: " + (data_ / "base").string() +
+                       "\n  worker-limit: 2\n  socket: " + socket_ + "\n" + extra_global +
+                       "schedules:\n  daily:\n    daily: {interval: 1d, keep: 5}\n"
+                       "  fast:\n    often: {interval: 2s, keep: 5}\njobs:\n";
+    for (const auto& j : jobs)
+      yaml += "  " + j.name + ":\n    schedule: " + j.schedule +
+              "\n    source: {type: file, filename: " + j.source + "}\n";
+    config_ = write_config(data_.path(), yaml);
+    child_ = std::make_unique<Child>(std::vector<std::string>{BACKYD_PATH, "-c", config_.string()},
+                                     data_ / "backyd.log");
+    REQUIRE(eventually(20, [&] { return ctl({"version"}).exit_code == 0; }));
+  }
+  ~Daemon() { stop(); }
+
+  ProcessResult ctl(std::vector<std::string> args) const {
+    args.insert(args.begin(), {BACKYCTL_PATH, "-s", socket_});
+    return run(args);
+  }
+  ProcessResult ctl_as_nobody(std::vector<std::string> args) const {
+    args.insert(args.begin(), {"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                               BACKYCTL_PATH, "-s", socket_});
+    return run(args);
+  }
+  json ctl_json(std::vector<std::string> args) const {
+    args.push_back("--json");
+    ProcessResult r = ctl(args);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return json::parse(r.out);
+  }
+  void stop() {
+    if (!child_) return;
+    child_->signal(SIGTERM);
+    CHECK(child_->wait(30) == 0);
+    child_.reset();
+  }
+  // Waits until `job` has `n` revisions.
+  bool wait_revisions(const std::string& job, size_t n) const {
+    return eventually(30, [&] {
+      ProcessResult r = ctl({"status", job, "--json"});
+      return r.exit_code == 0 && json::parse(r.out)["revisions"].size() >= n;
+    });
+  }
+
+  const fs::path& dir() const { return data_.path(); }
+  const fs::path& config() const { return config_; }
+  const std::string& socket() const { return socket_; }
+  fs::path image(const std::string& job, const std::string& uuid) const {
+    return data_ / "base" / job / uuid;
+  }
+
+ private:
+  TempDir data_;
+  TempDir run_dir_;
+  std::string socket_;
+  fs::path config_;
+  std::unique_ptr<Child> child_;
+};
+
+std::string source_image(const fs::path& dir, const std::string& name, uint64_t seed) {
+  const fs::path p = dir / name;
+  make_sparse(p, 32 << 20);
+  write_random(p, 0, 4 << 20, seed);
+  write_random(p, 20 << 20, 1 << 20, seed + 1);
+  return p.string();
+}
+
+int raw_connect(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  path.copy(addr.sun_path, sizeof addr.sun_path - 1);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  timeval tv{30, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+std::string raw_exchange(int fd, const std::string& data) {
+  for (size_t done = 0; done < data.size();) {
+    ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    done += size_t(n);
+  }
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, size_t(n));
+  ::close(fd);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("backyctl: status, version, metrics in text and --json", "[ctl]") {
+  TempDir src(xfs_mount(), "src");
+  Daemon d({{"vm1", source_image(src.path(), "vm1.img", 1)},
+            {"vm2", source_image(src.path(), "vm2.img", 2)}});
+  REQUIRE(d.wait_revisions("vm1", 1));
+  REQUIRE(d.wait_revisions("vm2", 1));
+
+  ProcessResult text = d.ctl({"status"});
+  CHECK(text.exit_code == 0);
+  CHECK(text.out.find("Job") == 0);
+  CHECK(text.out.find("vm1") != std::string::npos);
+  CHECK(text.out.find("2 jobs: ") != std::string::npos);
+  json status = d.ctl_json({"status"});
+  REQUIRE(status["jobs"].size() == 2);
+  CHECK(status["jobs"][0]["last_backup"]["tags"] == json{"daily"});
+  CHECK(status["summary"]["jobs"] == 2);
+
+  ProcessResult job = d.ctl({"status", "vm1"});
+  CHECK(job.exit_code == 0);
+  CHECK(job.out.find("1 revision, ") != std::string::npos);
+  CHECK(job.out.find("data (estimated)") != std::string::npos);
+  json jj = d.ctl_json({"status", "vm1"});
+  CHECK(jj["revisions"][0]["trust"] == "trusted");
+  CHECK(jj["revisions"][0]["bytes_written"] == 5 << 20);
+
+  ProcessResult v = d.ctl({"version"});
+  CHECK(v.out.find("backyd ") != std::string::npos);
+  CHECK(d.ctl_json({"version"})["protocol"] == 1);
+
+  ProcessResult m = d.ctl({"metrics"});
+  CHECK(m.exit_code == 0);
+  CHECK(m.out.find("backy_job_revisions{job=\"vm1\"} 1\n") != std::string::npos);
+  CHECK(m.out.find("backy_worker_limit 2\n") != std::string::npos);
+  CHECK(d.ctl_json({"metrics"})["text"].get<std::string>().find("backy_jobs 2") !=
+        std::string::npos);
+
+  ProcessResult ghost = d.ctl({"status", "ghost"});
+  CHECK(ghost.exit_code == 1);
+  CHECK(ghost.err.find("no job named \"ghost\"") != std::string::npos);
+}
+
+TEST_CASE("backyctl: run --wait, restore to a file and to stdout equal the revision", "[ctl]") {
+  TempDir src(xfs_mount(), "src");
+  const std::string img = source_image(src.path(), "vm1.img", 3);
+  Daemon d({{"vm1", img}});
+  REQUIRE(d.wait_revisions("vm1", 1));
+  write_random(img, 8 << 20, 1 << 20, 99);  // the next revision differs
+
+  ProcessResult run_wait = d.ctl({"run", "vm1", "--tags", "manual:test", "--wait"});
+  INFO(run_wait.err);
+  REQUIRE(run_wait.exit_code == 0);
+  CHECK(run_wait.out.find("vm1: finished, revision ") == 0);
+  CHECK(run_wait.err.find("vm1: queued") != std::string::npos);
+  json runj = d.ctl_json({"run", "vm1", "--wait", "--tags", "manual:json"});
+  CHECK(runj["jobs"][0]["ok"] == true);
+  const std::string uuid = runj["jobs"][0]["uuid"];
+
+  const fs::path out = src / "restored.img";
+  ProcessResult rf = d.ctl({"restore", "vm1", uuid, out.string()});
+  INFO(rf.err);
+  REQUIRE(rf.exit_code == 0);
+  CHECK(rf.err.find("100%") != std::string::npos);  // progress on stderr
+  CHECK(same_content(out, d.image("vm1", uuid)));
+  CHECK(same_content(out, img));
+
+  ProcessResult again = d.ctl({"restore", "vm1", uuid, out.string()});
+  CHECK(again.exit_code == 1);
+  CHECK(again.err.find("--force") != std::string::npos);
+  json forced = d.ctl_json({"restore", "vm1", "0", out.string(), "--force"});
+  CHECK(forced["uuid"] == uuid);
+
+  ProcessResult rs = d.ctl({"restore", "vm1", "latest", "-"});
+  REQUIRE(rs.exit_code == 0);
+  REQUIRE(rs.out.size() == 32u << 20);
+  std::ofstream(src / "stdout.img", std::ios::binary) << rs.out;
+  CHECK(same_content(src / "stdout.img", d.image("vm1", uuid)));
+
+  // A relative target means the caller's directory.
+  ProcessResult rel = run({"sh", "-c",
+                           "cd " + src.path().string() + " && " BACKYCTL_PATH " -s " + d.socket() +
+                               " restore vm1 0 rel.img"});
+  CHECK(rel.exit_code == 0);
+  CHECK(same_content(src / "rel.img", img));
+
+  ProcessResult unknown_rev = d.ctl({"restore", "vm1", "17", (src / "x.img").string()});
+  CHECK(unknown_rev.exit_code == 1);
+  CHECK(unknown_rev.err.find("[not_found]") != std::string::npos);
+}
+
+TEST_CASE("backyctl: scrub, tags, forget, pause, resume, reload", "[ctl]") {
+  TempDir src(xfs_mount(), "src");
+  Daemon d({{"vm1", source_image(src.path(), "vm1.img", 4)},
+            {"vm2", source_image(src.path(), "vm2.img", 5)}});
+  REQUIRE(d.wait_revisions("vm1", 1));
+  REQUIRE(d.ctl({"run", "vm1", "--wait"}).exit_code == 0);
+  json revs = d.ctl_json({"status", "vm1"})["revisions"];
+  REQUIRE(revs.size() == 2);
+  const std::string old_uuid = revs[0]["uuid"], new_uuid = revs[1]["uuid"];
+
+  ProcessResult scrub = d.ctl({"scrub", "vm1"});
+  CHECK(scrub.exit_code == 0);
+  CHECK(scrub.out.find(old_uuid + ": verified") != std::string::npos);
+  // Damage the newest revision's image: scrub finds it, health turns CRITICAL.
+  {
+    const fs::path image = d.image("vm1", new_uuid);
+    fs::permissions(image, fs::perms::owner_write, fs::perm_options::add);
+    write_random(image, 0, 4096, 1234);
+  }
+  ProcessResult bad_scrub = d.ctl({"scrub", "vm1", "latest", "--json"});
+  CHECK(bad_scrub.exit_code == 1);  // damage found: exit 1, in --json form too
+  json bad = json::parse(bad_scrub.out);
+  CHECK(bad["revisions"][0]["trust"] == "distrusted");
+  CHECK(bad["revisions"][0]["bad_blocks"] == json{0});
+  CHECK(d.ctl({"scrub", "vm1", "latest"}).exit_code == 1);  // damage found: exit 1
+  ProcessResult health = d.ctl({"health"});
+  CHECK(health.exit_code == 2);
+  CHECK(health.out.find("bad block") != std::string::npos);
+
+  ProcessResult tags =
+      d.ctl({"tags", "vm1", old_uuid, "--add", "manual:keep", "--remove", "daily"});
+  CHECK(tags.exit_code == 0);
+  CHECK(tags.out == old_uuid + ": manual:keep\n");
+  CHECK(d.ctl_json({"tags", "vm1", old_uuid, "--add", "x1"})["revisions"][0]["tags"] ==
+        json{"manual:keep", "x1"});
+
+  CHECK(d.ctl({"forget", "vm1", new_uuid}).out == "forgot revision " + new_uuid + "\n");
+  CHECK(d.ctl_json({"forget", "vm1", old_uuid})["forgotten"] == old_uuid);
+  // (The daemon may already be taking a new one: a job without revisions runs at once.)
+  for (const auto& r : d.ctl_json({"status", "vm1"})["revisions"]) {
+    CHECK(r["uuid"] != old_uuid);
+    CHECK(r["uuid"] != new_uuid);
+  }
+
+  CHECK(d.ctl({"pause", "vm1"}).out == "vm1: paused\n");
+  CHECK(d.ctl_json({"status"})["jobs"][0]["state"] == "paused");
+  json paused = d.ctl_json({"pause", "--all"})["jobs"];  // vm1 is paused already
+  REQUIRE(paused.size() == 1);
+  CHECK(paused[0]["job"] == "vm2");
+  CHECK(d.ctl_json({"status"})["jobs"][1]["state"] == "paused");
+  CHECK(d.ctl_json({"resume", "--all"})["jobs"].size() == 2);
+  CHECK(d.ctl_json({"status"})["jobs"][1]["state"] != "paused");
+
+  ProcessResult reload = d.ctl({"reload"});
+  CHECK(reload.exit_code == 0);
+  CHECK(reload.out.find("configuration accepted") == 0);
+  const std::string good = [&] {
+    std::ifstream in(d.config());
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }();
+  std::ofstream(d.config()) << good << "  vm3:\n    schedule: nope\n";
+  ProcessResult rejected = d.ctl({"reload"});
+  CHECK(rejected.exit_code == 1);
+  CHECK(rejected.out.find("configuration rejected") == 0);
+  CHECK(d.ctl_json({"status"})["jobs"].size() == 2);  // the old config keeps running
+}
+
+TEST_CASE("backyctl health: OK, a failed job, an overdue job, daemon down", "[ctl]") {
+  TempDir src(xfs_mount(), "src");
+  {
+    Daemon ok({{"vm1", source_image(src.path(), "ok.img", 6)}});
+    REQUIRE(ok.wait_revisions("vm1", 1));
+    ProcessResult h = ok.ctl({"health"});
+    INFO(h.out);
+    CHECK(h.exit_code == 0);
+    CHECK(h.out == "BACKY OK - 1 job, all within SLA\n");
+    CHECK(ok.ctl({"health", "--json"}).exit_code == 0);
+  }
+  {
+    Daemon failed({{"vm1", (src / "missing.img").string()}});
+    REQUIRE(eventually(20, [&] { return failed.ctl({"health"}).exit_code == 1; }));
+    ProcessResult h = failed.ctl({"health"});
+    CHECK(h.out.find("BACKY WARNING - 1 job, 1 failed within SLA\n") == 0);
+    CHECK(h.out.find("WARNING: vm1: last run failed") != std::string::npos);
+    ProcessResult hj = failed.ctl({"health", "--json"});
+    CHECK(hj.exit_code == 1);
+    CHECK(json::parse(hj.out)["status"] == "WARNING");
+  }
+  {
+    // Interval 2 s: a job that never succeeds is overdue after 3 s.
+    Daemon overdue({{"vm1", (src / "missing.img").string(), "fast"}});
+    REQUIRE(eventually(20, [&] { return overdue.ctl({"health"}).exit_code == 2; }));
+    ProcessResult h = overdue.ctl({"health"});
+    CHECK(h.out.find("BACKY CRITICAL - 1 job, 1 overdue\n") == 0);
+    CHECK(h.out.find("CRITICAL: vm1: overdue") != std::string::npos);
+    overdue.stop();
+    ProcessResult down = overdue.ctl({"health"});
+    CHECK(down.exit_code == 2);
+    CHECK(down.out.find("BACKY CRITICAL - daemon not reachable") == 0);
+    ProcessResult status_down = overdue.ctl({"status"});
+    CHECK(status_down.exit_code == 1);
+    CHECK(status_down.err.find("backyd is not running") != std::string::npos);
+  }
+}
+
+TEST_CASE("backyctl as nobody: may read, may not change", "[ctl]") {
+  TempDir src(xfs_mount(), "src");
+  Daemon d({{"vm1", source_image(src.path(), "vm1.img", 7)}});
+  REQUIRE(d.wait_revisions("vm1", 1));
+  // The operator gives the socket to the readers' group (systemd: SocketGroup=).
+  REQUIRE(run({"chgrp", "nogroup", d.socket()}).exit_code == 0);
+
+  ProcessResult status = d.ctl_as_nobody({"status"});
+  INFO(status.err);
+  CHECK(status.exit_code == 0);
+  CHECK(status.out.find("vm1") != std::string::npos);
+  CHECK(d.ctl_as_nobody({"health"}).exit_code == 0);
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"run", "vm1"}, {"restore", "vm1", "0", (src / "r.img").string()}, {"reload"}}) {
+    ProcessResult r = d.ctl_as_nobody(args);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("permission denied") != std::string::npos);
+  }
+  CHECK_FALSE(fs::exists(src / "r.img"));
+  CHECK(d.ctl_json({"status", "vm1"})["revisions"].size() == 1);  // no run happened
+
+  // Without the group, nobody cannot even connect: a clear message, exit 1.
+  REQUIRE(run({"chgrp", "root", d.socket()}).exit_code == 0);
+  ProcessResult refused = d.ctl_as_nobody({"status"});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("permission denied on") != std::string::npos);
+}
+
+TEST_CASE("backyd survives garbage, oversized and half-sent requests; many clients", "[ctl]") {
+  TempDir src(xfs_mount(), "src");
+  Daemon d({{"vm1", source_image(src.path(), "vm1.img", 8)}});
+
+  int half = raw_connect(d.socket());
+  ::send(half, "{\"v\":1,", 7, MSG_NOSIGNAL);  // and then nothing
+  auto half_answer = std::async(std::launch::async, [half] { return raw_exchange(half, ""); });
+
+  CHECK(raw_exchange(raw_connect(d.socket()), "\x7f\x45LF garbage\n").find("bad_request") !=
+        std::string::npos);
+  CHECK(raw_exchange(raw_connect(d.socket()), std::string(1 << 20, '{')).find("too_large") !=
+        std::string::npos);
+  CHECK(raw_exchange(raw_connect(d.socket()), "{\"v\":9,\"cmd\":\"status\"}\n")
+            .find("unsupported_version") != std::string::npos);
+  // A client that connects and hangs up at once.
+  ::close(raw_connect(d.socket()));
+
+  // While the half-sent client waits for its time-out, 40 clients at once are all served.
+  std::vector<std::future<int>> clients;
+  for (int i = 0; i < 40; ++i)
+    clients.push_back(std::async(std::launch::async, [&] { return d.ctl({"status"}).exit_code; }));
+  int ok = 0;
+  for (auto& c : clients) ok += c.get() == 0;
+  CHECK(ok == 40);
+
+  CHECK(half_answer.get().find("\"timeout\"") != std::string::npos);
+  CHECK(d.ctl({"version"}).exit_code == 0);
+}
