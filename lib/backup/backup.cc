@@ -85,33 +85,36 @@ BackupResult run_backup(Repository& repo, const Repository::Lock& lock, Source& 
     uint64_t written = 0, done = 0;
     std::vector<uint64_t> changed;
     auto last_progress = std::chrono::steady_clock::now();
-    snap->read_blocks(
-        to_read,
-        [&](uint64_t b, std::span<const char> data) {
-          if (stop.stop_requested()) throw Cancelled();
-          const BlockSum old = sums.at(b);
-          if (is_all_zero(data)) {
-            if (old.data) {
-              image.punch(b * kBlockSize, data.size());
-              changed.push_back(b);
-            }
-            sums.set(b, kHole);
-          } else {
-            BlockSum now = checksum(data);
-            if (now != old) {
-              written += image.write(b * kBlockSize, data, old.data);
-              sums.set(b, now);
-              changed.push_back(b);
-            }
-          }
-          done += data.size();
-          if (options.progress &&
-              std::chrono::steady_clock::now() - last_progress > std::chrono::milliseconds(250)) {
-            options.progress(done, to_read.size() * kBlockSize);
-            last_progress = std::chrono::steady_clock::now();
-          }
-        },
-        stop);
+    const BlockSink sink = [&](uint64_t b, std::span<const char> data) {
+      if (stop.stop_requested()) throw Cancelled();
+      const BlockSum old = sums.at(b);
+      if (is_all_zero(data)) {
+        if (old.data) {
+          image.punch(b * kBlockSize, data.size());
+          changed.push_back(b);
+        }
+        sums.set(b, kHole);
+      } else {
+        BlockSum now = checksum(data);
+        if (now != old) {
+          written += image.write(b * kBlockSize, data, old.data);
+          sums.set(b, now);
+          changed.push_back(b);
+        }
+      }
+      done += data.size();
+      if (options.progress &&
+          std::chrono::steady_clock::now() - last_progress > std::chrono::milliseconds(250)) {
+        options.progress(done, to_read.size() * kBlockSize);
+        last_progress = std::chrono::steady_clock::now();
+      }
+    };
+    if (parent)
+      snap->read_changed_blocks(
+          to_read, [&](uint64_t b, std::span<char> out) { image.read(b * kBlockSize, out); }, sink,
+          stop);
+    else
+      snap->read_blocks(to_read, sink, stop);
 
     image.finish();
     sums.save(repo.sums_path(uuid));

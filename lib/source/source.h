@@ -31,6 +31,8 @@ struct BlockChange {
 // Receives one block's bytes; the span is valid only during the call. The last block of an image
 // whose size is not a multiple of kBlockSize is shorter.
 using BlockSink = std::function<void(uint64_t block, std::span<const char> data)>;
+// Fills `out` with `block`'s content in the parent revision (what the new revision's clone holds).
+using BaseReader = std::function<void(uint64_t block, std::span<char> out)>;
 
 class SourceSnapshot {
  public:
@@ -45,6 +47,14 @@ class SourceSnapshot {
   // backy::Cancelled when `stop` is requested, backy::Error on a read failure.
   virtual void read_blocks(std::span<const uint64_t> blocks, const BlockSink& sink,
                            std::stop_token stop) = 0;
+  // Incremental runs: like read_blocks(), but `base` supplies the parent's content of a block, so
+  // a source that knows exactly which bytes changed (RBD) reads only those and lays them over the
+  // base. The sink still gets whole blocks. Default: read_blocks().
+  virtual void read_changed_blocks(std::span<const uint64_t> blocks, const BaseReader& base,
+                                   const BlockSink& sink, std::stop_token stop) {
+    (void)base;
+    read_blocks(blocks, sink, stop);
+  }
   // True when the data stays exactly as it was when the snapshot was taken (an RBD snapshot),
   // so the verification after a run can compare the written image with the source itself.
   virtual bool stable() const = 0;

@@ -14,19 +14,11 @@ class FaultSnapshot : public SourceSnapshot {
   std::vector<BlockChange> changed_blocks() override { return inner_->changed_blocks(); }
   void read_blocks(std::span<const uint64_t> blocks, const BlockSink& sink,
                    std::stop_token stop) override {
-    if (pass_++ > 0) return inner_->read_blocks(blocks, sink, stop);
-    bool first = true;
-    inner_->read_blocks(
-        blocks,
-        [&](uint64_t b, std::span<const char> data) {
-          if (first && f_.before_first_block) f_.before_first_block();
-          first = false;
-          if (!f_.corrupt) return sink(b, data);
-          copy_.assign(data.begin(), data.end());
-          copy_[copy_.size() / 2] ^= 0x5a;
-          sink(b, copy_);
-        },
-        stop);
+    inner_->read_blocks(blocks, faulty(sink), stop);
+  }
+  void read_changed_blocks(std::span<const uint64_t> blocks, const BaseReader& base,
+                           const BlockSink& sink, std::stop_token stop) override {
+    inner_->read_changed_blocks(blocks, base, faulty(sink), stop);
   }
   bool stable() const override { return inner_->stable(); }
   uint64_t bytes_read() const override { return inner_->bytes_read(); }
@@ -34,6 +26,19 @@ class FaultSnapshot : public SourceSnapshot {
  private:
   std::unique_ptr<SourceSnapshot> inner_;
   FaultFactory& f_;
+  // The first pass (the backup's) gets the faults; later ones (verification) the real data.
+  BlockSink faulty(const BlockSink& sink) {
+    if (pass_++ > 0) return sink;
+    return [this, sink, first = true](uint64_t b, std::span<const char> data) mutable {
+      if (first && f_.before_first_block) f_.before_first_block();
+      first = false;
+      if (!f_.corrupt) return sink(b, data);
+      copy_.assign(data.begin(), data.end());
+      copy_[copy_.size() / 2] ^= 0x5a;
+      sink(b, copy_);
+    };
+  }
+
   int pass_ = 0;
   std::vector<char> copy_;
 };

@@ -95,7 +95,8 @@ TEST_CASE("rbd: backyd --once backs up a ceph-rbd job (full then incremental)") 
   Repository repo(dir / "base" / "vm");
   for (int run_no = 0; run_no < 2; ++run_no) {
     if (run_no == 1) img.write(5 * MiB, 4096, 2);
-    auto r = run({BACKYD_PATH, "-c", yaml.string(), "--once", "vm"});
+    // --tags: run now even though the daily tag is not due again yet.
+    auto r = run({BACKYD_PATH, "-c", yaml.string(), "--once", "vm", "--tags", "daily"});
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
     auto revs = repo.revisions();
