@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "util/error.h"
 #include "util/fd.h"
@@ -55,16 +56,19 @@ protocol::Reply call(const std::string& socket, const protocol::Request& request
   ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   send_all(fd.get(), protocol::encode_request(request));
   std::string buffer;
-  char chunk[65536];
+  size_t scanned = 0;  // bytes of `buffer` known to hold no newline (a status answer is MBs)
+  std::vector<char> chunk(1 << 20);
   for (;;) {
     size_t nl;
-    while ((nl = buffer.find('\n')) != std::string::npos) {
+    while ((nl = buffer.find('\n', scanned)) != std::string::npos) {
       protocol::Reply reply = protocol::parse_reply(buffer.substr(0, nl));
       buffer.erase(0, nl + 1);
+      scanned = 0;
       if (reply.final) return reply;
       if (on_progress) on_progress(reply.body);
     }
-    ssize_t n = ::recv(fd.get(), chunk, sizeof chunk, 0);
+    scanned = buffer.size();
+    ssize_t n = ::recv(fd.get(), chunk.data(), chunk.size(), 0);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -72,7 +76,7 @@ protocol::Reply call(const std::string& socket, const protocol::Request& request
       throw sys_error("read the answer");
     }
     if (n == 0) throw Error("backyd closed the connection without an answer");
-    buffer.append(chunk, static_cast<size_t>(n));
+    buffer.append(chunk.data(), static_cast<size_t>(n));
   }
 }
 
