@@ -518,8 +518,8 @@ ReloadResult Scheduler::reload() {
       it->second.removed = false;
       it->second.config = config_.jobs.at(name);
       set_schedule(it->second);
-      result.changed.push_back(name);
-      continue;
+      job_logger(*log_, name)->info("added again; its cancelled run ends first");
+      continue;  // start_next() arms it when that task reports back
     }
     Job& job = add_job(config_.jobs.at(name), read_history(job_dir(config_, name), *log_));
     job_logger(*log_, name)->info("added");

@@ -143,3 +143,49 @@ TEST_CASE("daemon: SIGTERM during a large backup exits 0 in time, no partial rev
   CHECK(small_after.front().uuid == small_rev.uuid);
   CHECK(same_content(dir / "base" / "small" / small_rev.uuid, dir / "small.img"));
 }
+
+TEST_CASE("daemon: a reload keeps a running backup; changed jobs pick up their change",
+          "[daemon]") {
+  TempDir dir(xfs_mount(), "daemon-keep");
+  write_random(dir / "big.img", 0, 384ull << 20, 5);
+  write_random(dir / "small.img", 0, 1 << 20, 6);
+  write_random(dir / "other.img", 0, 1 << 20, 7);
+  const auto config = write_config(dir.path(), config_text(dir, 2, {"big", "small"}, "1d"));
+  NotifySocket notify(dir.path());
+  Daemon d(config, dir / "backyd.log", {{"NOTIFY_SOCKET", notify.path()}});
+  const auto big = dir / "base" / "big";
+  REQUIRE(eventually(20, [&] { return revisions_of(dir / "base" / "small").size() == 1; }));
+  REQUIRE(eventually(20, [&] { return !partial_files(big).empty(); }));
+
+  // worker-limit 2 -> 1 while big runs; small now reads another file on a 2 s schedule.
+  const std::string small_src = (dir / "small.img").string();
+  const std::string text =
+      "global:\n  base-dir: " + (dir / "base").string() +
+      "\n  worker-limit: 1\n  socket: " + (dir / "sock").string() +
+      "\nschedules:\n  fast:\n    t: {interval: 1d, keep: 1000}\n  fast2:\n    t: {interval: 2s, "
+      "keep: 1000}\njobs:\n  big: {schedule: fast, source: {type: file, filename: " +
+      (dir / "big.img").string() +
+      "}}\n  small: {schedule: fast2, source: {type: file, filename: " +
+      (dir / "other.img").string() + "}}\n";
+  write_config(dir.path(), text);
+  const TimePoint reload_time = Clock::now();
+  d.child.signal(SIGHUP);
+  REQUIRE(notify.wait_for("RELOADING=1", 5));
+  REQUIRE(notify.wait_for("READY=1", 5));
+  INFO(d.log());
+  CHECK(d.log_has("reloaded: 2 jobs (0 added, 0 removed, 1 changed)", 2));
+  CHECK(d.log_has("worker-limit 2 -> 1"));
+
+  // The running backup of the unchanged job finishes: it ran across the reload.
+  REQUIRE(eventually(120, [&] { return revisions_of(big).size() == 1; }));
+  const auto rev = revisions_of(big).front();
+  CHECK(rev.timestamp < reload_time);
+  CHECK(unix_seconds(rev.timestamp) + rev.stats.duration > unix_seconds(reload_time));
+  CHECK(!d.log_has("[big] backup cancelled"));
+  // The changed job now runs every 2 s from the new file (after big: worker-limit is 1).
+  REQUIRE(eventually(15, [&] { return revisions_of(dir / "base" / "small").size() >= 3; }));
+  const auto small = revisions_of(dir / "base" / "small");
+  CHECK(small.front().source.at("filename") == small_src);
+  CHECK(small.back().source.at("filename") == (dir / "other.img").string());
+  REQUIRE(d.stop(20) == std::optional<int>(0));
+}
