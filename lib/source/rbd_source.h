@@ -1,14 +1,8 @@
 // RbdSource: a Ceph RBD image, backed up through librbd snapshots (`type: ceph-rbd`).
 //
 // A run of revision U creates snapshot `backy-U` on the image and reads only from it, so the VM
-// may keep writing. Incremental: diff_iterate2(from = backy-<parent>, whole_object = true) lists
-// the objects written since the parent's snapshot; with the object-map / fast-diff features this
-// is a walk of two in-memory bitmaps, so a no-change run of a 1 TiB image costs milliseconds, not
-// a scan. Objects that no longer exist (discarded, or cut by a shrink) are reported as zero. Full:
-// the same call from no snapshot lists the allocated objects; the rest are holes, never read.
-// Reads are librbd aio, `reads-in-flight` (default 16) at a time; the sink runs on the caller's
-// thread (see rbd_aio.h). Whole-object diffs are precise enough: the backup run compares each
-// 4 KiB page of a changed block with the clone and writes only what differs.
+// may keep writing; an incremental diffs it against the parent's snapshot `backy-<parent>`.
+// How changes are found and read (fast-diff, exact extents, aio reads in flight): rbd_snapshot.h.
 //
 // Snapshot hygiene: committed(U) removes every `backy-*` snapshot except backy-U, abandon(U)
 // removes backy-U; snapshots with other names are never touched. If open() fails after creating
