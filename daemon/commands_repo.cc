@@ -123,9 +123,12 @@ void CommandHandler::restore(const Json& args, Out out) {
   if (target.rfind("rbd:", 0) != 0 && target.front() != '/')
     return out->error({ErrorCode::bad_request,
                        "restore target must be an absolute path, \"-\" or rbd:POOL/IMAGE"});
+  std::shared_ptr<SourceFactory> targets = scheduler_.restore_targets();
+  if (!targets) targets = std::make_shared<FileSourceFactory>();
   job_work(
       job,
-      [dir, spec, target, force](std::stop_token stop, std::function<void(Json)> progress) {
+      [dir, spec, target, force, targets](std::stop_token stop,
+                                          std::function<void(Json)> progress) {
         Repository repo(dir);
         auto lock = repo.lock();
         Revision r = find_or_refuse(repo, spec);
@@ -133,9 +136,8 @@ void CommandHandler::restore(const Json& args, Out out) {
         if (!force && target.rfind("rbd:", 0) != 0 && std::filesystem::exists(target, ec) &&
             std::filesystem::is_regular_file(target, ec))
           throw Refusal{{ErrorCode::conflict, target + " exists; use --force to overwrite it"}};
-        // The base factory handles files and devices and refuses rbd: with a clear message.
-        FileSourceFactory files;
-        auto out_target = files.open_restore_target(target, r.size, force);
+        // rbd:POOL/IMAGE through the daemon's cluster connection; files and devices directly.
+        auto out_target = targets->open_restore_target(target, r.size, force);
         ProgressThrottle throttle([&](Json p) {
           p["uuid"] = r.uuid;
           progress(std::move(p));

@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <stop_token>
@@ -25,6 +26,7 @@
 namespace backy {
 
 class WorkerPool;
+class SourceFactory;
 
 enum class JobState { waiting, queued, running, failed, paused };
 std::string to_string(JobState s);
@@ -87,6 +89,11 @@ class JobScheduler {
   virtual void post_job_work(const std::string& job,
                              std::function<void(std::stop_token)> work,
                              std::function<void(std::optional<std::string>)> done) = 0;
+
+  // The source factory the workers share: restores to rbd:POOL/IMAGE go through its cluster
+  // connection (SourceFactory::open_restore_target). nullptr: file and device targets only.
+  // Any thread may use the returned factory (it is what the workers use).
+  virtual std::shared_ptr<SourceFactory> restore_targets() const { return nullptr; }
 };
 
 }  // namespace backy

@@ -83,6 +83,7 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
   ReloadResult reload() override;
   void post_job_work(const std::string& job, std::function<void(std::stop_token)> work,
                      std::function<void(std::optional<std::string>)> done) override;
+  std::shared_ptr<SourceFactory> restore_targets() const override { return sources_; }
 
  private:
   using Waiter = std::function<void(const RunOutcome&)>;
