@@ -189,3 +189,35 @@ TEST_CASE("daemon: a reload keeps a running backup; changed jobs pick up their c
   CHECK(small.back().source.at("filename") == (dir / "other.img").string());
   REQUIRE(d.stop(20) == std::optional<int>(0));
 }
+
+TEST_CASE("daemon: socket activation, the control socket comes from LISTEN_FDS", "[daemon]") {
+  TempDir dir(xfs_mount(), "daemon-activate");
+  write_random(dir / "a.img", 0, 1 << 20, 1);
+  const auto config = write_config(dir.path(), config_text(dir, 1, {"a"}, "1d"));
+  // The socket systemd would have bound (not the config's global.socket).
+  const auto activated = dir / "activated.sock";
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, activated.c_str());
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(fd, 16) == 0);
+  NotifySocket notify(dir.path());
+  // LISTEN_PID must be the daemon's pid: the shell exports its own and execs backyd in place,
+  // with the socket as fd 3 (SD_LISTEN_FDS_START).
+  const std::string cmd = "export LISTEN_PID=$$ LISTEN_FDS=1; exec " + std::string(BACKYD_PATH) +
+                          " -c " + config.string() + " 3<&" + std::to_string(fd);
+  Child d({"/bin/sh", "-c", cmd}, dir / "backyd.log", {{"NOTIFY_SOCKET", notify.path()}});
+  ::close(fd);
+  REQUIRE(notify.wait_for("READY=1", 10));
+  INFO(read_text(dir / "backyd.log"));
+  CHECK(read_text(dir / "backyd.log").find("control socket from systemd socket activation") !=
+        std::string::npos);
+  const auto status = run({BACKYCTL_PATH, "-s", activated.string(), "status"});
+  CHECK(status.exit_code == 0);
+  CHECK(status.out.find("1 jobs") != std::string::npos);
+  CHECK(!std::filesystem::exists(dir / "sock"));
+  d.signal(SIGTERM);
+  CHECK(d.wait(20) == std::optional<int>(0));
+}
