@@ -10,20 +10,11 @@
 
 #include "backup/job_backup.h"
 #include "logging.h"
+#include "schedule/schedule.h"
 #include "source/source_factory.h"
 #include "util/error.h"
 
 namespace backy {
-
-namespace {
-
-std::set<std::string> schedule_tags(const Config& config, const JobConfig& job) {
-  std::set<std::string> tags;
-  for (const auto& [name, spec] : config.schedules.at(job.schedule)) tags.insert(name);
-  return tags;
-}
-
-}  // namespace
 
 int run_once(const Config& config, const std::vector<std::string>& jobs,
              const std::optional<std::set<std::string>>& forced_tags, spdlog::logger& log) {
@@ -42,7 +33,22 @@ int run_once(const Config& config, const std::vector<std::string>& jobs,
       const JobConfig& job = config.jobs.at(name);
       auto jlog = job_logger(log, name);
       try {
-        const auto tags = forced_tags ? *forced_tags : schedule_tags(config, job);
+        // As upstream backy's `backup`: forced tags, or exactly the tags due now; nothing due
+        // means nothing to do (after removing what interrupted runs left behind).
+        std::set<std::string> tags;
+        if (forced_tags) {
+          if (auto bad = check_forced_tags(config.schedules.at(job.schedule), *forced_tags))
+            throw Error(*bad);
+          tags = *forced_tags;
+        } else {
+          tags = tags_due_now(config, job, Clock::now());
+        }
+        if (tags.empty()) {
+          for (const auto& name : clean_job_leftovers(config, job))
+            jlog->info("removed leftover of an interrupted run: {}", name);
+          jlog->debug("no backup due");
+          continue;
+        }
         backup_job(config, job, *sources, tags, *jlog, stop);
       } catch (const Cancelled&) {
         jlog->warn("backup cancelled; the partial revision was removed");

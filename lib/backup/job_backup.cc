@@ -1,5 +1,7 @@
 #include "backup/job_backup.h"
 
+#include "repo/expire.h"
+#include "schedule/schedule.h"
 #include "util/error.h"
 
 namespace backy {
@@ -19,7 +21,22 @@ BackupResult backup_job(const Config& config, const JobConfig& job, SourceFactor
   options.full_always = job.source.full_always;
   options.verify = job.verify;
   options.progress = std::move(progress);
-  return run_backup(repo, lock, *source, options, log, stop);
+  BackupResult result = run_backup(repo, lock, *source, options, log, stop);
+  // Expiry only after a success: a failing job must not lose its old revisions one by one.
+  apply_expiry(repo, lock, config.schedules.at(job.schedule), options.now(), log);
+  return result;
+}
+
+std::set<std::string> tags_due_now(const Config& config, const JobConfig& job, TimePoint now) {
+  const Schedule& schedule = config.schedules.at(job.schedule);
+  Repository repo(job_dir(config, job.name));
+  return due_tags(schedule, job_spread(job.name, schedule), now, revision_infos(repo.revisions()));
+}
+
+std::vector<std::string> clean_job_leftovers(const Config& config, const JobConfig& job) {
+  Repository repo(job_dir(config, job.name));
+  Repository::Lock lock = repo.lock();
+  return repo.remove_leftovers(lock);
 }
 
 }  // namespace backy

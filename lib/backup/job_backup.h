@@ -1,8 +1,9 @@
 // backup_job: everything one scheduled or manual backup of a configured job does.
 //
 // Takes the job's lock (failing at once if another process holds it), builds the job's Source,
-// runs run_backup() with the job's settings and `tags`. Shared by `backyd --once` and the daemon's
-// workers. Runs on the calling thread; blocking.
+// runs run_backup() with the job's settings and `tags`, then applies the schedule's expiry to the
+// job's revisions. Shared by `backyd --once` and the daemon's workers. Runs on the calling
+// thread; blocking.
 #pragma once
 
 #include <set>
@@ -17,6 +18,13 @@ namespace backy {
 
 // The job directory of `job` under `config`.
 std::filesystem::path job_dir(const Config& config, const std::string& job);
+
+// The tags a run of `job` would carry if it started at `now` (schedule/schedule.h due_tags over
+// the job's revisions); empty when nothing is due.
+std::set<std::string> tags_due_now(const Config& config, const JobConfig& job, TimePoint now);
+
+// Takes the job's lock and removes leftovers of interrupted runs; returns what it removed.
+std::vector<std::string> clean_job_leftovers(const Config& config, const JobConfig& job);
 
 BackupResult backup_job(const Config& config, const JobConfig& job, SourceFactory& sources,
                         const std::set<std::string>& tags, spdlog::logger& log,

@@ -28,8 +28,9 @@ std::string config_for(const fs::path& base, const fs::path& image) {
          "jobs:\n  vm: {schedule: s, source: {type: file, filename: " + image.string() + "}}\n";
 }
 
+// A backup now, whether or not the schedule says one is due.
 ProcessResult once(const fs::path& config, const std::string& job = "vm") {
-  return run({BACKYD_PATH, "-c", config.string(), "--once", job});
+  return run({BACKYD_PATH, "-c", config.string(), "--once", job, "--tags", "daily"});
 }
 
 }  // namespace
@@ -68,7 +69,8 @@ TEST_CASE("two backups share extents and each revision equals its source bit for
   CHECK(shared_bytes(repo.image_path(second.uuid)) >= 64 * MiB - 160 * 4096 - MiB);
   CHECK(shared_bytes(repo.image_path(first.uuid)) >= 64 * MiB - 160 * 4096 - MiB);
   for (const auto& rev : repo.revisions())
-    CHECK(scrub_image(repo.image_path(rev.uuid), BlockSums::load(repo.sums_path(rev.uuid))).empty());
+    CHECK(
+        scrub_image(repo.image_path(rev.uuid), BlockSums::load(repo.sums_path(rev.uuid))).empty());
 }
 
 TEST_CASE("kill -9 during a backup harms no revision; the next run cleans up",
@@ -85,12 +87,13 @@ TEST_CASE("kill -9 during a backup harms no revision; the next run cleans up",
   // A large change, so the next backup runs long enough to be killed in the middle.
   write_random(img, 0, 1536 * MiB, 2);
   {
-    Child backyd({BACKYD_PATH, "-c", cfg.string(), "--once", "vm"}, t / "kill.log");
+    Child backyd({BACKYD_PATH, "-c", cfg.string(), "--once", "vm", "--tags", "daily"},
+                 t / "kill.log");
     // Wait until the new image has data in it, then kill without warning.
     REQUIRE(eventually(30, [&] {
       for (const auto& e : fs::directory_iterator(repo.dir()))
-        if (e.path().filename().string().size() == 36 &&
-            e.path().filename() != first.uuid && allocated_bytes(e.path()) > 64 * MiB)
+        if (e.path().filename().string().size() == 36 && e.path().filename() != first.uuid &&
+            allocated_bytes(e.path()) > 64 * MiB)
           return true;
       return false;
     }));
@@ -124,8 +127,7 @@ TEST_CASE("kill -9 during a backup harms no revision; the next run cleans up",
   CHECK(files == 8);  // 2 x (image, .rev, .sums), latest, .lock
 }
 
-TEST_CASE("without reflinks a revision is a full copy, correct, with a warning",
-          "[integration]") {
+TEST_CASE("without reflinks a revision is a full copy, correct, with a warning", "[integration]") {
   TempDir t(non_reflink_dir(), "copy");
   const fs::path img = t / "vm.img";
   make_sparse(img, 64 * MiB);
@@ -145,8 +147,7 @@ TEST_CASE("without reflinks a revision is a full copy, correct, with a warning",
   CHECK(allocated_bytes(repo.image_path(repo.revisions()[1].uuid)) <= 9 * MiB);
 }
 
-TEST_CASE("--check-config reports every error with file:line:col, or a summary",
-          "[integration]") {
+TEST_CASE("--check-config reports every error with file:line:col, or a summary", "[integration]") {
   TempDir t(non_reflink_dir(), "cfg");
   const fs::path bad = t / "bad.yaml";
   std::ofstream(bad) << "global:\n  base-dir: /srv/backy\n  worker-limit: 0\n"
@@ -159,8 +160,8 @@ TEST_CASE("--check-config reports every error with file:line:col, or a summary",
   CHECK(r.err.find(bad.string() + ":9:15: job 'vm' names schedule 't'") != std::string::npos);
   CHECK(r.err.find("3 errors") != std::string::npos);
 
-  ProcessResult ok = run({BACKYD_PATH, "-c", std::string(BACKY_SOURCE_DIR) + "/config/backy.yaml",
-                          "--check-config"});
+  ProcessResult ok = run(
+      {BACKYD_PATH, "-c", std::string(BACKY_SOURCE_DIR) + "/config/backy.yaml", "--check-config"});
   CHECK(ok.exit_code == 0);
   CHECK(ok.out.find("ok, 3 jobs, 2 schedules") != std::string::npos);
 }
