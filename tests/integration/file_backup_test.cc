@@ -147,7 +147,7 @@ TEST_CASE("without reflinks a revision is a full copy, correct, with a warning",
   CHECK(allocated_bytes(repo.image_path(repo.revisions()[1].uuid)) <= 9 * MiB);
 }
 
-TEST_CASE("--check-config reports every error with file:line:col, or a summary", "[integration]") {
+TEST_CASE("backyd --check-config reports every error with file:line:col, or a summary", "[integration]") {
   TempDir t(non_reflink_dir(), "cfg");
   const fs::path bad = t / "bad.yaml";
   std::ofstream(bad) << "global:\n  base-dir: /srv/backy\n  worker-limit: 0\n"
@@ -166,7 +166,7 @@ TEST_CASE("--check-config reports every error with file:line:col, or a summary",
   CHECK(ok.out.find("ok, 3 jobs, 2 schedules") != std::string::npos);
 }
 
-TEST_CASE("--once names an unknown job or a failing source and exits 1", "[integration]") {
+TEST_CASE("backyd --once names an unknown job or a failing source and exits 1", "[integration]") {
   TempDir t(non_reflink_dir(), "once");
   const fs::path cfg = write_config(t.path(), config_for(t / "base", t / "missing.img"));
   ProcessResult unknown = once(cfg, "nope");
