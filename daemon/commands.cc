@@ -132,9 +132,19 @@ void CommandHandler::handle(const protocol::Request& req, const Peer& peer, Out 
 
 void CommandHandler::status(const Json& args, Out out) {
   if (!args.contains("job")) {
-    return out->result(status_json(scheduler_.status(), scheduler_.orphans(),
-                                   scheduler_.running_count(), scheduler_.queued_count(),
-                                   scheduler_.config().global.worker_limit));
+    // Only the copy of the job table happens here; with 10,000 jobs, building and encoding the
+    // megabytes of JSON would hold the event loop for a noticeable time, so a reader does it.
+    auto jobs = std::make_shared<std::vector<JobStatus>>(scheduler_.status());
+    executors_.read([jobs, orphans = scheduler_.orphans(), running = scheduler_.running_count(),
+                     queued = scheduler_.queued_count(),
+                     limit = scheduler_.config().global.worker_limit, out,
+                     loop = executors_.loop]() mutable {
+      std::string line =
+          protocol::encode_result(status_json(*jobs, orphans, running, queued, limit));
+      jobs.reset();  // freed here, not on the loop
+      loop([out, line = std::move(line)]() mutable { out->encoded_result(std::move(line)); });
+    });
+    return;
   }
   const std::string job = args["job"];
   auto s = scheduler_.status(job);

@@ -50,6 +50,9 @@ class Responder {
   virtual void progress(const protocol::Json& progress) = 0;
   virtual void result(const protocol::Json& result) = 0;
   virtual void error(const protocol::Error& error) = 0;
+  // A final response already encoded (protocol::encode_result), for answers large enough that
+  // encoding them belongs on a reader thread rather than on the event loop.
+  virtual void encoded_result(std::string line) = 0;
 };
 
 struct Executors {

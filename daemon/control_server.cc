@@ -86,6 +86,7 @@ class ControlConnection : public Responder, public std::enable_shared_from_this<
   }
   void result(const protocol::Json& r) override { finish(protocol::encode_result(r)); }
   void error(const protocol::Error& e) override { finish(protocol::encode_error(e)); }
+  void encoded_result(std::string line) override { finish(std::move(line)); }
 
  private:
   void on_read(boost::system::error_code ec, size_t n) {

@@ -32,6 +32,11 @@ struct Recorder : Responder {
     REQUIRE_FALSE(done());
     error_body = e;
   }
+  void encoded_result(std::string line) override {
+    protocol::Reply r = protocol::parse_reply(line);
+    REQUIRE(r.ok);
+    result(r.body);
+  }
   bool done() const { return result_body || error_body; }
 };
 
