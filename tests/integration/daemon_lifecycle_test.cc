@@ -221,3 +221,37 @@ TEST_CASE("daemon: socket activation, the control socket comes from LISTEN_FDS",
   d.signal(SIGTERM);
   CHECK(d.wait(20) == std::optional<int>(0));
 }
+
+TEST_CASE("daemon: under systemd it logs to the journal, with the job as a field", "[daemon]") {
+  TempDir dir(xfs_mount(), "daemon-journal");
+  write_random(dir / "a.img", 0, 1 << 20, 1);
+  const auto config = write_config(dir.path(), config_text(dir, 1, {"a"}, "1d"));
+  // The journal's socket is /run/systemd/journal/socket. In a private mount namespace the
+  // daemon finds ours there (a bind mount of this directory); nothing outside it changes.
+  std::filesystem::create_directories(dir / "journal");
+  NotifySocket journal(dir / "journal", "socket");
+  NotifySocket notify(dir.path());
+  const auto log = dir / "backyd.log";
+  std::ofstream(log).close();
+  // JOURNAL_STREAM names the daemon's stderr (the log file here), as systemd sets it.
+  const std::string cmd =
+      "mount --make-rprivate / && mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/journal && "
+      "mount --bind " +
+      (dir / "journal").string() +
+      " /run/systemd/journal && "
+      "export JOURNAL_STREAM=$(stat -c %d:%i " +
+      log.string() + ") && exec " + std::string(BACKYD_PATH) + " -c " + config.string();
+  Child d({"unshare", "-m", "/bin/sh", "-c", cmd}, log, {{"NOTIFY_SOCKET", notify.path()}});
+  REQUIRE(notify.wait_for("READY=1", 10));
+  CHECK(journal.wait_for("MESSAGE=ready", 5));
+  REQUIRE(journal.wait_for("MESSAGE=run ok: revision", 10));
+  const std::string& msg = journal.messages().back();
+  INFO(msg);
+  CHECK(msg.find("\nJOB=a\n") != std::string::npos);
+  CHECK(msg.find("\nPRIORITY=6\n") != std::string::npos);
+  CHECK(msg.find("SYSLOG_IDENTIFIER=backyd") != std::string::npos);
+  d.signal(SIGTERM);
+  CHECK(d.wait(20) == std::optional<int>(0));
+  // Nothing went to stderr: the journal took every line.
+  CHECK(read_text(log).find("run ok") == std::string::npos);
+}

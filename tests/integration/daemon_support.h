@@ -16,9 +16,9 @@
 #include <fstream>
 #include <map>
 #include <optional>
-#include <thread>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "repo/repository.h"
@@ -26,11 +26,12 @@
 
 namespace backy::test {
 
-// An AF_UNIX datagram socket in `dir`, as systemd's NOTIFY_SOCKET would be. Collects every
-// message the daemon sends.
+// An AF_UNIX datagram socket in `dir`, as systemd's NOTIFY_SOCKET (or the journal's socket)
+// would be. Collects every message the daemon sends.
 class NotifySocket {
  public:
-  explicit NotifySocket(const std::filesystem::path& dir) : path_(dir / "notify.sock") {
+  explicit NotifySocket(const std::filesystem::path& dir, const std::string& name = "notify.sock")
+      : path_(dir / name) {
     fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     REQUIRE(fd_ >= 0);
     sockaddr_un addr{};
