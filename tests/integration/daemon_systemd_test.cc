@@ -1,7 +1,6 @@
 // The shipped systemd units pass systemd-analyze verify (with ExecStart pointing at the built
 // binary, since /usr/sbin/backyd is not installed here), and the tmpfiles entry applies.
 #include <catch2/catch.hpp>
-#include <regex>
 
 #include "daemon_support.h"
 
@@ -11,6 +10,15 @@ using namespace backy::test;
 namespace {
 
 const std::filesystem::path kUnits = std::filesystem::path(BACKY_SOURCE_DIR) / "systemd";
+
+// `text` with the program of ExecStart= replaced by `program`.
+std::string with_exec_start(std::string text, const std::string& program) {
+  const std::string key = "ExecStart=";
+  const size_t at = text.find(key);
+  REQUIRE(at != std::string::npos);
+  const size_t begin = at + key.size(), end = text.find_first_of(" \n", begin);
+  return text.replace(begin, end - begin, program);
+}
 
 }  // namespace
 
@@ -26,8 +34,8 @@ TEST_CASE("systemd: backyd.service and backyd.socket pass systemd-analyze verify
   CHECK(socket.find("ListenStream=/run/backy/backyd.sock") != std::string::npos);
   CHECK(socket.find("SocketMode=0660") != std::string::npos);
 
-  service = std::regex_replace(service, std::regex("ExecStart=/usr/sbin/backyd"),
-                               std::string("ExecStart=") + BACKYD_PATH);
+  CHECK(service.find("ExecStart=/usr/sbin/backyd ") != std::string::npos);
+  service = with_exec_start(service, BACKYD_PATH);
   std::ofstream(dir / "backyd.service") << service;
   std::ofstream(dir / "backyd.socket") << socket;
   const auto ok = run({"systemd-analyze", "verify", (dir / "backyd.service").string(),
@@ -36,8 +44,7 @@ TEST_CASE("systemd: backyd.service and backyd.socket pass systemd-analyze verify
   CHECK(ok.exit_code == 0);
 
   // The check can fail: a unit whose binary does not exist is refused.
-  std::ofstream(dir / "backyd.service") << std::regex_replace(
-      service, std::regex("ExecStart=[^ ]+"), "ExecStart=/nonexistent/backyd");
+  std::ofstream(dir / "backyd.service") << with_exec_start(service, "/nonexistent/backyd");
   const auto bad = run({"systemd-analyze", "verify", (dir / "backyd.service").string(),
                         (dir / "backyd.socket").string()});
   CHECK(bad.exit_code != 0);
