@@ -17,9 +17,8 @@ std::vector<ExpiryDecision> plan_expiry(const Schedule& schedule, TimePoint now,
   // Indices into history, oldest first.
   std::vector<size_t> order(history.size());
   std::iota(order.begin(), order.end(), size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return history[a].timestamp < history[b].timestamp;
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return history[a].timestamp < history[b].timestamp; });
 
   // Why each tag goes, per revision index.
   std::vector<std::map<std::string, std::string>> removed(history.size());

@@ -2,7 +2,7 @@
 //
 // Pure: plan_expiry() looks only at (schedule, now, history) and returns decisions; the repo
 // module applies them (rewrites .rev tags, deletes files). Nothing here touches a file or reads
-// the clock, so the plan can be shown (`backyctl expire --dry-run`) exactly as it would be done.
+// the clock, so a plan can be logged or shown exactly as it would be applied.
 //
 // Rules (backy 2.x, DESIGN.md "Schedule semantics"):
 //   - Per schedule tag {interval, keep}: the newest `keep` revisions carrying it keep it; an older

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
 
 #include "schedule/time_arith.h"
 
@@ -35,10 +38,14 @@ uint64_t stable_hash(const std::string& s) {
 
 // Intervals are positive in a loaded config; a zero or negative one would make every slot
 // computation divide by zero, so such a tag is treated as not scheduled at all.
-bool usable(const TagSpec& spec) { return spec.interval.count() > 0; }
+bool usable(const TagSpec& spec) {
+  return spec.interval.count() > 0;
+}
 
 // Whole seconds since the epoch, rounded down: a slot at second S is "now" during all of S.
-Wide epoch_seconds(TimePoint t) { return floor_div(ticks(t), kTicksPerSecond); }
+Wide epoch_seconds(TimePoint t) {
+  return floor_div(ticks(t), kTicksPerSecond);
+}
 
 // The first slot of `spec` strictly after second `t`, in seconds since the epoch.
 Wide next_slot(const TagSpec& spec, Wide spread, Wide t) {
@@ -62,7 +69,8 @@ std::map<std::string, Wide> missed_from(const Schedule& schedule,
     if (!usable(spec)) continue;
     std::optional<Wide> newest;
     for (const RevisionInfo& r : history)
-      if (r.tags.contains(tag)) newest = std::max(newest.value_or(ticks(r.timestamp)), ticks(r.timestamp));
+      if (r.tags.contains(tag))
+        newest = std::max(newest.value_or(ticks(r.timestamp)), ticks(r.timestamp));
     from[tag] = newest ? *newest + ticks(spec.interval) : kForever;
   }
   return from;
@@ -84,7 +92,9 @@ std::set<std::string> all_tags(const Schedule& schedule) {
 
 }  // namespace
 
-bool is_manual_tag(const std::string& tag) { return tag.starts_with(kManualTagPrefix); }
+bool is_manual_tag(const std::string& tag) {
+  return tag.starts_with(kManualTagPrefix);
+}
 
 Seconds job_spread(const std::string& job_name, const Schedule& schedule) {
   int64_t largest = 0;
@@ -130,7 +140,8 @@ DueRun next_run(const Schedule& schedule, Seconds spread, TimePoint now,
   for (const auto& entry : from) first_missed = std::min(first_missed, entry.second);
   const Wide when = std::max(ticks(now), first_missed);
   const Wide regular_at = ticks(regular.time);
-  if (regular_at - when > ticks(kCatchUpGrace)) return DueRun{clamp_time(when), missed_at(from, when), true};
+  if (regular_at - when > ticks(kCatchUpGrace))
+    return DueRun{clamp_time(when), missed_at(from, when), true};
 
   regular.tags.merge(missed_at(from, regular_at));
   return regular;
@@ -163,9 +174,9 @@ Seconds failure_backoff(int consecutive_failures) {
   if (consecutive_failures < 1) return Seconds(0);
   constexpr int64_t kCapMinutes = 360;
   // 2^9 minutes already exceeds the cap; stopping there keeps the shift defined for any n.
-  int64_t minutes = consecutive_failures >= 9 ? kCapMinutes
-                                              : std::min<int64_t>(int64_t{1} << consecutive_failures,
-                                                                  kCapMinutes);
+  int64_t minutes = consecutive_failures >= 9
+                        ? kCapMinutes
+                        : std::min<int64_t>(int64_t{1} << consecutive_failures, kCapMinutes);
   return std::chrono::minutes(minutes);
 }
 

@@ -31,8 +31,8 @@
 
 namespace backy {
 
-// Tags with this prefix are given by an operator for an ad-hoc run (`--tags manual:before-upgrade`).
-// They are never part of a schedule, never due, and never expire.
+// Tags with this prefix are given by an operator for an ad-hoc run (`--tags
+// manual:before-upgrade`). They are never part of a schedule, never due, and never expire.
 inline constexpr std::string_view kManualTagPrefix = "manual:";
 bool is_manual_tag(const std::string& tag);
 

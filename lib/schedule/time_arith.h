@@ -19,8 +19,12 @@ using Wide = __int128;
 static_assert(TimePoint::period::num == 1, "TimePoint ticks are a fraction of a second");
 inline constexpr Wide kTicksPerSecond = TimePoint::period::den;
 
-inline Wide ticks(TimePoint t) { return t.time_since_epoch().count(); }
-inline Wide ticks(Seconds s) { return Wide(s.count()) * kTicksPerSecond; }
+inline Wide ticks(TimePoint t) {
+  return t.time_since_epoch().count();
+}
+inline Wide ticks(Seconds s) {
+  return Wide(s.count()) * kTicksPerSecond;
+}
 
 inline TimePoint clamp_time(Wide t) {
   using Rep = TimePoint::rep;
@@ -34,6 +38,8 @@ inline Wide floor_div(Wide a, Wide b) {
   Wide q = a / b;
   return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
-inline Wide floor_mod(Wide a, Wide b) { return a - floor_div(a, b) * b; }
+inline Wide floor_mod(Wide a, Wide b) {
+  return a - floor_div(a, b) * b;
+}
 
 }  // namespace backy::schedule_detail
