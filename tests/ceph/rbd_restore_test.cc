@@ -39,6 +39,7 @@ TEST_CASE("rbd: restore into a new RBD image equals the source; an existing imag
     CHECK(target->zero_filled());
     restore_image(repo.image_path(r.revision.uuid), r.revision.size, *target);
   }
+  restored.adopt();
   rbd_export(cluster.conf(), "rbd/" + restored.name(), dir / "restored");
   CHECK(std::filesystem::file_size(dir / "restored") == 96 * MiB + 8192);
   CHECK(same_content(dir / "source", dir / "restored"));

@@ -66,6 +66,8 @@ class TestImage {
   void remove();
   // Do not remove the image on destruction (its cluster is gone).
   void forget() { removed_ = true; }
+  // After remove(): the name was taken again (by the product); remove it on destruction.
+  void adopt() { removed_ = false; }
 
  private:
   TestCluster& cluster_;
