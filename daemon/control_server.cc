@@ -226,7 +226,7 @@ void ControlServer::start() {
     log_.info("control: listening on {}", socket_path_);
   }
   accept();
-  schedule_metrics();
+  schedule_metrics(std::chrono::seconds(1));  // soon after start, then every kMetricsInterval
 }
 
 void ControlServer::stop() {
@@ -261,12 +261,12 @@ void ControlServer::accept() {
   });
 }
 
-void ControlServer::schedule_metrics() {
-  metrics_timer_.expires_after(kMetricsInterval);
+void ControlServer::schedule_metrics(std::chrono::seconds after) {
+  metrics_timer_.expires_after(after);
   metrics_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec || stopped_) return;
     commands_.write_metrics_file();
-    schedule_metrics();
+    schedule_metrics(kMetricsInterval);
   });
 }
 

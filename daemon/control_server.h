@@ -18,6 +18,7 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <chrono>
 #include <memory>
 #include <set>
 
@@ -54,7 +55,7 @@ class ControlServer {
  private:
   friend class ControlConnection;
   void accept();
-  void schedule_metrics();
+  void schedule_metrics(std::chrono::seconds after);
   void forget(const std::shared_ptr<ControlConnection>& c) { connections_.erase(c); }
 
   boost::asio::io_context& io_;

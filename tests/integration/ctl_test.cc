@@ -130,8 +130,10 @@ std::string raw_exchange(int fd, const std::string& data) {
 
 TEST_CASE("backyctl: status, version, metrics in text and --json", "[ctl]") {
   TempDir src(xfs_mount(), "src");
+  const fs::path metrics_file = src / "backy.prom";
   Daemon d({{"vm1", source_image(src.path(), "vm1.img", 1)},
-            {"vm2", source_image(src.path(), "vm2.img", 2)}});
+            {"vm2", source_image(src.path(), "vm2.img", 2)}},
+           "  metrics-file: " + metrics_file.string() + "\n");
   REQUIRE(d.wait_revisions("vm1", 1));
   REQUIRE(d.wait_revisions("vm2", 1));
 
@@ -163,6 +165,13 @@ TEST_CASE("backyctl: status, version, metrics in text and --json", "[ctl]") {
   CHECK(m.out.find("backy_worker_limit 2\n") != std::string::npos);
   CHECK(d.ctl_json({"metrics"})["text"].get<std::string>().find("backy_jobs 2") !=
         std::string::npos);
+
+  // The textfile-collector copy appears soon after start, and is rewritten as things change.
+  CHECK(eventually(30, [&] {
+    std::ifstream in(metrics_file);
+    std::string text(std::istreambuf_iterator<char>(in), {});
+    return text.find("backy_job_revisions{job=\"vm1\"} 1\n") != std::string::npos;
+  }));
 
   ProcessResult ghost = d.ctl({"status", "ghost"});
   CHECK(ghost.exit_code == 1);
