@@ -83,7 +83,7 @@ TEST_CASE("rbd: a missing pool or image is a clear error and leaves nothing behi
                       Catch::Contains("pool 'no-such-pool' does not exist"));
 }
 
-TEST_CASE("rbd: a failed run removes its snapshot; a verification mismatch names the blocks") {
+TEST_CASE("rbd: a failed run removes its snapshot and a verification mismatch names the blocks") {
   TestCluster cluster;
   TestImage img(cluster, 32 * MiB, "fail");
   TempDir dir(xfs_mount(), "rbd-fail");

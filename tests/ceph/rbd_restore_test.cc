@@ -15,7 +15,7 @@ namespace {
 constexpr uint64_t MiB = 1024 * 1024;
 }
 
-TEST_CASE("rbd: restore into a new RBD image equals the source; an existing image is refused") {
+TEST_CASE("rbd: restore into a new RBD image equals the source and an existing image is refused") {
   TestCluster cluster;
   TestImage img(cluster, 96 * MiB + 8192, "restore");
   TempDir dir(xfs_mount(), "rbd-restore");
