@@ -4,23 +4,16 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
-#include <mutex>
 
 #include "backup/job_backup.h"
-#include "completion_callback.h"
+#include "backup_task.h"
 #include "logging.h"
 #include "notifier.h"
-#include "repo/repository.h"
 #include "util/error.h"
 
 namespace backy {
 
 namespace {
-
-namespace fs = std::filesystem;
-
-// How often STATUS= may change: a burst of 10,000 due jobs must not cost 10,000 status scans.
-constexpr auto kStatusDelay = std::chrono::milliseconds(500);
 
 std::vector<RevisionInfo> infos(const std::vector<Revision>& history) {
   std::vector<RevisionInfo> out;
@@ -28,33 +21,6 @@ std::vector<RevisionInfo> infos(const std::vector<Revision>& history) {
   for (const auto& r : history) out.push_back({r.uuid, r.timestamp, r.tags});
   return out;
 }
-
-std::string join(const std::set<std::string>& tags) {
-  std::string out;
-  for (const auto& t : tags) out += (out.empty() ? "" : ",") + t;
-  return out;
-}
-
-std::vector<Revision> read_history(const fs::path& dir, spdlog::logger& log) {
-  std::vector<std::string> problems;
-  auto revs = Repository(dir).revisions(&problems);
-  for (const auto& p : problems) log.warn("unreadable revision skipped: {}", p);
-  return revs;
-}
-
-// SourceFactory::make is called by several workers at once; a factory need not expect that.
-class SerializedSources : public SourceFactory {
- public:
-  explicit SerializedSources(std::unique_ptr<SourceFactory> inner) : inner_(std::move(inner)) {}
-  std::unique_ptr<Source> make(const SourceConfig& config) override {
-    std::lock_guard lock(mu_);
-    return inner_->make(config);
-  }
-
- private:
-  std::mutex mu_;
-  std::unique_ptr<SourceFactory> inner_;
-};
 
 }  // namespace
 
@@ -84,7 +50,7 @@ Scheduler::Scheduler(boost::asio::io_context& io, Config config, WorkerPool& poo
       notifier_(notifier),
       log_(std::move(log)),
       make_sources_(std::move(make_sources)),
-      sources_(std::make_shared<SerializedSources>(make_sources_(config_.ceph))),
+      sources_(std::shared_ptr<SourceFactory>(make_sources_(config_.ceph))),
       options_(options),
       stop_timer_(io),
       status_timer_(io) {}
@@ -192,8 +158,7 @@ void Scheduler::submit_backup(Job& job) {
   job.task = TaskKind::backup;
   job.task_started = false;
   job.task_seq = job.seq;
-  auto run = std::make_shared<BackupRun>();
-  run->outcome.tags = job.backup_tags;
+  auto run = std::make_shared<BackupTaskResult>();
   const std::string name = job.config.name;
   const uint64_t seq = job.task_seq;
   auto work = [self = weak(), &io = io_, cfg = snapshot_, jc = job.config, tags = job.backup_tags,
@@ -201,37 +166,7 @@ void Scheduler::submit_backup(Job& job) {
     boost::asio::post(io, [self, name, seq] {
       if (auto s = self.lock()) s->on_started(name, seq);
     });
-    auto jlog = job_logger(*log, name);
-    RunOutcome& out = run->outcome;
-    out.started = Clock::now();
-    jlog->info("backup started, tags {}", join(tags));
-    const auto t0 = std::chrono::steady_clock::now();
-    try {
-      BackupResult r = backup_job(*cfg, jc, *sources, tags, *jlog, stop);
-      out.ok = true;
-      out.uuid = r.revision.uuid;
-      out.duration = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      jlog->info("run ok: revision {} in {:.2f}s{}", out.uuid, out.duration,
-                 r.reflinked ? "" : " (no reflinks: the image is a full copy)");
-    } catch (const Cancelled&) {
-      run->cancelled = true;
-      out.error = "cancelled";
-      jlog->warn("backup cancelled; its partial revision was removed");
-    } catch (const std::exception& e) {
-      out.error = e.what();
-      jlog->error("backup failed: {}", out.error);
-    }
-    if (!out.ok)
-      out.duration = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    try {
-      run->history = read_history(job_dir(*cfg, name), *jlog);
-    } catch (const std::exception& e) {
-      jlog->warn("cannot reread the revisions: {}", e.what());
-    }
-    const auto& callback = cfg->global.backup_completed_callback;
-    if (out.ok && !callback.empty() && run->history)
-      run_and_log_completion_callback(callback, name, *run->history, cfg->global.callback_timeout,
-                                      *jlog, stop);
+    *run = run_backup_task(*cfg, jc, *sources, tags, *log, stop);
   };
   auto done = [self = weak(), run, name, seq](bool ran) {
     if (auto s = self.lock()) s->on_backup_done(name, seq, *run, ran);
@@ -278,7 +213,8 @@ void Scheduler::on_started(const std::string& name, uint64_t seq) {
   status_changed();
 }
 
-void Scheduler::on_backup_done(const std::string& name, uint64_t seq, BackupRun& run, bool ran) {
+void Scheduler::on_backup_done(const std::string& name, uint64_t seq, BackupTaskResult& run,
+                               bool ran) {
   auto it = jobs_.find(name);
   if (it == jobs_.end() || it->second.task != TaskKind::backup || it->second.task_seq != seq) {
     task_ended();
@@ -386,7 +322,7 @@ std::optional<std::string> Scheduler::run_now(const std::string& name, std::set<
   } else if (auto err = check_forced_tags(schedule, tags)) {
     return err;
   }
-  job_logger(*log_, name)->info("run requested, tags {}", join(tags));
+  job_logger(*log_, name)->info("run requested, tags {}", join_tags(tags));
   want_backup(job, now, std::move(tags), std::move(done));
   return std::nullopt;
 }
@@ -451,116 +387,6 @@ void Scheduler::post_job_work(const std::string& name, std::function<void(std::s
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reload
-
-ReloadResult Scheduler::reload() {
-  ReloadResult result;
-  if (stopping_) {
-    result.errors.push_back("the daemon is stopping");
-    return result;
-  }
-  notifier_.reloading();
-  log_->info("reloading {}", config_.file.string());
-  ConfigLoad load = load_config(config_.file);
-  if (load.ok() && load.config->global.base_dir != config_.global.base_dir)
-    load.errors.push_back({config_.file.string(), 0, 0,
-                           "base-dir cannot change while backyd runs (it holds the lock of " +
-                               config_.global.base_dir.string() + "); restart backyd"});
-  if (!load.ok()) {
-    for (const auto& e : load.errors) result.errors.push_back(e.to_string());
-    for (const auto& e : result.errors) log_->error("reload: {}", e);
-    log_->error("reload refused: {} error{}; the running configuration stays", result.errors.size(),
-                result.errors.size() == 1 ? "" : "s");
-    notifier_.ready();
-    return result;
-  }
-  Config next = std::move(*load.config);
-  result.accepted = true;
-
-  if (next.global.worker_limit != config_.global.worker_limit) {
-    log_->info("worker-limit {} -> {}", config_.global.worker_limit, next.global.worker_limit);
-    pool_.resize(next.global.worker_limit);
-  }
-  if (!(next.ceph == config_.ceph))
-    sources_ = std::make_shared<SerializedSources>(make_sources_(next.ceph));
-  if (next.global.socket != config_.global.socket)
-    log_->warn("socket changed to {}: takes effect when backyd restarts", next.global.socket);
-  if (!options_.log_level_fixed)
-    log_->set_level(parse_log_level(next.global.log_level).value_or(spdlog::level::info));
-
-  for (const auto& [name, job] : jobs_)
-    if (!job.removed && !next.jobs.contains(name)) result.removed.push_back(name);
-  for (const auto& [name, jc] : next.jobs) {
-    auto it = jobs_.find(name);
-    if (it == jobs_.end() || it->second.removed)
-      result.added.push_back(name);
-    else if (!(it->second.config == jc) ||
-             next.schedules.at(jc.schedule) != config_.schedules.at(jc.schedule))
-      result.changed.push_back(name);
-  }
-  config_ = std::move(next);
-  snapshot_ = std::make_shared<const Config>(config_);
-
-  for (const auto& name : result.removed) {
-    auto it = jobs_.find(name);
-    Job& job = it->second;
-    job.removed = true;
-    job.backup_pending = false;
-    job_logger(*log_, name)->info("removed from the configuration; its directory stays");
-    if (job.task == TaskKind::none)
-      forget_job(it);
-    else if (job.task == TaskKind::backup)
-      pool_.stop(job.task_id);  // queued: dequeued; running: asked to stop
-  }
-  for (const auto& name : result.added) {
-    auto it = jobs_.find(name);
-    if (it != jobs_.end()) {  // removed earlier, its task still ending: it is back
-      it->second.removed = false;
-      it->second.config = config_.jobs.at(name);
-      set_schedule(it->second);
-      job_logger(*log_, name)->info("added again; its cancelled run ends first");
-      continue;  // start_next() arms it when that task reports back
-    }
-    Job& job = add_job(config_.jobs.at(name), read_history(job_dir(config_, name), *log_));
-    job_logger(*log_, name)->info("added");
-    start_next(job);
-  }
-  for (const auto& name : result.changed) {
-    Job& job = jobs_.at(name);
-    job.config = config_.jobs.at(name);
-    set_schedule(job);
-    job_logger(*log_, name)->info("configuration changed");
-    if (job.task == TaskKind::backup && !job.task_started)
-      pool_.stop(job.task_id);  // back to pending, resubmitted with the new config
-    else if (job.task == TaskKind::none)
-      arm(job);  // a running task picks the change up when it ends
-  }
-  scan_orphans();
-  log_->info("reloaded: {} jobs ({} added, {} removed, {} changed)", config_.jobs.size(),
-             result.added.size(), result.removed.size(), result.changed.size());
-  notifier_.ready();
-  status_changed();
-  return result;
-}
-
-void Scheduler::scan_orphans() {
-  std::vector<std::string> found;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(config_.global.base_dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.starts_with(".") || name == "lost+found" || !entry.is_directory(ec)) continue;
-    if (config_.jobs.contains(name)) continue;
-    found.push_back(name);
-  }
-  std::sort(found.begin(), found.end());
-  for (const auto& name : found)
-    if (std::find(orphans_.begin(), orphans_.end(), name) == orphans_.end())
-      log_->warn("orphaned job directory {}: no job '{}' in the configuration; left untouched",
-                 (config_.global.base_dir / name).string(), name);
-  orphans_ = std::move(found);
-}
-
-// ---------------------------------------------------------------------------------------------
 // Shutdown
 
 void Scheduler::shutdown(std::chrono::seconds bound, std::function<void(bool)> done) {
@@ -606,104 +432,6 @@ void Scheduler::task_ended() {
   stopped_ = nullptr;
   // Posted: callers of task_ended are still inside a handler that uses this object's state.
   boost::asio::post(io_, [done = std::move(done)] { done(true); });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Status
-
-void Scheduler::status_changed() {
-  if (status_pending_ || stopping_) return;
-  status_pending_ = true;
-  status_timer_.expires_after(kStatusDelay);
-  status_timer_.async_wait([self = weak()](const boost::system::error_code& ec) {
-    if (ec) return;
-    if (auto s = self.lock()) {
-      s->status_pending_ = false;
-      s->notifier_.status(s->summary());
-    }
-  });
-}
-
-std::string Scheduler::summary() const {
-  int jobs = 0, running = 0, queued = 0, failed = 0, paused = 0;
-  for (const auto& [name, job] : jobs_) {
-    if (job.removed) continue;
-    ++jobs;
-    if (job.task != TaskKind::none && job.task_started)
-      ++running;
-    else if (job.task != TaskKind::none || job.backup_pending)
-      ++queued;
-    if (job.consecutive_failures > 0) ++failed;
-    if (job.paused) ++paused;
-  }
-  std::string s = std::to_string(jobs) + " jobs, " + std::to_string(running) + " running, " +
-                  std::to_string(queued) + " queued, " + std::to_string(failed) + " failed";
-  if (paused) s += ", " + std::to_string(paused) + " paused";
-  return s;
-}
-
-JobStatus Scheduler::status_of(const Job& job, TimePoint now) const {
-  JobStatus st;
-  st.name = job.config.name;
-  if (job.task == TaskKind::backup && job.task_started)
-    st.state = JobState::running;
-  else if (job.task == TaskKind::backup || job.backup_pending)
-    st.state = JobState::queued;
-  else if (job.paused)
-    st.state = JobState::paused;
-  else if (job.task == TaskKind::work && job.task_started)
-    st.state = JobState::running;
-  else if (job.consecutive_failures > 0)
-    st.state = JobState::failed;
-  else
-    st.state = JobState::waiting;
-  std::optional<TimePoint> newest;
-  if (!job.history.empty()) {
-    st.last_backup = job.history.back();
-    newest = job.history.back().timestamp;
-  }
-  st.overdue = is_overdue(schedule_of(job), now, newest, job.first_seen);
-  st.last_run = job.last_run;
-  if (job.next) {
-    st.next_time = job.next->time;
-    st.next_tags = job.next->tags;
-  } else if (job.backup_pending || job.task == TaskKind::backup) {
-    st.next_time = job.backup_due;
-    st.next_tags = job.backup_tags;
-  }
-  st.consecutive_failures = job.consecutive_failures;
-  st.total_failures = job.total_failures;
-  st.revision_count = job.history.size();
-  for (const auto& r : job.history) st.bytes_written_total += r.stats.bytes_written;
-  return st;
-}
-
-std::vector<JobStatus> Scheduler::status() const {
-  std::vector<JobStatus> out;
-  const TimePoint now = Clock::now();
-  for (const auto& [name, job] : jobs_)
-    if (!job.removed) out.push_back(status_of(job, now));
-  return out;
-}
-
-std::optional<JobStatus> Scheduler::status(const std::string& name) const {
-  auto it = jobs_.find(name);
-  if (it == jobs_.end() || it->second.removed) return std::nullopt;
-  return status_of(it->second, Clock::now());
-}
-
-int Scheduler::running_count() const {
-  int n = 0;
-  for (const auto& [name, job] : jobs_)
-    if (job.task != TaskKind::none && job.task_started) ++n;
-  return n;
-}
-
-int Scheduler::queued_count() const {
-  int n = 0;
-  for (const auto& [name, job] : jobs_)
-    if ((job.task != TaskKind::none && !job.task_started) || job.backup_pending) ++n;
-  return n;
 }
 
 }  // namespace backy

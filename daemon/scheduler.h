@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "backup_task.h"
 #include "job_scheduler.h"
 #include "schedule/schedule.h"
 #include "source/source_factory.h"
@@ -91,12 +92,6 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
     std::function<void(std::stop_token)> work;
     std::function<void(std::optional<std::string>)> done;
   };
-  // What a backup task hands back from its worker.
-  struct BackupRun {
-    RunOutcome outcome;
-    bool cancelled = false;
-    std::optional<std::vector<Revision>> history;  // rescanned after the run
-  };
   enum class TaskKind { none, backup, work };
   struct Job {
     Job(boost::asio::io_context& io, JobConfig c) : config(std::move(c)), timer(io) {}
@@ -138,7 +133,7 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
   void submit_backup(Job& job);
   void submit_work(Job& job, WorkItem item);
   void on_started(const std::string& name, uint64_t seq);
-  void on_backup_done(const std::string& name, uint64_t seq, BackupRun& run, bool ran);
+  void on_backup_done(const std::string& name, uint64_t seq, BackupTaskResult& run, bool ran);
   void on_work_done(const std::string& name, uint64_t seq, std::optional<std::string> error,
                     std::optional<std::vector<Revision>> history,
                     std::function<void(std::optional<std::string>)> done, bool ran);
@@ -159,7 +154,9 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
   Notifier& notifier_;
   std::shared_ptr<spdlog::logger> log_;
   SourceFactoryMaker make_sources_;
-  std::shared_ptr<SourceFactory> sources_;  // shared by the workers; replaced on a ceph change
+  // Shared by the workers (make() is thread-safe) and restores; replaced on a ceph change, while
+  // running tasks keep the one they started with.
+  std::shared_ptr<SourceFactory> sources_;
   Options options_;
   std::map<std::string, Job> jobs_;  // also jobs a reload removed while their task still runs
   std::vector<std::string> orphans_;

@@ -1,0 +1,70 @@
+#include "backup_task.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "backup/job_backup.h"
+#include "completion_callback.h"
+#include "logging.h"
+#include "repo/repository.h"
+#include "util/error.h"
+
+namespace backy {
+
+BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, SourceFactory& sources,
+                                 const std::set<std::string>& tags, const spdlog::logger& log,
+                                 std::stop_token stop) {
+  BackupTaskResult result;
+  RunOutcome& out = result.outcome;
+  out.tags = tags;
+  out.started = Clock::now();
+  auto jlog = job_logger(log, job.name);
+  jlog->info("backup started, tags {}", join_tags(tags));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  try {
+    BackupResult r = backup_job(config, job, sources, tags, *jlog, stop);
+    out.ok = true;
+    out.uuid = r.revision.uuid;
+    out.duration = elapsed();
+    jlog->info("run ok: revision {} in {:.2f}s{}", out.uuid, out.duration,
+               r.reflinked ? "" : " (no reflinks: the image is a full copy)");
+  } catch (const Cancelled&) {
+    result.cancelled = true;
+    out.error = "cancelled";
+    out.duration = elapsed();
+    jlog->warn("backup cancelled; its partial revision was removed");
+  } catch (const std::exception& e) {
+    out.error = e.what();
+    out.duration = elapsed();
+    jlog->error("backup failed: {}", out.error);
+  }
+  try {
+    result.history = read_history(job_dir(config, job.name), *jlog);
+  } catch (const std::exception& e) {
+    jlog->warn("cannot reread the revisions: {}", e.what());
+  }
+  const std::string& callback = config.global.backup_completed_callback;
+  if (out.ok && !callback.empty() && result.history)
+    run_and_log_completion_callback(callback, job.name, *result.history,
+                                    config.global.callback_timeout, *jlog, stop);
+  return result;
+}
+
+std::vector<Revision> read_history(const std::filesystem::path& job_dir, spdlog::logger& log) {
+  std::vector<std::string> problems;
+  auto revs = Repository(job_dir).revisions(&problems);
+  for (const auto& p : problems) log.warn("unreadable revision skipped: {}", p);
+  return revs;
+}
+
+std::string join_tags(const std::set<std::string>& tags) {
+  std::string out;
+  for (const auto& t : tags) out += (out.empty() ? "" : ",") + t;
+  return out;
+}
+
+}  // namespace backy

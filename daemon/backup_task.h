@@ -1,0 +1,46 @@
+// backup_task: what a worker thread does for one backup of a job in the daemon.
+//
+//   backup_job() (lock, source, run, commit; cancelled through `stop`), its start and outcome
+//   logged with the job's logger; then the job's revisions reread, so the scheduler plans with
+//   what is on disk now (including whatever expiry did); then, after a successful run, the
+//   backup-completed-callback with that revision list.
+//
+// Blocking; runs on a WorkerPool thread, never on the io_context thread. Touches no scheduler
+// state: the result goes back to the io thread as a value. read_history() is shared with the
+// scheduler's startup scan.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "job_scheduler.h"
+#include "source/source_factory.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace backy {
+
+struct BackupTaskResult {
+  RunOutcome outcome;
+  bool cancelled = false;                        // stop was requested; not a failure of the job
+  std::optional<std::vector<Revision>> history;  // the job's revisions after the run
+};
+
+// `config` is the snapshot the task was queued with; `log` the daemon's logger.
+BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, SourceFactory& sources,
+                                 const std::set<std::string>& tags, const spdlog::logger& log,
+                                 std::stop_token stop);
+
+// A job's complete revisions, oldest first; unreadable .rev files are logged and skipped.
+std::vector<Revision> read_history(const std::filesystem::path& job_dir, spdlog::logger& log);
+
+std::string join_tags(const std::set<std::string>& tags);
+
+}  // namespace backy

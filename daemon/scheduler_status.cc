@@ -1,0 +1,119 @@
+// Scheduler: the read side (status, counts, the STATUS= summary for systemd). Pure functions of
+// the job table; the summary goes out at most every kStatusDelay, so a burst of thousands of
+// due jobs does not cost thousands of scans.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "backup/job_backup.h"
+#include "logging.h"
+#include "notifier.h"
+#include "scheduler.h"
+
+namespace backy {
+
+namespace {
+
+constexpr auto kStatusDelay = std::chrono::milliseconds(500);
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Status
+
+void Scheduler::status_changed() {
+  if (status_pending_ || stopping_) return;
+  status_pending_ = true;
+  status_timer_.expires_after(kStatusDelay);
+  status_timer_.async_wait([self = weak()](const boost::system::error_code& ec) {
+    if (ec) return;
+    if (auto s = self.lock()) {
+      s->status_pending_ = false;
+      s->notifier_.status(s->summary());
+    }
+  });
+}
+
+std::string Scheduler::summary() const {
+  int jobs = 0, running = 0, queued = 0, failed = 0, paused = 0;
+  for (const auto& [name, job] : jobs_) {
+    if (job.removed) continue;
+    ++jobs;
+    if (job.task != TaskKind::none && job.task_started)
+      ++running;
+    else if (job.task != TaskKind::none || job.backup_pending)
+      ++queued;
+    if (job.consecutive_failures > 0) ++failed;
+    if (job.paused) ++paused;
+  }
+  std::string s = std::to_string(jobs) + " jobs, " + std::to_string(running) + " running, " +
+                  std::to_string(queued) + " queued, " + std::to_string(failed) + " failed";
+  if (paused) s += ", " + std::to_string(paused) + " paused";
+  return s;
+}
+
+JobStatus Scheduler::status_of(const Job& job, TimePoint now) const {
+  JobStatus st;
+  st.name = job.config.name;
+  if (job.task == TaskKind::backup && job.task_started)
+    st.state = JobState::running;
+  else if (job.task == TaskKind::backup || job.backup_pending)
+    st.state = JobState::queued;
+  else if (job.paused)
+    st.state = JobState::paused;
+  else if (job.task == TaskKind::work && job.task_started)
+    st.state = JobState::running;
+  else if (job.consecutive_failures > 0)
+    st.state = JobState::failed;
+  else
+    st.state = JobState::waiting;
+  std::optional<TimePoint> newest;
+  if (!job.history.empty()) {
+    st.last_backup = job.history.back();
+    newest = job.history.back().timestamp;
+  }
+  st.overdue = is_overdue(schedule_of(job), now, newest, job.first_seen);
+  st.last_run = job.last_run;
+  if (job.next) {
+    st.next_time = job.next->time;
+    st.next_tags = job.next->tags;
+  } else if (job.backup_pending || job.task == TaskKind::backup) {
+    st.next_time = job.backup_due;
+    st.next_tags = job.backup_tags;
+  }
+  st.consecutive_failures = job.consecutive_failures;
+  st.total_failures = job.total_failures;
+  st.revision_count = job.history.size();
+  for (const auto& r : job.history) st.bytes_written_total += r.stats.bytes_written;
+  return st;
+}
+
+std::vector<JobStatus> Scheduler::status() const {
+  std::vector<JobStatus> out;
+  const TimePoint now = Clock::now();
+  for (const auto& [name, job] : jobs_)
+    if (!job.removed) out.push_back(status_of(job, now));
+  return out;
+}
+
+std::optional<JobStatus> Scheduler::status(const std::string& name) const {
+  auto it = jobs_.find(name);
+  if (it == jobs_.end() || it->second.removed) return std::nullopt;
+  return status_of(it->second, Clock::now());
+}
+
+int Scheduler::running_count() const {
+  int n = 0;
+  for (const auto& [name, job] : jobs_)
+    if (job.task != TaskKind::none && job.task_started) ++n;
+  return n;
+}
+
+int Scheduler::queued_count() const {
+  int n = 0;
+  for (const auto& [name, job] : jobs_)
+    if ((job.task != TaskKind::none && !job.task_started) || job.backup_pending) ++n;
+  return n;
+}
+
+}  // namespace backy
