@@ -12,6 +12,9 @@
 // the job's revisions and posts them back with the outcome: the history the scheduler plans with
 // is only read on the io thread at startup and for jobs a reload adds.
 //
+// Files: scheduler.cc (timers, tasks, control, shutdown), scheduler_reload.cc (reload, orphans),
+// scheduler_status.cc (status, summary); what a worker does for a backup is backup_task.h.
+//
 // Threading: everything here runs on the io_context thread. Handlers hold a weak_ptr to the
 // Scheduler (create it with std::make_shared) and find their job by name plus a sequence number,
 // so nothing dangles when a job leaves the config or the Scheduler goes away first.
