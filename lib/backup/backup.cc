@@ -119,9 +119,10 @@ BackupResult run_backup(Repository& repo, const Repository::Lock& lock, Source& 
     image.finish();
     sums.save(repo.sums_path(uuid));
 
+    // What the backup itself read; the verification below reads more.
+    const uint64_t bytes_read = snap->bytes_read();
     std::sort(changed.begin(), changed.end());
-    const auto sample =
-        pick_sample(sums.block_count(), changed, options.verify, std::hash<std::string>{}(uuid));
+    const auto sample = pick_sample(sums, changed, options.verify, std::hash<std::string>{}(uuid));
     VerifyResult verified = verify_sample(*snap, image, sums, sample, options.verify, stop);
     if (!verified.mismatches.empty()) {
       for (const auto& m : verified.mismatches) log.error("verification of {}: {}", uuid, m);
@@ -137,7 +138,7 @@ BackupResult run_backup(Repository& repo, const Repository::Lock& lock, Source& 
     rev.tags = options.tags;
     rev.source = source.describe(uuid);
     rev.size = size;
-    rev.stats.bytes_read = snap->bytes_read();
+    rev.stats.bytes_read = bytes_read;
     rev.stats.bytes_written = written;
     rev.stats.verified_blocks = verified.blocks_checked;
     rev.stats.duration =

@@ -27,27 +27,35 @@ BlockSum sum_of(std::span<const char> data) {
 
 }  // namespace
 
-std::vector<uint64_t> pick_sample(uint64_t block_count, const std::vector<uint64_t>& changed,
+std::vector<uint64_t> pick_sample(const BlockSums& sums, const std::vector<uint64_t>& changed,
                                   const VerifyConfig& config, uint64_t seed) {
-  if (block_count == 0) return {};
-  uint64_t want = static_cast<uint64_t>(config.fraction * static_cast<double>(block_count));
-  want = std::min(block_count, std::max<uint64_t>(want, static_cast<uint64_t>(config.min_blocks)));
+  std::vector<uint64_t> data, holes;
+  for (uint64_t b = 0; b < sums.block_count(); ++b) (sums.at(b).data ? data : holes).push_back(b);
   std::mt19937_64 rng(seed);
   std::set<uint64_t> picked;
-  // Half from what this run wrote (if it wrote anything), the rest from anywhere.
-  if (!changed.empty()) {
-    std::uniform_int_distribution<size_t> pick(0, changed.size() - 1);
-    for (uint64_t i = 0; i < want / 2 + want % 2 && picked.size() < changed.size(); ++i)
-      picked.insert(changed[pick(rng)]);
+  auto pick_from = [&](const std::vector<uint64_t>& from, size_t until) {
+    if (from.empty()) return;
+    std::uniform_int_distribution<size_t> pick(0, from.size() - 1);
+    // Bounded tries: `from` may hold fewer distinct new blocks than asked for.
+    for (size_t tries = 0; picked.size() < until && tries < 4 * until + 16; ++tries)
+      picked.insert(from[pick(rng)]);
+  };
+  uint64_t want = static_cast<uint64_t>(config.fraction * static_cast<double>(data.size()));
+  want = std::min<uint64_t>(data.size(),
+                            std::max<uint64_t>(want, static_cast<uint64_t>(config.min_blocks)));
+  if (want > 0) {
+    pick_from(changed, std::min<size_t>(changed.size(), want / 2 + want % 2));
+    pick_from(data, want);
+    // Random tries can miss the last few of a small set; take them in order.
+    for (size_t i = 0; picked.size() < want && i < data.size(); ++i) picked.insert(data[i]);
   }
-  std::uniform_int_distribution<uint64_t> any(0, block_count - 1);
-  while (picked.size() < want) picked.insert(any(rng));
+  pick_from(holes, picked.size() + std::min<uint64_t>(kHoleSamples, holes.size()));
   return {picked.begin(), picked.end()};
 }
 
-VerifyResult verify_sample(SourceSnapshot& snapshot, const ImageWriter& image,
-                           const BlockSums& sums, const std::vector<uint64_t>& sample,
-                           const VerifyConfig& config, std::stop_token stop) {
+VerifyResult verify_sample(SourceSnapshot& snapshot, ImageWriter& image, const BlockSums& sums,
+                           const std::vector<uint64_t>& sample, const VerifyConfig& config,
+                           std::stop_token stop) {
   VerifyResult result;
   const auto deadline = std::chrono::steady_clock::now() + config.max_time;
   std::vector<char> buf(kBlockSize);

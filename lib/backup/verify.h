@@ -22,13 +22,16 @@ struct VerifyResult {
   std::vector<std::string> mismatches;  // "block N: expected <hash>, image has <hash>"
 };
 
-// Picks the sample: about `fraction` of all blocks, at least `min_blocks` (never more than
-// exist), half of it from `changed` where possible. Sorted, unique.
-std::vector<uint64_t> pick_sample(uint64_t block_count, const std::vector<uint64_t>& changed,
+// Picks the sample: about `fraction` of the blocks that hold data, at least `min_blocks` (never
+// more than exist), half of it from `changed` where possible; plus a few holes (kHoleSamples),
+// which are cheap to check and would otherwise dominate a thin image's sample (1 % of a 1 TiB
+// image holding 1 GiB is 2621 blocks, nearly all of them holes). Sorted, unique.
+inline constexpr uint64_t kHoleSamples = 4;
+std::vector<uint64_t> pick_sample(const BlockSums& sums, const std::vector<uint64_t>& changed,
                                   const VerifyConfig& config, uint64_t seed);
 
-VerifyResult verify_sample(SourceSnapshot& snapshot, const ImageWriter& image,
-                           const BlockSums& sums, const std::vector<uint64_t>& sample,
-                           const VerifyConfig& config, std::stop_token stop);
+VerifyResult verify_sample(SourceSnapshot& snapshot, ImageWriter& image, const BlockSums& sums,
+                           const std::vector<uint64_t>& sample, const VerifyConfig& config,
+                           std::stop_token stop);
 
 }  // namespace backy

@@ -94,6 +94,43 @@ ImageWriter ImageWriter::create(const std::filesystem::path& path,
   return ImageWriter(path, std::move(fd), size, reflinked);
 }
 
+ImageWriter::ImageWriter(std::filesystem::path path, UniqueFd fd, uint64_t size, bool reflinked)
+    : path_(std::move(path)),
+      fd_(std::move(fd)),
+      size_(size),
+      reflinked_(reflinked),
+      scratch_(static_cast<char*>(std::aligned_alloc(kPageSize, kBlockSize))) {
+  if (!scratch_) throw Error("out of memory for a block buffer");
+  int direct = ::open(path_.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+  if (direct >= 0) direct_fd_.reset(direct);  // tmpfs and some others refuse O_DIRECT: buffered
+}
+
+const char* ImageWriter::read_current(uint64_t offset, size_t len) {
+  char* buf = scratch_.get();
+  size_t got = 0;
+  if (direct_fd_) {
+    // O_DIRECT wants whole pages; a short read at the end of the file is fine.
+    const size_t aligned = (len + kPageSize - 1) / kPageSize * kPageSize;
+    ssize_t n = ::pread(direct_fd_.get(), buf, aligned, static_cast<off_t>(offset));
+    if (n >= 0) {
+      got = std::min(len, static_cast<size_t>(n));
+      // Fewer bytes than asked before the end of the file: finish buffered.
+      if (got < len && offset + got < size_)
+        got += pread_full(fd_.get(), std::span<char>(buf + got, len - got), offset + got,
+                          path_.string());
+    } else if (errno == EINVAL) {
+      direct_fd_.reset();  // unaligned or unsupported after all: buffered from now on
+      return read_current(offset, len);
+    } else {
+      throw sys_error("read " + path_.string() + " at offset " + std::to_string(offset));
+    }
+  } else {
+    got = pread_full(fd_.get(), std::span<char>(buf, len), offset, path_.string());
+  }
+  std::memset(buf + got, 0, len - got);
+  return buf;
+}
+
 void ImageWriter::write_run(uint64_t offset, std::span<const char> data, bool zero,
                             uint64_t& written) {
   if (data.empty()) return;
@@ -106,11 +143,7 @@ void ImageWriter::write_run(uint64_t offset, std::span<const char> data, bool ze
 }
 
 uint64_t ImageWriter::write(uint64_t offset, std::span<const char> data, bool file_has_data) {
-  if (file_has_data) {
-    scratch_.resize(data.size());
-    size_t got = pread_full(fd_.get(), scratch_, offset, path_.string());
-    std::memset(scratch_.data() + got, 0, scratch_.size() - got);
-  }
+  const char* current = file_has_data ? read_current(offset, data.size()) : nullptr;
   uint64_t written = 0;
   // Coalesce neighbouring pages that need the same action (write / punch) into one call.
   size_t run_start = 0;
@@ -122,8 +155,8 @@ uint64_t ImageWriter::write(uint64_t offset, std::span<const char> data, bool fi
     if (i < pages) {
       size_t len = std::min<size_t>(kPageSize, data.size() - pos);
       std::span<const char> page = data.subspan(pos, len);
-      bool same = file_has_data ? std::memcmp(page.data(), scratch_.data() + pos, len) == 0
-                                : is_all_zero(page);
+      bool same =
+          file_has_data ? std::memcmp(page.data(), current + pos, len) == 0 : is_all_zero(page);
       if (!same) a = is_all_zero(page) ? Action::punch : Action::write;
     }
     if (a != run || i == pages) {
@@ -141,7 +174,11 @@ void ImageWriter::punch(uint64_t offset, uint64_t len) {
   punch_hole(fd_.get(), offset, len, path_.string());
 }
 
-void ImageWriter::read(uint64_t offset, std::span<char> out) const {
+void ImageWriter::read(uint64_t offset, std::span<char> out) {
+  if (offset % kPageSize == 0 && out.size() <= kBlockSize) {
+    std::memcpy(out.data(), read_current(offset, out.size()), out.size());
+    return;
+  }
   size_t got = pread_full(fd_.get(), out, offset, path_.string());
   std::memset(out.data() + got, 0, out.size() - got);
 }

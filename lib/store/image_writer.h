@@ -9,11 +9,18 @@
 // Where the filesystem cannot clone (ext4, tmpfs, across filesystems), create() falls back to a
 // copy of the parent's data extents (copy_file_range, holes kept) and reflinked() is false.
 //
-// Owns one fd; move-only; one thread at a time.
+// Reads of the file's current content (to compare pages, or to lay a source's changed extents
+// over the parent's block) bypass the page cache with O_DIRECT where the filesystem allows: the
+// parent's blocks are cold, buffered reads of them are several times slower here, and they would
+// push the VMs' working set out of the backup host's cache for nothing.
+//
+// Owns its fds; move-only; one thread at a time.
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
@@ -42,20 +49,27 @@ class ImageWriter {
   uint64_t write(uint64_t offset, std::span<const char> data, bool file_has_data);
   // Makes [offset, offset+len) a hole.
   void punch(uint64_t offset, uint64_t len);
-  void read(uint64_t offset, std::span<char> out) const;
+  // Reads [offset, offset+out.size()); past the end of the file reads zeros. REQUIRES:
+  // out.size() <= kBlockSize.
+  void read(uint64_t offset, std::span<char> out);
   // Durable and read-only: fdatasync, drop written pages from the page cache, mode 0440.
   void finish();
 
  private:
-  ImageWriter(std::filesystem::path path, UniqueFd fd, uint64_t size, bool reflinked)
-      : path_(std::move(path)), fd_(std::move(fd)), size_(size), reflinked_(reflinked) {}
+  struct FreeDeleter {
+    void operator()(char* p) const { std::free(p); }
+  };
+  ImageWriter(std::filesystem::path path, UniqueFd fd, uint64_t size, bool reflinked);
   void write_run(uint64_t offset, std::span<const char> data, bool zero, uint64_t& written);
+  // Reads the file's content at `offset` (page-aligned) into scratch_; returns scratch_'s data.
+  const char* read_current(uint64_t offset, size_t len);
 
   std::filesystem::path path_;
   UniqueFd fd_;
   uint64_t size_ = 0;
   bool reflinked_ = false;
-  std::vector<char> scratch_;  // the file's current content of one block, reused
+  UniqueFd direct_fd_;  // O_DIRECT reader of the same file; empty where unsupported
+  std::unique_ptr<char, FreeDeleter> scratch_;  // one block, page-aligned for O_DIRECT, reused
 };
 
 // Copies the data extents of `from` into the empty file `to_fd` (holes stay holes).
