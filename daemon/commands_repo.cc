@@ -142,8 +142,8 @@ void CommandHandler::restore(const Json& args, Out out) {
           p["uuid"] = r.uuid;
           progress(std::move(p));
         });
+        // restore_image finishes the target (flush, fsync) itself.
         restore_image(repo.image_path(r.uuid), r.size, *out_target, std::ref(throttle), stop);
-        out_target->finish();
         return Json{{"uuid", r.uuid}, {"target", target}, {"size", r.size}};
       },
       out);

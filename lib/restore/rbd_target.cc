@@ -62,6 +62,7 @@ class RbdTarget : public RestoreTarget {
   }
 
   void finish() override {
+    if (finished_) return;  // the image is closed: a second flush would touch freed state
     while (window_.in_flight() > 0) reap();
     if (int r = image_.flush(); r < 0) throw rbd_error("cannot flush " + spec_, r);
     if (int r = image_.close(); r < 0) throw rbd_error("cannot close " + spec_, r);

@@ -24,7 +24,8 @@ class RestoreTarget {
   // revision are written out as zeros.
   virtual bool zero_filled() const = 0;
   virtual void write(uint64_t offset, std::span<const char> data) = 0;
-  // Makes the data durable; called once at the end.
+  // Makes the data durable; called once at the end (by restore_image). Calling it again does
+  // nothing.
   virtual void finish() = 0;
 };
 

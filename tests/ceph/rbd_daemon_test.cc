@@ -1,0 +1,56 @@
+// The whole path on the real cluster: backyd backs up a ceph-rbd job on its own schedule, and
+// `backyctl restore ... rbd:POOL/IMAGE` writes the revision into a new image through the daemon.
+#include <catch2/catch.hpp>
+
+#include "integration/daemon_support.h"
+#include "rbd_support.h"
+#include "repo/repository.h"
+#include "source/rbd_source.h"
+#include "support/test_env.h"
+
+namespace backy::test {
+
+namespace {
+constexpr uint64_t MiB = 1024 * 1024;
+}
+
+TEST_CASE("rbd: backyd backs up an RBD image and backyctl restores it into a new image") {
+  TestCluster cluster;
+  TestImage img(cluster, 48 * MiB, "daemon");
+  TestImage restored(cluster, 4096, "restored");
+  restored.remove();  // only the name is wanted; backyd creates the image
+  TempDir dir(xfs_mount(), "rbd-daemon");
+  img.write(0, 6 * MiB, 1);
+  img.write(30 * MiB, 4096, 2);
+  const auto sock = dir / "ctl.sock";
+  auto yaml = write_config(
+      dir.path(), "global: {base-dir: " + (dir / "base").string() + ", socket: " + sock.string() +
+                      "}\nceph: {conf: " + cluster.conf() +
+                      "}\nschedules: {s: {daily: {interval: 1d, keep: 3}}}\n"
+                      "jobs: {vm: {schedule: s, source: {type: ceph-rbd, pool: rbd, image: " +
+                      img.name() + "}}}\n");
+  Daemon daemon(yaml, dir / "backyd.log");
+  Repository repo(dir / "base" / "vm");
+  // No revisions yet: the job runs at once.
+  REQUIRE(eventually(60, [&] { return repo.revisions().size() == 1; }));
+  const Revision rev = repo.revisions()[0];
+  rbd_export(cluster.conf(), img.spec() + "@" + rbd_snapshot_name(rev.uuid), dir / "export");
+  CHECK(same_content(repo.image_path(rev.uuid), dir / "export"));
+
+  const std::string target = "rbd:rbd/" + restored.name();
+  ProcessResult r = run({BACKYCTL_PATH, "-s", sock.string(), "restore", "vm", "latest", target});
+  INFO(r.out << r.err << daemon.log());
+  REQUIRE(r.exit_code == 0);
+  restored.adopt();
+  rbd_export(cluster.conf(), "rbd/" + restored.name(), dir / "restored");
+  CHECK(same_content(repo.image_path(rev.uuid), dir / "restored"));
+
+  // An existing image is never overwritten.
+  ProcessResult again =
+      run({BACKYCTL_PATH, "-s", sock.string(), "restore", "vm", "latest", target, "--force"});
+  CHECK(again.exit_code == 1);
+  CHECK(again.err.find("exists") != std::string::npos);
+  CHECK(daemon.stop() == 0);
+}
+
+}  // namespace backy::test
