@@ -47,22 +47,6 @@ std::string number(double v) {
 
 }  // namespace
 
-std::string state_name(JobState s) {
-  switch (s) {
-    case JobState::waiting:
-      return "waiting";
-    case JobState::queued:
-      return "queued";
-    case JobState::running:
-      return "running";
-    case JobState::failed:
-      return "failed";
-    case JobState::paused:
-      return "paused";
-  }
-  return "unknown";
-}
-
 Json revision_json(const Revision& r) {
   Json bad = Json::array();
   for (uint64_t b : r.bad_blocks) bad.push_back(b);
@@ -82,7 +66,7 @@ Json revision_json(const Revision& r) {
 Json job_json(const JobStatus& s) {
   Json j{
       {"job", s.name},
-      {"state", state_name(s.state)},
+      {"state", to_string(s.state)},
       {"overdue", s.overdue},
       {"last_backup", nullptr},
       {"last_run", nullptr},

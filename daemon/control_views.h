@@ -14,7 +14,6 @@
 namespace backy {
 
 // The wire name of a job state ("waiting", "queued", "running", "failed", "paused").
-std::string state_name(JobState s);
 
 protocol::Json job_json(const JobStatus& s);
 protocol::Json revision_json(const Revision& r);

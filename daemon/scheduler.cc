@@ -9,36 +9,10 @@
 #include "backup_task.h"
 #include "logging.h"
 #include "notifier.h"
+#include "repo/expire.h"
 #include "util/error.h"
 
 namespace backy {
-
-namespace {
-
-std::vector<RevisionInfo> infos(const std::vector<Revision>& history) {
-  std::vector<RevisionInfo> out;
-  out.reserve(history.size());
-  for (const auto& r : history) out.push_back({r.uuid, r.timestamp, r.tags});
-  return out;
-}
-
-}  // namespace
-
-std::string to_string(JobState s) {
-  switch (s) {
-    case JobState::waiting:
-      return "waiting";
-    case JobState::queued:
-      return "queued";
-    case JobState::running:
-      return "running";
-    case JobState::failed:
-      return "failed";
-    case JobState::paused:
-      return "paused";
-  }
-  return "waiting";
-}
 
 Scheduler::Scheduler(boost::asio::io_context& io, Config config, WorkerPool& pool,
                      Notifier& notifier, std::shared_ptr<spdlog::logger> log,
@@ -94,7 +68,7 @@ void Scheduler::arm(Job& job) {
   if (job.paused || job.removed || stopping_) return;
   const TimePoint now = Clock::now();
   const Schedule& schedule = schedule_of(job);
-  const auto history = infos(job.history);
+  const auto history = revision_infos(job.history);
   DueRun due = next_run(schedule, job.spread, now, history);
   if (job.consecutive_failures > 0 && due.time < job.retry_at)
     due = next_run(schedule, job.spread, job.retry_at, history);
@@ -316,7 +290,7 @@ std::optional<std::string> Scheduler::run_now(const std::string& name, std::set<
   const Schedule& schedule = schedule_of(job);
   const TimePoint now = Clock::now();
   if (tags.empty()) {
-    tags = due_tags(schedule, job.spread, now, infos(job.history));
+    tags = due_tags(schedule, job.spread, now, revision_infos(job.history));
     if (tags.empty())
       for (const auto& [tag, spec] : schedule) tags.insert(tag);
   } else if (auto err = check_forced_tags(schedule, tags)) {
