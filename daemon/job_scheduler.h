@@ -33,10 +33,10 @@ std::string to_string(JobState s);
 
 struct RunOutcome {
   bool ok = false;
-  std::string error;      // when !ok
-  std::string uuid;       // the new revision, when ok
+  std::string error;  // when !ok
+  std::string uuid;   // the new revision, when ok
   TimePoint started;
-  double duration = 0;    // seconds
+  double duration = 0;  // seconds
   std::set<std::string> tags;
 };
 
@@ -51,7 +51,7 @@ struct JobStatus {
   int consecutive_failures = 0;
   uint64_t total_failures = 0;
   uint64_t revision_count = 0;
-  uint64_t bytes_written_total = 0;     // sum of stats.bytes_written over revisions
+  uint64_t bytes_written_total = 0;  // sum of stats.bytes_written over revisions
 };
 
 struct ReloadResult {
@@ -86,8 +86,7 @@ class JobScheduler {
   // Runs `work` on the worker pool (for restore, scrub, forget, tags: anything doing I/O), then
   // `done` on the io_context thread with the error message (nullopt = success). `job` names the
   // job whose lock the work takes, so the scheduler does not start a backup of it meanwhile.
-  virtual void post_job_work(const std::string& job,
-                             std::function<void(std::stop_token)> work,
+  virtual void post_job_work(const std::string& job, std::function<void(std::stop_token)> work,
                              std::function<void(std::optional<std::string>)> done) = 0;
 
   // The source factory the workers share: restores to rbd:POOL/IMAGE go through its cluster

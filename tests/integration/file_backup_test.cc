@@ -147,7 +147,8 @@ TEST_CASE("without reflinks a revision is a full copy, correct, with a warning",
   CHECK(allocated_bytes(repo.image_path(repo.revisions()[1].uuid)) <= 9 * MiB);
 }
 
-TEST_CASE("backyd --check-config reports every error with file:line:col, or a summary", "[integration]") {
+TEST_CASE("backyd --check-config reports every error with file:line:col, or a summary",
+          "[integration]") {
   TempDir t(non_reflink_dir(), "cfg");
   const fs::path bad = t / "bad.yaml";
   std::ofstream(bad) << "global:\n  base-dir: /srv/backy\n  worker-limit: 0\n"

@@ -19,7 +19,8 @@ std::set<std::string> tags_of(const Repository& repo, const std::string& uuid) {
 
 }  // namespace
 
-TEST_CASE("backyd --once runs what is due with those tags and expires the rest", "[integration][xfs]") {
+TEST_CASE("backyd --once runs what is due with those tags and expires the rest",
+          "[integration][xfs]") {
   TempDir t(xfs_mount(), "sched");
   const fs::path img = t / "vm.img";
   write_random(img, 0, 8 * 1024 * 1024, 1);

@@ -123,7 +123,7 @@ TEST_CASE("control server: garbage, oversized and unknown requests get an error"
   auto huge = ask(s.path, std::string(200 * 1024, 'x'));
   CHECK(huge.error->code == protocol::ErrorCode::too_large);
   auto unknown = ask(s.path, R"({"v":1,"cmd":"format-disk"})"
-                                  "\n");
+                             "\n");
   CHECK(unknown.error->code == protocol::ErrorCode::unknown_command);
   auto unterminated = [&] {
     int fd = connect_to(s.path);
