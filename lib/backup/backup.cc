@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 
 #include "backup/verify.h"
 #include "store/block_sums.h"
@@ -85,6 +86,14 @@ BackupResult run_backup(Repository& repo, const Repository::Lock& lock, Source& 
     uint64_t written = 0, done = 0;
     std::vector<uint64_t> changed;
     auto last_progress = std::chrono::steady_clock::now();
+    auto report_progress = [&](uint64_t bytes) {
+      done += bytes;
+      if (options.progress &&
+          std::chrono::steady_clock::now() - last_progress > std::chrono::milliseconds(250)) {
+        options.progress(done, to_read.size() * kBlockSize);
+        last_progress = std::chrono::steady_clock::now();
+      }
+    };
     const BlockSink sink = [&](uint64_t b, std::span<const char> data) {
       if (stop.stop_requested()) throw Cancelled();
       const BlockSum old = sums.at(b);
@@ -102,19 +111,44 @@ BackupResult run_backup(Repository& repo, const Repository::Lock& lock, Source& 
           changed.push_back(b);
         }
       }
-      done += data.size();
-      if (options.progress &&
-          std::chrono::steady_clock::now() - last_progress > std::chrono::milliseconds(250)) {
-        options.progress(done, to_read.size() * kBlockSize);
-        last_progress = std::chrono::steady_clock::now();
+      report_progress(data.size());
+    };
+    // Incremental with page-exact changes: only the changed pages are read (from the source and,
+    // for their old content, from the clone); the block's checksum is updated by the difference.
+    std::vector<char> old_pages(kBlockSize);
+    const PageRunSink page_sink = [&](uint64_t b, std::span<const PageRun> runs) {
+      if (stop.stop_requested()) throw Cancelled();
+      BlockSum sum = sums.at(b);
+      for (const PageRun& run : runs) {
+        const uint64_t offset = b * kBlockSize + run.offset;
+        std::span<char> old(old_pages.data(), run.data.size());
+        image.read(offset, old);
+        for (size_t pos = 0; pos < run.data.size(); pos += kPageSize) {
+          const size_t len = std::min<size_t>(kPageSize, run.data.size() - pos);
+          if (std::memcmp(old.data() + pos, run.data.data() + pos, len) == 0) continue;
+          const uint64_t page = (run.offset + pos) / kPageSize;
+          sum = add_page_sum(sum, page_sum(page, old.subspan(pos, len)), -1);
+          sum = add_page_sum(sum, page_sum(page, run.data.subspan(pos, len)), +1);
+        }
+        written += image.write_over(offset, run.data, old.data());
+        report_progress(run.data.size());
+      }
+      if (sum != sums.at(b)) {
+        sums.set(b, sum);
+        changed.push_back(b);
       }
     };
-    if (parent)
-      snap->read_changed_blocks(
-          to_read, [&](uint64_t b, std::span<char> out) { image.read(b * kBlockSize, out); }, sink,
-          stop);
-    else
+    if (parent) {
+      // Blocks whose length changed (a resize) have no valid sum to update: read them whole.
+      std::vector<uint64_t> whole, by_page;
+      for (uint64_t b : to_read) (sums.at(b) == kStale ? whole : by_page).push_back(b);
+      if (snap->read_changed_pages(by_page, page_sink, stop))
+        snap->read_blocks(whole, sink, stop);
+      else
+        snap->read_blocks(to_read, sink, stop);
+    } else {
       snap->read_blocks(to_read, sink, stop);
+    }
 
     image.finish();
     sums.save(repo.sums_path(uuid));

@@ -142,19 +142,25 @@ class RbdSnapshot : public SourceSnapshot {
 
   // Incremental: ask librbd for the exact extents written since the parent's snapshot (a
   // diff_iterate2 without whole_object, one list-snaps per dirty object, only over the dirty
-  // blocks), read just those with aio, and lay them over the parent's block from `base`.
-  void read_changed_blocks(std::span<const uint64_t> blocks, const BaseReader& base,
-                           const BlockSink& sink, std::stop_token stop) override {
-    if (!from_snap_) return read_blocks(blocks, sink, stop);
+  // blocks), widen each to whole pages, read just those with aio and hand them over per block.
+  // Discarded extents are read too: the snapshot returns their zeros, and a partly discarded
+  // page keeps its other bytes.
+  bool read_changed_pages(std::span<const uint64_t> blocks, const PageRunSink& sink,
+                          std::stop_token stop) override {
+    if (!from_snap_) return false;
     const std::vector<Piece> pieces = precise_pieces(blocks);
     // One assembly buffer per block being put together; at most one more than reads in flight.
     if (assemblies_.size() < window_.depth() + 1) assemblies_.resize(window_.depth() + 1);
     std::vector<size_t> free_assemblies;
     for (size_t i = 0; i < assemblies_.size(); ++i) free_assemblies.push_back(i);
 
+    std::vector<PageRun> delivered;
     auto deliver = [&](size_t a) {
       Assembly& as = assemblies_[a];
-      sink(as.block, std::span<const char>(as.buf.data(), as.length));
+      delivered.clear();
+      for (const auto& [off, len] : as.runs)
+        delivered.push_back({off, std::span<const char>(as.buf.data() + off, len)});
+      sink(as.block, delivered);
       free_assemblies.push_back(a);
     };
     auto complete_one = [&] {
@@ -183,24 +189,29 @@ class RbdSnapshot : public SourceSnapshot {
         free_assemblies.pop_back();
         Assembly& as = assemblies_[a];
         as.block = block;
-        as.length = std::min(kBlockSize, size_ - block * kBlockSize);
         as.buf.resize(kBlockSize);
+        as.runs.clear();
         as.pending = 1;  // held until every read of this block is issued
-        base(block, std::span<char>(as.buf.data(), as.length));
+        const uint64_t base = block * kBlockSize;
         for (; p < pieces.size() && pieces[p].offset / kBlockSize < block; ++p) {
         }
+        // The pieces' page hulls, merged where they touch.
         for (; p < pieces.size() && pieces[p].offset / kBlockSize == block; ++p) {
-          const Piece& piece = pieces[p];
-          char* dest = as.buf.data() + (piece.offset - block * kBlockSize);
-          if (!piece.exists) {
-            std::memset(dest, 0, piece.length);
-            continue;
-          }
+          const uint64_t from = (pieces[p].offset - base) / kPageSize * kPageSize;
+          const uint64_t to =
+              std::min(size_ - base, (pieces[p].offset - base + pieces[p].length + kPageSize - 1) /
+                                         kPageSize * kPageSize);
+          if (!as.runs.empty() && from <= as.runs.back().first + as.runs.back().second)
+            as.runs.back().second = std::max(as.runs.back().second, to - as.runs.back().first);
+          else
+            as.runs.push_back({from, to - from});
+        }
+        for (const auto& [off, len] : as.runs) {
           while (window_.full()) complete_one();
           RbdAioWindow::Slot& slot = window_.free_slot();
           slot.tag = a;
-          slot.offset = piece.offset;
-          slot.length = piece.length;
+          slot.offset = base + off;
+          slot.length = len;
           slot.bl.clear();
           ++as.pending;
           int r = window_.start(slot, [&](librbd::RBD::AioCompletion* c) {
@@ -218,6 +229,7 @@ class RbdSnapshot : public SourceSnapshot {
       throw;
     }
     if (!blocks.empty()) check_snapshot_exists();
+    return true;
   }
 
   bool stable() const override { return true; }
@@ -232,9 +244,10 @@ class RbdSnapshot : public SourceSnapshot {
     bool exists;
   };
   struct Assembly {
-    uint64_t block = 0, length = 0;
+    uint64_t block = 0;
     size_t pending = 0;
-    std::vector<char> buf;  // kBlockSize once, reused
+    std::vector<char> buf;                            // kBlockSize once, reused
+    std::vector<std::pair<uint64_t, uint64_t>> runs;  // (offset in block, length), page-aligned
   };
 
   // The exact changes since from_snap_ within `blocks` (sorted), split at block boundaries,

@@ -4,9 +4,10 @@
 // mapped onto 4 MiB blocks; with object-map/fast-diff this is two bitmaps compared in memory, so
 // a 1 TiB image with nothing changed costs milliseconds. Objects that no longer exist are zero.
 // read_blocks(): whole blocks, librbd aio with `reads_in_flight` reads in flight (rbd_aio.h).
-// read_changed_blocks() (incremental): the exact extents written since the parent's snapshot
-// (diff_iterate2 without whole_object, over the dirty blocks only), read with aio and laid over
-// the parent's block, so the cluster sends what changed, not whole objects.
+// read_changed_pages() (incremental): the exact extents written since the parent's snapshot
+// (diff_iterate2 without whole_object, over the dirty blocks only), widened to whole pages and
+// read with aio, so the cluster sends what changed, not whole objects, and the backup need not
+// read the rest of the parent's block (block_sums.h: the checksum is additive over pages).
 // After every batch of reads the snapshot is checked to still exist: one removed (with its
 // image) by someone else mid-read reads as zeros once trimmed, which must fail the run.
 //

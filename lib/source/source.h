@@ -31,8 +31,14 @@ struct BlockChange {
 // Receives one block's bytes; the span is valid only during the call. The last block of an image
 // whose size is not a multiple of kBlockSize is shorter.
 using BlockSink = std::function<void(uint64_t block, std::span<const char> data)>;
-// Fills `out` with `block`'s content in the parent revision (what the new revision's clone holds).
-using BaseReader = std::function<void(uint64_t block, std::span<char> out)>;
+
+// Changed pages of one block: runs of whole pages (the last page of the image may be short),
+// each at its byte offset within the block, sorted, not overlapping. Valid only during the call.
+struct PageRun {
+  uint64_t offset = 0;  // within the block, a multiple of kPageSize
+  std::span<const char> data;
+};
+using PageRunSink = std::function<void(uint64_t block, std::span<const PageRun> runs)>;
 
 class SourceSnapshot {
  public:
@@ -47,13 +53,13 @@ class SourceSnapshot {
   // backy::Cancelled when `stop` is requested, backy::Error on a read failure.
   virtual void read_blocks(std::span<const uint64_t> blocks, const BlockSink& sink,
                            std::stop_token stop) = 0;
-  // Incremental runs: like read_blocks(), but `base` supplies the parent's content of a block, so
-  // a source that knows exactly which bytes changed (RBD) reads only those and lays them over the
-  // base. The sink still gets whole blocks. Default: read_blocks().
-  virtual void read_changed_blocks(std::span<const uint64_t> blocks, const BaseReader& base,
-                                   const BlockSink& sink, std::stop_token stop) {
-    (void)base;
-    read_blocks(blocks, sink, stop);
+  // Incremental only: reads just the pages of `blocks` that changed since the parent's snapshot
+  // and hands them to `sink`, in any order. Returns false, having read nothing, when the source
+  // cannot tell changes at page granularity (the caller then reads whole blocks).
+  virtual bool read_changed_pages(std::span<const uint64_t> blocks, const PageRunSink& sink,
+                                  std::stop_token stop) {
+    (void)blocks, (void)sink, (void)stop;
+    return false;
   }
   // True when the data stays exactly as it was when the snapshot was taken (an RBD snapshot),
   // so the verification after a run can compare the written image with the source itself.

@@ -24,9 +24,32 @@ uint64_t get64(const char* p) {
 }
 }  // namespace
 
-BlockSum checksum(std::span<const char> block) {
-  XXH128_hash_t h = XXH3_128bits(block.data(), block.size());
+BlockSum page_sum(uint64_t page_index, std::span<const char> page) {
+  if (is_all_zero(page)) return kHole;
+  XXH128_hash_t h = XXH3_128bits_withSeed(page.data(), page.size(), page_index);
   return BlockSum{true, h.low64, h.high64};
+}
+
+BlockSum add_page_sum(const BlockSum& sum, const BlockSum& page, int sign) {
+  BlockSum out;
+  if (sign > 0) {
+    out.low = sum.low + page.low;
+    out.high = sum.high + page.high + (out.low < sum.low ? 1 : 0);
+  } else {
+    out.low = sum.low - page.low;
+    out.high = sum.high - page.high - (sum.low < page.low ? 1 : 0);
+  }
+  out.data = out.low != 0 || out.high != 0;
+  return out;
+}
+
+BlockSum checksum(std::span<const char> block, uint64_t first_page) {
+  BlockSum sum = kHole;
+  for (size_t pos = 0; pos < block.size(); pos += kPageSize) {
+    const size_t len = std::min<size_t>(kPageSize, block.size() - pos);
+    sum = add_page_sum(sum, page_sum(first_page + pos / kPageSize, block.subspan(pos, len)), +1);
+  }
+  return sum;
 }
 
 BlockSums::BlockSums(uint64_t image_size)
@@ -57,8 +80,9 @@ BlockSums BlockSums::load(const std::filesystem::path& path) {
   };
   if (nl == std::string::npos) throw bad("no header line");
   unsigned long long block_size = 0, size = 0;
-  if (std::sscanf(raw.substr(0, nl).c_str(), "backy-sums 1 xxh3-128 block-size=%llu size=%llu",
-                  &block_size, &size) != 2)
+  if (std::sscanf(raw.substr(0, nl).c_str(),
+                  "backy-sums 2 xxh3-128-pagesum block-size=%llu size=%llu", &block_size,
+                  &size) != 2)
     throw bad("unknown header '" + raw.substr(0, nl) + "'");
   if (block_size != kBlockSize) throw bad("block size " + std::to_string(block_size));
   BlockSums sums(size);
@@ -76,7 +100,7 @@ BlockSums BlockSums::load(const std::filesystem::path& path) {
 }
 
 void BlockSums::save(const std::filesystem::path& path) const {
-  std::string out = "backy-sums 1 xxh3-128 block-size=" + std::to_string(kBlockSize) +
+  std::string out = "backy-sums 2 xxh3-128-pagesum block-size=" + std::to_string(kBlockSize) +
                     " size=" + std::to_string(image_size_) + "\n";
   size_t header = out.size();
   out.resize(header + sums_.size() * kRecord);

@@ -1,11 +1,19 @@
 // BlockSums: the checksum of every 4 MiB block of one revision image (the <uuid>.sums file).
 //
 // A block is either a hole (all zero; never hashed, never stored on disk) or data with its
-// XXH3-128 checksum. The backup compares a freshly read block with the parent's checksum to
-// decide whether to write it, without reading the parent back; scrub recomputes them.
+// checksum. The backup compares a freshly read block with the parent's checksum to decide
+// whether to write it, without reading the parent back; scrub recomputes them.
+//
+// The checksum of a block is the sum (mod 2^128) of the XXH3-128 hashes of its non-zero 4 KiB
+// pages, each hashed with its page index as seed (so moved pages do not cancel out). Zero pages
+// contribute nothing, so an all-zero block sums to zero and is never hashed. Because the sum is
+// additive, a block whose source reports exactly which pages changed (RBD's diff) gets its new
+// checksum from those pages alone: subtract the old pages' hashes, add the new ones. Reading the
+// whole parent block back to re-hash it would cost an incremental the full size of every block
+// a single 4 KiB write touched.
 //
 // File format (all integers little-endian):
-//   line 1, text: "backy-sums 1 xxh3-128 block-size=<bytes> size=<image bytes>\n"
+//   line 1, text: "backy-sums 2 xxh3-128-pagesum block-size=<bytes> size=<image bytes>\n"
 //   then one 17-byte record per block: kind (0 = hole, 1 = data), then 16 bytes of hash
 //   (low 64 bits first; zero for holes).
 //
@@ -29,8 +37,15 @@ struct BlockSum {
   bool operator==(const BlockSum&) const = default;
 };
 
-// Checksum of a block's bytes; an all-zero buffer still hashes (callers test for zero first).
-BlockSum checksum(std::span<const char> block);
+// Checksum of a block's bytes (or of any page-aligned part of one, at page index `first_page`
+// within its block); kHole for all zeros.
+BlockSum checksum(std::span<const char> block, uint64_t first_page = 0);
+// The contribution of one page (index within its block) to its block's checksum; zero for a
+// zero page. Add or subtract it with add_page_sum.
+BlockSum page_sum(uint64_t page_index, std::span<const char> page);
+// `sum` with `page` added (sign > 0) or removed (sign < 0); data is false exactly when the
+// result is zero.
+BlockSum add_page_sum(const BlockSum& sum, const BlockSum& page, int sign);
 inline constexpr BlockSum kHole{};
 inline constexpr BlockSum kStale{true, 0, 0};
 

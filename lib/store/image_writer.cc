@@ -143,7 +143,10 @@ void ImageWriter::write_run(uint64_t offset, std::span<const char> data, bool ze
 }
 
 uint64_t ImageWriter::write(uint64_t offset, std::span<const char> data, bool file_has_data) {
-  const char* current = file_has_data ? read_current(offset, data.size()) : nullptr;
+  return write_over(offset, data, file_has_data ? read_current(offset, data.size()) : nullptr);
+}
+
+uint64_t ImageWriter::write_over(uint64_t offset, std::span<const char> data, const char* current) {
   uint64_t written = 0;
   // Coalesce neighbouring pages that need the same action (write / punch) into one call.
   size_t run_start = 0;
@@ -155,8 +158,7 @@ uint64_t ImageWriter::write(uint64_t offset, std::span<const char> data, bool fi
     if (i < pages) {
       size_t len = std::min<size_t>(kPageSize, data.size() - pos);
       std::span<const char> page = data.subspan(pos, len);
-      bool same =
-          file_has_data ? std::memcmp(page.data(), current + pos, len) == 0 : is_all_zero(page);
+      bool same = current ? std::memcmp(page.data(), current + pos, len) == 0 : is_all_zero(page);
       if (!same) a = is_all_zero(page) ? Action::punch : Action::write;
     }
     if (a != run || i == pages) {

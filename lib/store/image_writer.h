@@ -47,6 +47,9 @@ class ImageWriter {
   // hold zeros there (a hole), so only non-zero pages are written; otherwise the current content
   // is read and compared page by page. Returns the number of bytes actually written.
   uint64_t write(uint64_t offset, std::span<const char> data, bool file_has_data);
+  // Like write(), with the file's present content of the range given as `current` (which the
+  // caller has read already); nullptr means zeros.
+  uint64_t write_over(uint64_t offset, std::span<const char> data, const char* current);
   // Makes [offset, offset+len) a hole.
   void punch(uint64_t offset, uint64_t len);
   // Reads [offset, offset+out.size()); past the end of the file reads zeros. REQUIRES:

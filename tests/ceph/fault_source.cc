@@ -16,9 +16,25 @@ class FaultSnapshot : public SourceSnapshot {
                    std::stop_token stop) override {
     inner_->read_blocks(blocks, faulty(sink), stop);
   }
-  void read_changed_blocks(std::span<const uint64_t> blocks, const BaseReader& base,
-                           const BlockSink& sink, std::stop_token stop) override {
-    inner_->read_changed_blocks(blocks, base, faulty(sink), stop);
+  bool read_changed_pages(std::span<const uint64_t> blocks, const PageRunSink& sink,
+                          std::stop_token stop) override {
+    const bool first_pass = pass_++ == 0;
+    bool first = true;
+    bool read = inner_->read_changed_pages(
+        blocks,
+        [&](uint64_t b, std::span<const PageRun> runs) {
+          if (first_pass && first && f_.before_first_block) f_.before_first_block();
+          first = false;
+          if (!first_pass || !f_.corrupt || runs.empty()) return sink(b, runs);
+          copy_.assign(runs[0].data.begin(), runs[0].data.end());
+          copy_[copy_.size() / 2] ^= 0x5a;
+          std::vector<PageRun> changed(runs.begin(), runs.end());
+          changed[0].data = copy_;
+          sink(b, changed);
+        },
+        stop);
+    if (!read) --pass_;  // nothing was read: the faults are still due
+    return read;
   }
   bool stable() const override { return inner_->stable(); }
   uint64_t bytes_read() const override { return inner_->bytes_read(); }

@@ -180,3 +180,36 @@ TEST_CASE("scrub finds exactly the damaged blocks", "[store]") {
   CHECK(bad[1].expected == kHole);
   CHECK(bad[1].actual.data);
 }
+
+TEST_CASE("a block's checksum updates from its changed pages alone", "[store]") {
+  std::vector<char> block = random_bytes(kBlockSize, 11);
+  std::fill(block.begin() + 10 * kPageSize, block.begin() + 12 * kPageSize, 0);  // zero pages
+  const BlockSum before = checksum(block);
+  CHECK(before.data);
+  std::vector<char> after = block;
+  BlockSum updated = before;
+  for (uint64_t page : {3u, 10u, 700u, 1023u}) {  // data -> data, zero -> data, ...
+    std::span<const char> old(block.data() + page * kPageSize, kPageSize);
+    auto fresh = random_bytes(kPageSize, page);
+    if (page == 700) std::fill(fresh.begin(), fresh.end(), 0);  // ... data -> zero
+    std::copy(fresh.begin(), fresh.end(), after.begin() + page * kPageSize);
+    updated = add_page_sum(updated, page_sum(page, old), -1);
+    updated = add_page_sum(updated, page_sum(page, fresh), +1);
+  }
+  CHECK(updated == checksum(after));
+  CHECK(updated != before);
+  // Pages that trade places change the sum: each page is hashed with its index.
+  std::vector<char> swapped = block;
+  std::swap_ranges(swapped.begin(), swapped.begin() + kPageSize, swapped.begin() + kPageSize);
+  CHECK(checksum(swapped) != before);
+  // Zero pages contribute nothing; an all-zero block is a hole.
+  CHECK(checksum(std::vector<char>(kBlockSize, 0)) == kHole);
+  CHECK(page_sum(5, std::vector<char>(kPageSize, 0)) == kHole);
+  // Removing every page's contribution leaves a hole.
+  BlockSum emptied = before;
+  for (uint64_t page = 0; page < kBlockSize / kPageSize; ++page)
+    emptied = add_page_sum(
+        emptied, page_sum(page, std::span<const char>(block.data() + page * kPageSize, kPageSize)),
+        -1);
+  CHECK(emptied == kHole);
+}
