@@ -359,7 +359,7 @@ TEST_CASE("backyctl as nobody: may read, may not change", "[ctl]") {
   CHECK(refused.err.find("permission denied on") != std::string::npos);
 }
 
-TEST_CASE("backyd survives garbage, oversized and half-sent requests; many clients", "[ctl]") {
+TEST_CASE("backyd survives garbage, oversized and half-sent requests and many clients", "[ctl]") {
   TempDir src(xfs_mount(), "src");
   Daemon d({{"vm1", source_image(src.path(), "vm1.img", 8)}});
 

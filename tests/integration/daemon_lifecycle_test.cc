@@ -50,7 +50,7 @@ TEST_CASE("daemon: the notify protocol, READY, STATUS, WATCHDOG, RELOADING, STOP
   CHECK(revisions_of(dir / "base" / "a").size() == 1);
 }
 
-TEST_CASE("daemon: reload adds and removes jobs; a broken config keeps the old one", "[daemon]") {
+TEST_CASE("daemon: reload adds and removes jobs, and a broken config keeps the old one", "[daemon]") {
   TempDir dir(xfs_mount(), "daemon-reload");
   for (const char* j : {"a", "b", "c"})
     write_random(dir / (std::string(j) + ".img"), 0, 1 << 20, 7);
@@ -144,7 +144,7 @@ TEST_CASE("daemon: SIGTERM during a large backup exits 0 in time, no partial rev
   CHECK(same_content(dir / "base" / "small" / small_rev.uuid, dir / "small.img"));
 }
 
-TEST_CASE("daemon: a reload keeps a running backup; changed jobs pick up their change",
+TEST_CASE("daemon: a reload keeps a running backup, and changed jobs pick up their change",
           "[daemon]") {
   TempDir dir(xfs_mount(), "daemon-keep");
   write_random(dir / "big.img", 0, 384ull << 20, 5);

@@ -73,7 +73,7 @@ TEST_CASE("two backups share extents and each revision equals its source bit for
         scrub_image(repo.image_path(rev.uuid), BlockSums::load(repo.sums_path(rev.uuid))).empty());
 }
 
-TEST_CASE("kill -9 during a backup harms no revision; the next run cleans up",
+TEST_CASE("kill -9 during a backup harms no revision, and the next run cleans up",
           "[integration][xfs]") {
   TempDir t(xfs_mount(), "kill");
   const fs::path img = t / "vm.img";
