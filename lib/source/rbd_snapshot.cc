@@ -121,14 +121,7 @@ class RbdSnapshot : public SourceSnapshot {
           });
           if (r < 0) throw rbd_error("cannot start a read of " + where(), r);
         }
-        RbdAioWindow::Slot& slot = window_.wait_one();
-        if (slot.result < 0)
-          throw rbd_error(
-              "read of " + where() + " at offset " + std::to_string(slot.offset) + " failed",
-              static_cast<int>(slot.result));
-        if (static_cast<uint64_t>(slot.result) != slot.length || slot.bl.length() != slot.length)
-          throw Error("short read of " + where() + " at offset " + std::to_string(slot.offset));
-        bytes_read_ += slot.length;
+        RbdAioWindow::Slot& slot = wait_read();
         sink(slot.tag, contiguous(slot.bl, slot.length, scratch_));
         slot.bl.clear();
       }
@@ -164,19 +157,12 @@ class RbdSnapshot : public SourceSnapshot {
       free_assemblies.push_back(a);
     };
     auto complete_one = [&] {
-      RbdAioWindow::Slot& slot = window_.wait_one();
-      if (slot.result < 0)
-        throw rbd_error(
-            "read of " + where() + " at offset " + std::to_string(slot.offset) + " failed",
-            static_cast<int>(slot.result));
-      if (static_cast<uint64_t>(slot.result) != slot.length || slot.bl.length() != slot.length)
-        throw Error("short read of " + where() + " at offset " + std::to_string(slot.offset));
+      RbdAioWindow::Slot& slot = wait_read();
       Assembly& as = assemblies_[slot.tag];
       auto it = slot.bl.cbegin();
       it.copy(static_cast<unsigned>(slot.length),
               as.buf.data() + (slot.offset - as.block * kBlockSize));
       slot.bl.clear();
-      bytes_read_ += slot.length;
       if (--as.pending == 0) deliver(slot.tag);
     };
 
@@ -237,6 +223,19 @@ class RbdSnapshot : public SourceSnapshot {
 
  private:
   std::string where() const { return ref_.spec + "@" + snap_; }
+
+  // Waits for one read to complete, checks that it read all it asked for, and counts it.
+  RbdAioWindow::Slot& wait_read() {
+    RbdAioWindow::Slot& slot = window_.wait_one();
+    if (slot.result < 0)
+      throw rbd_error(
+          "read of " + where() + " at offset " + std::to_string(slot.offset) + " failed",
+          static_cast<int>(slot.result));
+    if (static_cast<uint64_t>(slot.result) != slot.length || slot.bl.length() != slot.length)
+      throw Error("short read of " + where() + " at offset " + std::to_string(slot.offset));
+    bytes_read_ += slot.length;
+    return slot;
+  }
 
   // A changed range inside one block: data to read (exists), or known zero.
   struct Piece {

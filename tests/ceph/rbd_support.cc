@@ -142,28 +142,10 @@ std::vector<std::string> TestImage::backy_snapshots() {
 }
 
 uint64_t unshared_bytes(const std::filesystem::path& file) {
-  int fd = ::open(file.c_str(), O_RDONLY);
-  REQUIRE(fd >= 0);
-  constexpr unsigned kExtents = 512;
-  std::vector<char> buf(sizeof(fiemap) + kExtents * sizeof(fiemap_extent));
-  uint64_t unshared = 0, start = 0;
-  for (bool last = false; !last;) {
-    auto* fm = reinterpret_cast<fiemap*>(buf.data());
-    std::memset(buf.data(), 0, buf.size());
-    fm->fm_start = start;
-    fm->fm_length = FIEMAP_MAX_OFFSET - start;
-    fm->fm_flags = FIEMAP_FLAG_SYNC;
-    fm->fm_extent_count = kExtents;
-    REQUIRE(::ioctl(fd, FS_IOC_FIEMAP, fm) == 0);
-    if (fm->fm_mapped_extents == 0) break;
-    for (unsigned i = 0; i < fm->fm_mapped_extents; ++i) {
-      const fiemap_extent& e = fm->fm_extents[i];
-      if (!(e.fe_flags & FIEMAP_EXTENT_SHARED)) unshared += e.fe_length;
-      start = e.fe_logical + e.fe_length;
-      if (e.fe_flags & FIEMAP_EXTENT_LAST) last = true;
-    }
-  }
-  ::close(fd);
+  uint64_t unshared = 0;
+  for_each_extent(file, [&](const fiemap_extent& e) {
+    if (!(e.fe_flags & FIEMAP_EXTENT_SHARED)) unshared += e.fe_length;
+  });
   return unshared;
 }
 

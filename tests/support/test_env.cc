@@ -198,13 +198,13 @@ bool same_content(const fs::path& a, const fs::path& b) {
   }
 }
 
-uint64_t shared_bytes(const fs::path& file) {
+void for_each_extent(const fs::path& file, const std::function<void(const fiemap_extent&)>& f) {
   int fd = ::open(file.c_str(), O_RDONLY);
   REQUIRE(fd >= 0);
   constexpr unsigned kExtents = 512;
   std::vector<char> buf(sizeof(fiemap) + kExtents * sizeof(fiemap_extent));
-  uint64_t shared = 0, start = 0;
-  for (;;) {
+  uint64_t start = 0;
+  for (bool last = false; !last;) {
     auto* fm = reinterpret_cast<fiemap*>(buf.data());
     std::memset(buf.data(), 0, buf.size());
     fm->fm_start = start;
@@ -213,16 +213,21 @@ uint64_t shared_bytes(const fs::path& file) {
     fm->fm_extent_count = kExtents;
     REQUIRE(::ioctl(fd, FS_IOC_FIEMAP, fm) == 0);
     if (fm->fm_mapped_extents == 0) break;
-    bool last = false;
     for (unsigned i = 0; i < fm->fm_mapped_extents; ++i) {
       const fiemap_extent& e = fm->fm_extents[i];
-      if (e.fe_flags & FIEMAP_EXTENT_SHARED) shared += e.fe_length;
+      f(e);
       start = e.fe_logical + e.fe_length;
       if (e.fe_flags & FIEMAP_EXTENT_LAST) last = true;
     }
-    if (last) break;
   }
   ::close(fd);
+}
+
+uint64_t shared_bytes(const fs::path& file) {
+  uint64_t shared = 0;
+  for_each_extent(file, [&](const fiemap_extent& e) {
+    if (e.fe_flags & FIEMAP_EXTENT_SHARED) shared += e.fe_length;
+  });
   return shared;
 }
 

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <linux/fiemap.h>
+
 namespace backy::test {
 
 // A fresh directory removed (recursively) on destruction.
@@ -66,6 +68,9 @@ void write_random(const std::filesystem::path& file, uint64_t offset, uint64_t l
 // Creates a sparse file of `size` bytes.
 void make_sparse(const std::filesystem::path& file, uint64_t size);
 bool same_content(const std::filesystem::path& a, const std::filesystem::path& b);
+// Calls `f` for every extent FIEMAP reports for `file`, in order.
+void for_each_extent(const std::filesystem::path& file,
+                     const std::function<void(const struct fiemap_extent&)>& f);
 // Bytes of `file` in extents the filesystem marks shared (FIEMAP_EXTENT_SHARED).
 uint64_t shared_bytes(const std::filesystem::path& file);
 // Bytes actually allocated (st_blocks * 512).

@@ -16,6 +16,7 @@
 #include "repo/repository.h"
 #include "repo/revision_scrub.h"
 #include "restore/restore.h"
+#include "scratch_dir.h"
 #include "source/file_source.h"
 #include "store/block_sums.h"
 #include "util/error.h"
@@ -26,15 +27,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Scratch {
-  fs::path dir;
-  Scratch() {
-    std::string t = (fs::temp_directory_path() / "backy-unit-XXXXXX").string();
-    REQUIRE(::mkdtemp(t.data()));
-    dir = t;
-  }
-  ~Scratch() { fs::remove_all(dir); }
-};
+using Scratch = backy::test::ScratchDir;
 
 spdlog::logger& quiet() {
   static spdlog::logger log("test", std::make_shared<spdlog::sinks::null_sink_mt>());

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <random>
 
+#include "scratch_dir.h"
 #include "store/block_sums.h"
 #include "store/image_writer.h"
 #include "store/scrub.h"
@@ -20,15 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Scratch {
-  fs::path dir;
-  Scratch() {
-    std::string t = (fs::temp_directory_path() / "backy-unit-XXXXXX").string();
-    REQUIRE(::mkdtemp(t.data()));
-    dir = t;
-  }
-  ~Scratch() { fs::remove_all(dir); }
-};
+using Scratch = backy::test::ScratchDir;
 
 std::vector<char> random_bytes(size_t n, uint64_t seed) {
   std::mt19937_64 rng(seed);
