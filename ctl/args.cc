@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "protocol/commands.h"
+#include "schedule/schedule.h"
 #include "util/error.h"
 
 namespace backy::ctl {
@@ -35,15 +36,6 @@ REV: a uuid, N (0 = newest), latest, tag:NAME (scrub, tags), all (scrub, tags).
 )";
 
 namespace {
-
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string t;
-  while (std::getline(ss, t, ','))
-    if (!t.empty()) out.push_back(t);
-  return out;
-}
 
 void need(bool ok, const std::string& usage) {
   if (!ok) throw Error("usage: backyctl " + usage);
@@ -78,11 +70,11 @@ Invocation parse_args(const std::vector<std::string>& argv) {
       inv.help = true;
     } else if (a == "--tags") {
       has_tags = true;
-      for (auto& t : split_commas(value())) tags.push_back(t);
+      for (auto& t : parse_tag_list(value())) tags.push_back(t);
     } else if (a == "--add") {
-      for (auto& t : split_commas(value())) add.push_back(t);
+      for (auto& t : parse_tag_list(value())) add.push_back(t);
     } else if (a == "--remove") {
-      for (auto& t : split_commas(value())) remove.push_back(t);
+      for (auto& t : parse_tag_list(value())) remove.push_back(t);
     } else if (a == "--wait") {
       wait = true;
     } else if (a == "--all") {

@@ -8,6 +8,7 @@
 #include "completion_callback.h"
 #include "logging.h"
 #include "repo/repository.h"
+#include "schedule/schedule.h"
 #include "util/error.h"
 
 namespace backy {
@@ -59,12 +60,6 @@ std::vector<Revision> read_history(const std::filesystem::path& job_dir, spdlog:
   auto revs = Repository(job_dir).revisions(&problems);
   for (const auto& p : problems) log.warn("unreadable revision skipped: {}", p);
   return revs;
-}
-
-std::string join_tags(const std::set<std::string>& tags) {
-  std::string out;
-  for (const auto& t : tags) out += (out.empty() ? "" : ",") + t;
-  return out;
 }
 
 }  // namespace backy

@@ -41,6 +41,4 @@ BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, Sou
 // A job's complete revisions, oldest first; unreadable .rev files are logged and skipped.
 std::vector<Revision> read_history(const std::filesystem::path& job_dir, spdlog::logger& log);
 
-std::string join_tags(const std::set<std::string>& tags);
-
 }  // namespace backy

@@ -36,15 +36,6 @@ namespace po = boost::program_options;
 
 namespace {
 
-std::set<std::string> split_tags(const std::string& s) {
-  std::set<std::string> out;
-  std::stringstream ss(s);
-  std::string t;
-  while (std::getline(ss, t, ','))
-    if (!t.empty()) out.insert(t);
-  return out;
-}
-
 // The long-running daemon. Returns the exit code.
 int run_daemon(backy::Config config, std::shared_ptr<spdlog::logger> log, bool level_fixed,
                std::chrono::seconds stop_timeout) {
@@ -183,7 +174,7 @@ int main(int argc, char** argv) {
                                                       : config.global.log_level);
   if (vm.count("once")) {
     std::optional<std::set<std::string>> tags;
-    if (vm.count("tags")) tags = split_tags(vm["tags"].as<std::string>());
+    if (vm.count("tags")) tags = backy::parse_tag_list(vm["tags"].as<std::string>());
     return backy::run_once(config, vm["once"].as<std::vector<std::string>>(), tags, *log);
   }
   const int stop_timeout = vm["stop-timeout"].as<int>();

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <map>
+
 #include "util/error.h"
 
 namespace backy {
@@ -20,17 +22,17 @@ std::vector<ExpiryDecision> apply_expiry(Repository& repo, const Repository::Loc
   if (revisions.empty()) return {};
   const std::string newest = revisions.back().uuid;
   std::vector<ExpiryDecision> plan = plan_expiry(schedule, now, revision_infos(revisions));
+  std::map<std::string, const Revision*> by_uuid;
+  for (const Revision& r : revisions) by_uuid[r.uuid] = &r;
   for (const ExpiryDecision& d : plan) {
     if (d.remove) {
       if (d.uuid == newest) throw Error("expiry plan would delete the newest revision " + newest);
       log.info("expiring revision {}: {}", d.uuid, d.reason);
       repo.remove(lock, d.uuid);
     } else {
-      Revision rev = repo.find(d.uuid);
+      Revision rev = *by_uuid.at(d.uuid);
       rev.tags = d.remaining_tags;
-      std::string kept;
-      for (const auto& t : d.remaining_tags) kept += (kept.empty() ? "" : ",") + t;
-      log.info("revision {} keeps [{}]: {}", d.uuid, kept, d.reason);
+      log.info("revision {} keeps [{}]: {}", d.uuid, join_tags(d.remaining_tags), d.reason);
       repo.update(lock, rev);
     }
   }

@@ -129,7 +129,10 @@ void Repository::remove(const Lock&, const std::string& uuid) {
     if (ec) throw Error("cannot remove " + p.string() + ": " + ec.message());
   }
   fsync_dir(dir_);
-  update_latest();
+  // Only the newest revision is `latest`; removing an older one (expiry) leaves it alone, so
+  // expiring n revisions does not reread every .rev n times.
+  const fs::path target = fs::read_symlink(dir_ / "latest", ec);
+  if (ec || target == uuid) update_latest();
 }
 
 void Repository::discard(const Lock&, const std::string& uuid) {

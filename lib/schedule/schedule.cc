@@ -180,6 +180,23 @@ Seconds failure_backoff(int consecutive_failures) {
   return std::chrono::minutes(minutes);
 }
 
+std::set<std::string> parse_tag_list(const std::string& text) {
+  std::set<std::string> out;
+  for (size_t start = 0; start <= text.size();) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    if (comma > start) out.insert(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string join_tags(const std::set<std::string>& tags) {
+  std::string out;
+  for (const auto& t : tags) out += (out.empty() ? "" : ",") + t;
+  return out;
+}
+
 std::optional<std::string> check_forced_tags(const Schedule& schedule,
                                              const std::set<std::string>& tags) {
   std::string known;

@@ -99,6 +99,11 @@ bool is_overdue(const Schedule& schedule, TimePoint now, std::optional<TimePoint
 // so 2, 4, 8 ... 256, 360, 360 ... minutes. 0 for n < 1 (no failure, no wait).
 Seconds failure_backoff(int consecutive_failures);
 
+// Tags as written on a command line and in logs: "daily,weekly". parse_tag_list drops empty
+// items ("a,,b" -> {a, b}); join_tags writes them sorted, comma-separated.
+std::set<std::string> parse_tag_list(const std::string& text);
+std::string join_tags(const std::set<std::string>& tags);
+
 // Checks the tags of a forced run (`backyd --once --tags a,b`, `backyctl run --tags`): each must
 // be a tag of the schedule or manual:<name> with a non-empty name. nullopt when all are fine,
 // otherwise a message naming every offending tag. An empty set is an error too.

@@ -67,6 +67,18 @@ class OwnCluster {
 
 }  // namespace
 
+// Writes all 64 MiB of `img`, backs it up (exported to <dir>/first as the reference), then
+// rewrites every block, so that the next run still has many reads to do when a fault strikes.
+Revision first_backup_then_rewrite(const std::string& conf, TestImage& img, const Config& config,
+                                   SourceFactory& factory, spdlog::logger& log,
+                                   const TempDir& dir) {
+  img.write(0, 64 * MiB, 1);
+  BackupResult first = backup(config, factory, log);
+  rbd_export(conf, img.spec() + "@" + rbd_snapshot_name(first.revision.uuid), dir / "first");
+  img.write(0, 64 * MiB, 2);
+  return first.revision;
+}
+
 TEST_CASE("rbd: a missing pool or image is a clear error and leaves nothing behind") {
   TestCluster cluster;
   TempDir dir(xfs_mount(), "rbd-missing");
@@ -122,18 +134,14 @@ TEST_CASE("rbd: the image deleted in the middle of a run fails the run and keeps
   auto real = make_source_factory(config.ceph);
   FaultFactory faulty(*real);
   CapturedLog log;
-  img->write(0, 64 * MiB, 1);
-  BackupResult first = backup(config, faulty, *log);
-  rbd_export(cluster.conf(), img->spec() + "@" + rbd_snapshot_name(first.revision.uuid),
-             dir / "first");
-  img->write(0, 64 * MiB, 2);  // every block changed: many reads still to come
+  const Revision first = first_backup_then_rewrite(cluster.conf(), *img, config, faulty, *log, dir);
 
   faulty.before_first_block = [&] { img->remove(); };
   const auto t0 = std::chrono::steady_clock::now();
   REQUIRE_THROWS_WITH(backup(config, faulty, *log), Catch::Contains(img->name()));
   CHECK(seconds_since(t0) < 60);
   CHECK_FALSE(image_exists(cluster, img->name()));
-  check_intact(config, first.revision.uuid, dir / "first");
+  check_intact(config, first.uuid, dir / "first");
 }
 
 TEST_CASE("rbd: an unreachable cluster fails the job within its timeout") {
@@ -178,10 +186,7 @@ TEST_CASE(
   auto real = make_source_factory(config.ceph);
   FaultFactory faulty(*real);
   CapturedLog log;
-  img->write(0, 64 * MiB, 1);
-  BackupResult first = backup(config, faulty, *log);
-  rbd_export(own.conf(), img->spec() + "@" + rbd_snapshot_name(first.revision.uuid), dir / "first");
-  img->write(0, 64 * MiB, 2);
+  const Revision first = first_backup_then_rewrite(own.conf(), *img, config, faulty, *log, dir);
 
   std::chrono::steady_clock::time_point stopped;
   faulty.before_first_block = [&] {
@@ -194,7 +199,7 @@ TEST_CASE(
   // Reads time out after `timeout`; abandon() then tries (and fails) to drop the snapshot, with
   // a few operations bounded by the same timeout.
   CHECK(took < 8 * timeout);
-  check_intact(config, first.revision.uuid, dir / "first");
+  check_intact(config, first.uuid, dir / "first");
   img->forget();  // its cluster is gone, and the image with it
 }
 

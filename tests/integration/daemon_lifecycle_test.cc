@@ -41,16 +41,15 @@ TEST_CASE("daemon: the notify protocol, READY, STATUS, WATCHDOG, RELOADING, STOP
   CHECK(pings == 5);
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
 
-  d.child.signal(SIGHUP);
-  REQUIRE(notify.wait_for("RELOADING=1", 5));
-  REQUIRE(notify.wait_for("READY=1", 5));
+  reload_and_wait(d, notify);
   REQUIRE(d.stop(20) == std::optional<int>(0));
   CHECK(notify.wait_for("STOPPING=1", 1));
   INFO(d.log());
   CHECK(revisions_of(dir / "base" / "a").size() == 1);
 }
 
-TEST_CASE("daemon: reload adds and removes jobs, and a broken config keeps the old one", "[daemon]") {
+TEST_CASE("daemon: reload adds and removes jobs, and a broken config keeps the old one",
+          "[daemon]") {
   TempDir dir(xfs_mount(), "daemon-reload");
   for (const char* j : {"a", "b", "c"})
     write_random(dir / (std::string(j) + ".img"), 0, 1 << 20, 7);
@@ -65,9 +64,7 @@ TEST_CASE("daemon: reload adds and removes jobs, and a broken config keeps the o
 
   // b leaves, c arrives, worker-limit grows.
   write_config(dir.path(), config_text(dir, 3, {"a", "c"}));
-  d.child.signal(SIGHUP);
-  REQUIRE(notify.wait_for("RELOADING=1", 5));
-  REQUIRE(notify.wait_for("READY=1", 5));
+  reload_and_wait(d, notify);
   INFO(d.log());
   CHECK(d.log_has("reloaded: 2 jobs (1 added, 1 removed, 0 changed)", 2));
   CHECK(d.log_has("worker-limit 1 -> 3"));
@@ -84,9 +81,7 @@ TEST_CASE("daemon: reload adds and removes jobs, and a broken config keeps the o
 
   // A config with errors: refused, logged with its position, the running one stays.
   write_config(dir.path(), config_text(dir, 3, {"a"}) + "  d: {schedule: nosuch}\n");
-  d.child.signal(SIGHUP);
-  REQUIRE(notify.wait_for("RELOADING=1", 5));
-  REQUIRE(notify.wait_for("READY=1", 5));
+  reload_and_wait(d, notify);
   CHECK(d.log_has("reload refused", 2));
   CHECK(d.log_has("backy.yaml:"));
   const size_t c_before = revisions_of(dir / "base" / "c").size();
@@ -169,9 +164,7 @@ TEST_CASE("daemon: a reload keeps a running backup, and changed jobs pick up the
       (dir / "other.img").string() + "}}\n";
   write_config(dir.path(), text);
   const TimePoint reload_time = Clock::now();
-  d.child.signal(SIGHUP);
-  REQUIRE(notify.wait_for("RELOADING=1", 5));
-  REQUIRE(notify.wait_for("READY=1", 5));
+  reload_and_wait(d, notify);
   INFO(d.log());
   CHECK(d.log_has("reloaded: 2 jobs (0 added, 0 removed, 1 changed)", 2));
   CHECK(d.log_has("worker-limit 2 -> 1"));

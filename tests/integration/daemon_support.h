@@ -157,4 +157,11 @@ struct Daemon {
   Child child;
 };
 
+// SIGHUP to `d`, then the reload's RELOADING=1 and READY=1 on `notify` (refused or accepted).
+inline void reload_and_wait(Daemon& d, NotifySocket& notify) {
+  d.child.signal(SIGHUP);
+  REQUIRE(notify.wait_for("RELOADING=1", 5));
+  REQUIRE(notify.wait_for("READY=1", 5));
+}
+
 }  // namespace backy::test

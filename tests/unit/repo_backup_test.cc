@@ -248,3 +248,21 @@ TEST_CASE("restore to a file keeps holes, to a stream writes zeros, never overwr
                     Catch::Contains("exists; use --force"));
   CHECK_NOTHROW(open_file_target((s.dir / "out.img").string(), a.size, true));
 }
+
+TEST_CASE("removing an older revision leaves latest, removing the newest repoints it", "[repo]") {
+  Scratch s;
+  const fs::path src = s.dir / "src.img";
+  write_at(src, 0, kBlockSize, 1);
+  Repository repo(s.dir / "job");
+  Revision a = backup(repo, src);
+  Revision b = backup(repo, src);
+  Revision c = backup(repo, src);
+  auto lock = repo.lock();
+  repo.remove(lock, a.uuid);
+  CHECK(fs::read_symlink(repo.dir() / "latest") == c.uuid);
+  repo.remove(lock, c.uuid);
+  CHECK(fs::read_symlink(repo.dir() / "latest") == b.uuid);
+  repo.remove(lock, b.uuid);
+  CHECK_FALSE(fs::exists(fs::symlink_status(repo.dir() / "latest")));
+  CHECK(repo.revisions().empty());
+}

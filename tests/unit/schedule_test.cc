@@ -345,3 +345,13 @@ TEST_CASE("forced tags: schedule tags and manual:<name> only", "[schedule]") {
 
 }  // namespace
 }  // namespace backy
+
+TEST_CASE("tag lists as written on a command line", "[schedule]") {
+  CHECK(backy::parse_tag_list("daily,weekly") == std::set<std::string>{"daily", "weekly"});
+  CHECK(backy::parse_tag_list("weekly,,daily,") == std::set<std::string>{"daily", "weekly"});
+  CHECK(backy::parse_tag_list("manual:x") == std::set<std::string>{"manual:x"});
+  CHECK(backy::parse_tag_list("").empty());
+  CHECK(backy::join_tags({"weekly", "daily"}) == "daily,weekly");
+  CHECK(backy::join_tags({}).empty());
+  CHECK(backy::parse_tag_list(backy::join_tags({"a", "b:c"})) == std::set<std::string>{"a", "b:c"});
+}
