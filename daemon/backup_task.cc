@@ -30,6 +30,7 @@ BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, Sou
     BackupResult r = backup_job(config, job, sources, tags, *jlog, stop);
     out.ok = true;
     out.uuid = r.revision.uuid;
+    out.warnings = r.warnings;
     out.duration = elapsed();
     jlog->info("run ok: revision {} in {:.2f}s{}", out.uuid, out.duration,
                r.reflinked ? "" : " (no reflinks: the image is a full copy)");

@@ -22,6 +22,7 @@ Json run_json(const RunOutcome& r) {
     j["uuid"] = r.uuid;
   else
     j["error"] = r.error;
+  if (!r.warnings.empty()) j["warnings"] = r.warnings;
   return j;
 }
 
@@ -129,6 +130,9 @@ Json evaluate_health(const HealthFacts& f) {
       ++failed;
       add(false, s.name, "last run failed (still within SLA): " + s.last_run->error);
     }
+    // A committed run whose later steps (expiry, `latest`, the source's clean-up) failed.
+    if (s.last_run && s.last_run->ok)
+      for (const auto& w : s.last_run->warnings) add(false, s.name, "last run: " + w);
     auto it = f.repos.find(s.name);
     if (it == f.repos.end()) continue;
     for (const auto& [uuid, n] : it->second.bad_blocks) {

@@ -39,7 +39,8 @@ struct HealthFacts {
 // {"status": "OK"|"WARNING"|"CRITICAL", "exit_code": 0|1|2, "summary": "...",
 //  "problems": [{"level": "CRITICAL"|"WARNING", "job": "...", "message": "..."}]}
 // CRITICAL: a job overdue, a revision with bad blocks. WARNING: a job whose last run failed but
-// is within its SLA, distrusted revisions, a base-dir without reflinks, unreadable metadata.
+// is within its SLA, a committed run whose later steps failed (expiry, `latest`, the source's
+// clean-up), distrusted revisions, a base-dir without reflinks, unreadable metadata.
 protocol::Json evaluate_health(const HealthFacts& facts);
 
 // Prometheus text exposition format, version 0.0.4.

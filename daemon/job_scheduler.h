@@ -38,6 +38,9 @@ struct RunOutcome {
   TimePoint started;
   double duration = 0;  // seconds
   std::set<std::string> tags;
+  // When ok: what failed after the commit (expiry, `latest`, the source's clean-up); the
+  // revision is safe, the next run retries.
+  std::vector<std::string> warnings;
 };
 
 struct JobStatus {

@@ -44,8 +44,10 @@ int run_once(const Config& config, const std::vector<std::string>& jobs,
           tags = tags_due_now(config, job, Clock::now());
         }
         if (tags.empty()) {
-          for (const auto& name : clean_job_leftovers(config, job))
+          const Repository::Repair repaired = repair_job(config, job);
+          for (const auto& name : repaired.removed)
             jlog->info("removed leftover of an interrupted run: {}", name);
+          for (const auto& w : repaired.warnings) jlog->warn("{}", w);
           jlog->debug("no backup due");
           continue;
         }

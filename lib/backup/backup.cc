@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "backup/verify.h"
+#include "repo/pending_revision.h"
 #include "store/block_sums.h"
 #include "store/image_writer.h"
 #include "util/error.h"
@@ -28,7 +29,7 @@ std::optional<std::pair<Revision, BlockSums>> choose_parent(Repository& repo, So
       continue;
     }
     try {
-      return std::make_pair(*it, BlockSums::load(repo.sums_path(it->uuid)));
+      return std::make_pair(*it, repo.load_sums(it->uuid));
     } catch (const Error& e) {
       log.warn("revision {} cannot be a parent: {}", it->uuid, e.what());
     }
@@ -36,31 +37,58 @@ std::optional<std::pair<Revision, BlockSums>> choose_parent(Repository& repo, So
   return std::nullopt;
 }
 
+// After a commit: the source drops what this job's older runs left on it (RBD: snapshots), and
+// the job forgets the records of what is gone. Never throws: the revision is safe whatever
+// happens here, and the next run tries again.
+void clean_up_source(Repository& repo, const Repository::Lock& lock, Source& source,
+                     const std::string& uuid, std::vector<std::string>& warnings) {
+  try {
+    std::set<std::string> owned = repo.source_states(lock);
+    for (const Revision& r : repo.revisions()) owned.insert(r.uuid);
+    for (const std::string& gone : source.committed(uuid, owned))
+      repo.forget_source_state(lock, gone);
+    std::set<std::string> left = repo.source_states(lock);
+    left.erase(uuid);
+    if (!left.empty())
+      warnings.push_back("the source still holds state of " + std::to_string(left.size()) +
+                         " earlier run(s) of this job (e.g. snapshot of " + *left.begin() +
+                         "); the next run retries");
+  } catch (const std::exception& e) {
+    warnings.push_back("cleaning up the source failed (the next run retries): " +
+                       std::string(e.what()));
+  }
+}
+
 }  // namespace
 
 BackupResult run_backup(Repository& repo, const Repository::Lock& lock, Source& source,
                         const BackupOptions& options, spdlog::logger& log, std::stop_token stop) {
   BackupResult result;
-  result.leftovers_removed = repo.remove_leftovers(lock);
-  for (const auto& name : result.leftovers_removed)
+  result.repaired = repo.repair(lock);
+  for (const auto& name : result.repaired.removed)
     log.info("removed leftover of an interrupted run: {}", name);
+  for (const auto& w : result.repaired.warnings) log.warn("{}", w);
+  result.warnings = result.repaired.warnings;
 
   const TimePoint started = options.now();
   const auto t0 = std::chrono::steady_clock::now();
-  const std::string uuid = new_uuid();
+  PendingRevision pending = repo.begin(lock, new_uuid());
+  const std::string& uuid = pending.uuid();
 
   std::optional<std::pair<Revision, BlockSums>> parent;
   if (!options.full_always) parent = choose_parent(repo, source, log);
 
-  std::unique_ptr<SourceSnapshot> snap =
-      source.open(uuid, parent ? std::optional(parent->first.uuid) : std::nullopt);
+  // Recorded before the source is touched, so that a crash right after cannot leave a snapshot
+  // that no run of this job knows to be its own.
+  repo.note_source_state(lock, uuid);
+  std::unique_ptr<SourceSnapshot> snap;
   try {
+    snap = source.open(uuid, parent ? std::optional(parent->first.uuid) : std::nullopt);
     const uint64_t size = snap->size();
     BlockSums sums = parent ? std::move(parent->second) : BlockSums(size);
     sums.resize(size);
-    ImageWriter image = ImageWriter::create(
-        repo.image_path(uuid),
-        parent ? std::optional(repo.image_path(parent->first.uuid)) : std::nullopt, size);
+    ImageWriter image =
+        pending.create_image(parent ? std::optional(parent->first.uuid) : std::nullopt, size);
     result.reflinked = !parent || image.reflinked();
     if (!result.reflinked)
       log.warn("{} does not support reflinks: revision {} is a full copy of its parent",
@@ -151,7 +179,7 @@ BackupResult run_backup(Repository& repo, const Repository::Lock& lock, Source& 
     }
 
     image.finish();
-    sums.save(repo.sums_path(uuid));
+    pending.save_sums(sums);
 
     // What the backup itself read; the verification below reads more.
     const uint64_t bytes_read = snap->bytes_read();
@@ -178,20 +206,23 @@ BackupResult run_backup(Repository& repo, const Repository::Lock& lock, Source& 
     rev.stats.duration =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (stop.stop_requested()) throw Cancelled();
-    repo.commit(lock, rev);
+    for (auto& w : pending.commit(rev)) result.warnings.push_back(std::move(w));
   } catch (...) {
-    repo.discard(lock, uuid);
+    // Not committed: `pending` removes the run's files when it goes out of scope.
     snap.reset();
-    source.abandon(uuid);
+    if (source.abandon(uuid)) {
+      try {
+        repo.forget_source_state(lock, uuid);
+      } catch (const Error&) {
+        // The record stays; the next commit's clean-up finds the snapshot gone and drops it.
+      }
+    }
     throw;
   }
+  // The revision exists from here on; nothing below may fail the run.
   snap.reset();
-  try {
-    source.committed(uuid);
-  } catch (const Error& e) {
-    // The revision is safe; a stale snapshot only costs space on the cluster until next run.
-    log.warn("backup {} committed, but cleaning up the source failed: {}", uuid, e.what());
-  }
+  clean_up_source(repo, lock, source, uuid, result.warnings);
+  for (const auto& w : result.warnings) log.warn("backup {}: {}", uuid, w);
   const RevisionStats& st = result.revision.stats;
   log.info("backup {} done: {} bytes read, {} written, {} blocks verified, {:.2f} s", uuid,
            st.bytes_read, st.bytes_written, st.verified_blocks, st.duration);

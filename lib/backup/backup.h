@@ -1,17 +1,21 @@
 // run_backup: one backup run of one job, from source to a committed revision.
 //
-//   1. (caller) take the job lock; leftovers of interrupted runs are removed here first
+//   1. (caller) take the job lock; the repository is repaired first (leftovers of interrupted
+//      runs removed, `latest` repointed)
 //   2. parent = newest complete, not distrusted revision the source can diff from
-//   3. open the source (RBD: snapshot backy-<uuid>), as an incremental from the parent or full
+//   3. record the run's uuid in the job directory, then open the source (RBD: snapshot
+//      backy-<uuid>), as an incremental from the parent or full
 //   4. clone the parent's image (reflink), copy its checksums; read the changed blocks; skip a
 //      block whose checksum matches, punch all-zero blocks, write only the pages that differ
 //   5. fdatasync the image, save the checksums
 //   6. verify a random sample of blocks (against the source when it is a stable snapshot,
 //      against the checksums otherwise); a mismatch fails the run
-//   7. commit: the .rev, then `latest`; tell the source (RBD: drop older backy-* snapshots)
+//   7. commit (repo/pending_revision.h): the .rev is the point of no return
+//   8. after it, best effort: `latest`, and the source's clean-up of this job's older runs
+//      (RBD: their snapshots). A failure here is a warning in the result, never a failed run.
 //
-// On any failure or cancellation the run's files are removed and the source's snapshot is
-// dropped; existing revisions are never touched. Runs on the calling (worker) thread.
+// Before the commit, any failure or cancellation removes the run's files and drops the source's
+// snapshot; existing revisions are never touched. Runs on the calling (worker) thread.
 #pragma once
 
 #include <functional>
@@ -41,12 +45,14 @@ struct BackupOptions {
 
 struct BackupResult {
   Revision revision;
-  bool reflinked = true;  // false: the filesystem could not clone, the image is a full copy
-  std::vector<std::string> leftovers_removed;
+  bool reflinked = true;        // false: the filesystem could not clone, the image is a full copy
+  Repository::Repair repaired;  // what the repair before the run did
+  std::vector<std::string> warnings;  // of the steps after the commit (and expiry's, in backup_job)
 };
 
 // REQUIRES: `lock` is the lock of `repo`. Throws backy::Error (or backy::Cancelled when `stop`
-// is requested) after cleaning up; returns the committed revision.
+// is requested) after cleaning up, when no revision was committed; returns the committed
+// revision otherwise.
 BackupResult run_backup(Repository& repo, const Repository::Lock& lock, Source& source,
                         const BackupOptions& options, spdlog::logger& log,
                         std::stop_token stop = {});

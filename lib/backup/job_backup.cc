@@ -1,5 +1,7 @@
 #include "backup/job_backup.h"
 
+#include <spdlog/spdlog.h>
+
 #include "repo/expire.h"
 #include "schedule/schedule.h"
 #include "util/error.h"
@@ -22,8 +24,14 @@ BackupResult backup_job(const Config& config, const JobConfig& job, SourceFactor
   options.verify = job.verify;
   options.progress = std::move(progress);
   BackupResult result = run_backup(repo, lock, *source, options, log, stop);
-  // Expiry only after a success: a failing job must not lose its old revisions one by one.
-  apply_expiry(repo, lock, config.schedules.at(job.schedule), options.now(), log);
+  // Expiry only after a success: a failing job must not lose its old revisions one by one. The
+  // new revision is committed whatever expiry does: its failure is a warning, retried next run.
+  try {
+    apply_expiry(repo, lock, config.schedules.at(job.schedule), options.now(), log);
+  } catch (const std::exception& e) {
+    log.warn("expiry failed (retried after the next run): {}", e.what());
+    result.warnings.push_back(std::string("expiry failed: ") + e.what());
+  }
   return result;
 }
 
@@ -33,10 +41,10 @@ std::set<std::string> tags_due_now(const Config& config, const JobConfig& job, T
   return due_tags(schedule, job_spread(job.name, schedule), now, revision_infos(repo.revisions()));
 }
 
-std::vector<std::string> clean_job_leftovers(const Config& config, const JobConfig& job) {
+Repository::Repair repair_job(const Config& config, const JobConfig& job) {
   Repository repo(job_dir(config, job.name));
   Repository::Lock lock = repo.lock();
-  return repo.remove_leftovers(lock);
+  return repo.repair(lock);
 }
 
 }  // namespace backy

@@ -2,8 +2,8 @@
 //
 // Takes the job's lock (failing at once if another process holds it), builds the job's Source,
 // runs run_backup() with the job's settings and `tags`, then applies the schedule's expiry to the
-// job's revisions. Shared by `backyd --once` and the daemon's workers. Runs on the calling
-// thread; blocking.
+// job's revisions (a failing expiry is a warning in the result: the revision is committed). Shared
+// by `backyd --once` and the daemon's workers. Runs on the calling thread; blocking.
 #pragma once
 
 #include <set>
@@ -23,8 +23,8 @@ std::filesystem::path job_dir(const Config& config, const std::string& job);
 // the job's revisions); empty when nothing is due.
 std::set<std::string> tags_due_now(const Config& config, const JobConfig& job, TimePoint now);
 
-// Takes the job's lock and removes leftovers of interrupted runs; returns what it removed.
-std::vector<std::string> clean_job_leftovers(const Config& config, const JobConfig& job);
+// Takes the job's lock and repairs its directory (Repository::repair); returns what it did.
+Repository::Repair repair_job(const Config& config, const JobConfig& job);
 
 BackupResult backup_job(const Config& config, const JobConfig& job, SourceFactory& sources,
                         const std::set<std::string>& tags, spdlog::logger& log,

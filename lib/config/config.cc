@@ -6,6 +6,7 @@
 
 #include <cctype>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -288,6 +289,8 @@ void parse_jobs(Validator& v, const YAML::Node& n, Config& cfg) {
     return;
   }
   v.check_duplicates(n, "job name");
+  // Snapshots belong to their job: two jobs on one RBD image would remove each other's.
+  std::map<std::string, std::pair<std::string, int>> rbd_images;  // spec -> (job, line)
   for (const auto& kv : n) {
     const std::string name = kv.first.Scalar();
     if (!is_safe_job_name(name))
@@ -311,6 +314,17 @@ void parse_jobs(Validator& v, const YAML::Node& n, Config& cfg) {
       v.error(kv.second, where + ": 'source' is required");
     else
       parse_source(v, src, name, job.source);
+    if (src && job.source.type == SourceConfig::Type::ceph_rbd && !job.source.image.empty()) {
+      const std::string spec =
+          job.source.pool + "/" +
+          (job.source.rbd_namespace.empty() ? "" : job.source.rbd_namespace + "/") +
+          job.source.image;
+      auto [it, first] = rbd_images.emplace(spec, std::make_pair(name, src.Mark().line + 1));
+      if (!first)
+        v.error(src, where + " backs up RBD image " + spec + ", as job '" + it->second.first +
+                         "' (line " + std::to_string(it->second.second) +
+                         ") does: two jobs on one image would delete each other's snapshots");
+    }
     if (kv.second["verify"]) parse_verify(v, kv.second["verify"], job.verify);
     cfg.jobs.emplace(name, std::move(job));
   }

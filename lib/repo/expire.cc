@@ -29,7 +29,8 @@ std::vector<ExpiryDecision> apply_expiry(Repository& repo, const Repository::Loc
       if (d.uuid == newest) throw Error("expiry plan would delete the newest revision " + newest);
       log.info("expiring revision {}: {}", d.uuid, d.reason);
       repo.remove(lock, d.uuid);
-    } else {
+    } else if (by_uuid.at(d.uuid)->tags != d.remaining_tags) {
+      // Only a revision that loses tags is rewritten: a .rev is touched no more than needed.
       Revision rev = *by_uuid.at(d.uuid);
       rev.tags = d.remaining_tags;
       log.info("revision {} keeps [{}]: {}", d.uuid, join_tags(d.remaining_tags), d.reason);

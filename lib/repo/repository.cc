@@ -2,29 +2,58 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <set>
+#include <stdexcept>
 
+#include "repo/pending_revision.h"
 #include "util/error.h"
-#include "util/file_io.h"
 #include "util/uuid.h"
-
-namespace fs = std::filesystem;
 
 namespace backy {
 
+namespace {
+
+constexpr size_t kUuidLength = 36;
+constexpr const char* kLatest = "latest";
+
+// "<uuid><suffix>" -> uuid, when `name` has that form.
+std::optional<std::string> uuid_with_suffix(const std::string& name, const std::string& suffix) {
+  if (name.size() != kUuidLength + suffix.size() || !name.ends_with(suffix)) return std::nullopt;
+  std::string uuid = name.substr(0, kUuidLength);
+  if (!is_uuid(uuid)) return std::nullopt;
+  return uuid;
+}
+
+bool is_regular(const std::optional<struct stat>& st) {
+  return st && S_ISREG(st->st_mode);
+}
+
+}  // namespace
+
+const Dir& Repository::locked(const Lock& lock) const {
+  if (lock.of_ != dir_)
+    throw std::logic_error("the lock of " + lock.of_.string() + " used for " + dir_.string());
+  return lock.dir_;
+}
+
+std::optional<Dir> Repository::open_dir() const {
+  auto base = Dir::open_existing(dir_.parent_path(), *fs_);
+  if (!base) return std::nullopt;
+  return base->sub(dir_.filename().string(), false);
+}
+
 std::optional<Repository::Lock> Repository::try_lock() {
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) throw Error("cannot create job directory " + dir_.string() + ": " + ec.message());
-  UniqueFd fd = open_file(dir_ / ".lock", O_RDWR | O_CREAT, 0600);
+  Dir base = Dir::open(dir_.parent_path(), true, *fs_);
+  Dir dir = std::move(*base.sub(dir_.filename().string(), true));
+  UniqueFd fd = dir.open_file(".lock", O_RDWR | O_CREAT, 0600);
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) return std::nullopt;
-    throw sys_error("lock " + (dir_ / ".lock").string());
+    throw sys_error("lock " + dir.where(".lock"));
   }
-  return Lock(std::move(fd));
+  return Lock(dir_, std::move(dir), std::move(fd));
 }
 
 Repository::Lock Repository::lock() {
@@ -33,24 +62,39 @@ Repository::Lock Repository::lock() {
   return std::move(*l);
 }
 
-std::vector<Revision> Repository::revisions(std::vector<std::string>* problems) const {
+std::vector<Revision> Repository::read_revisions(const Dir& dir,
+                                                 std::vector<std::string>* problems) {
   std::vector<Revision> out;
-  std::error_code ec;
-  if (!fs::is_directory(dir_, ec)) return out;
-  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (!name.ends_with(".rev") || !is_uuid(name.substr(0, name.size() - 4))) continue;
+  auto problem = [&](std::string why) {
+    if (problems) problems->push_back(std::move(why));
+  };
+  for (const std::string& name : dir.list()) {
+    const auto uuid = uuid_with_suffix(name, ".rev");
+    if (!uuid) continue;
     try {
-      Revision r = revision_from_yaml(read_file(entry.path()), entry.path().string());
+      Revision r = revision_from_yaml(dir.read(name, kMaxRevisionFileBytes), dir.where(name));
+      // The uuid names files: it must be the file's own, never a path of someone's choosing.
+      if (r.uuid != *uuid) throw Error(dir.where(name) + " names another revision: " + r.uuid);
+      if (!r.parent.empty() && !is_uuid(r.parent))
+        throw Error(dir.where(name) + ": parent '" + r.parent + "' is no uuid");
+      if (!is_regular(dir.stat(*uuid)) || !is_regular(dir.stat(*uuid + ".sums")))
+        throw Error("revision " + *uuid + " in " + dir.path().string() +
+                    " lacks its image or checksum file");
       out.push_back(std::move(r));
     } catch (const Error& e) {
-      if (problems) problems->push_back(e.what());
+      problem(e.what());
     }
   }
   std::sort(out.begin(), out.end(), [](const Revision& a, const Revision& b) {
     return std::tie(a.timestamp, a.uuid) < std::tie(b.timestamp, b.uuid);
   });
   return out;
+}
+
+std::vector<Revision> Repository::revisions(std::vector<std::string>* problems) const {
+  std::optional<Dir> dir = open_dir();
+  if (!dir) return {};
+  return read_revisions(*dir, problems);
 }
 
 std::vector<Revision> Repository::select(const std::string& spec) const {
@@ -89,75 +133,120 @@ Revision Repository::find(const std::string& spec) const {
   return found.front();
 }
 
-std::vector<std::string> Repository::remove_leftovers(const Lock&) {
-  std::vector<std::string> removed;
+UniqueFd Repository::open_image(const std::string& uuid) const {
+  if (!is_uuid(uuid)) throw Error("'" + uuid + "' is no revision uuid");
+  std::optional<Dir> dir = open_dir();
+  if (!dir) throw Error("job directory " + dir_.string() + " does not exist");
+  UniqueFd fd = dir->open_file(uuid, O_RDONLY);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+    throw Error(dir->where(uuid) + " is not a regular file");
+  return fd;
+}
+
+BlockSums Repository::load_sums(const std::string& uuid) const {
+  if (!is_uuid(uuid)) throw Error("'" + uuid + "' is no revision uuid");
+  std::optional<Dir> dir = open_dir();
+  if (!dir) throw Error("job directory " + dir_.string() + " does not exist");
+  const std::string name = uuid + ".sums";
+  return BlockSums::parse(dir->read(name, kMaxSumsFileBytes), dir->where(name));
+}
+
+Repository::Repair Repository::repair(const Lock& lock) {
+  const Dir& dir = locked(lock);
+  Repair out;
+  const std::vector<std::string> names = dir.list();
   std::set<std::string> complete;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.ends_with(".rev") && is_uuid(name.substr(0, name.size() - 4)))
-      complete.insert(name.substr(0, 36));
-  }
-  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
-    const std::string name = entry.path().filename().string();
-    // Only names this program writes: <uuid>, <uuid>.sums, <uuid>.*.tmp, latest.tmp.
-    bool ours = name.size() >= 36 && is_uuid(name.substr(0, 36));
-    bool leftover = (ours && (!complete.contains(name.substr(0, 36)) || name.ends_with(".tmp"))) ||
-                    name == "latest.tmp";
+  for (const auto& name : names)
+    if (auto uuid = uuid_with_suffix(name, ".rev")) complete.insert(*uuid);
+  for (const auto& name : names) {
+    // Only names this program writes: <uuid>, <uuid>.sums, <uuid>.*.tmp, latest.tmp. Source
+    // records (<uuid>.snapshot) outlive their runs on purpose.
+    const bool ours = name.size() >= kUuidLength && is_uuid(name.substr(0, kUuidLength));
+    if (ours && uuid_with_suffix(name, ".snapshot")) continue;
+    const bool leftover =
+        (ours && (!complete.contains(name.substr(0, kUuidLength)) || name.ends_with(".tmp"))) ||
+        name == "latest.tmp";
     if (!leftover) continue;
-    fs::remove(entry.path(), ec);
-    if (ec) throw Error("cannot remove leftover " + entry.path().string() + ": " + ec.message());
-    removed.push_back(name);
+    dir.remove(name);
+    out.removed.push_back(name);
   }
-  if (!removed.empty()) fsync_dir(dir_);
-  return removed;
-}
-
-void Repository::commit(const Lock&, const Revision& rev) {
-  write_file_atomic(rev_path(rev.uuid), to_yaml(rev), 0640);
-  update_latest();
-}
-
-void Repository::update(const Lock&, const Revision& rev) {
-  write_file_atomic(rev_path(rev.uuid), to_yaml(rev), 0640);
-}
-
-void Repository::remove(const Lock&, const std::string& uuid) {
-  std::error_code ec;
-  for (const fs::path& p : {rev_path(uuid), sums_path(uuid), image_path(uuid)}) {
-    fs::remove(p, ec);
-    if (ec) throw Error("cannot remove " + p.string() + ": " + ec.message());
+  if (!out.removed.empty()) dir.sync();
+  try {
+    const std::vector<Revision> all = read_revisions(dir, nullptr);
+    const auto target = dir.read_symlink(kLatest);
+    if (all.empty() ? dir.stat(kLatest).has_value() : target != all.back().uuid)
+      point_latest(dir, all);
+  } catch (const Error& e) {
+    out.warnings.push_back(e.what());
   }
-  fsync_dir(dir_);
-  // Only the newest revision is `latest`; removing an older one (expiry) leaves it alone, so
-  // expiring n revisions does not reread every .rev n times.
-  const fs::path target = fs::read_symlink(dir_ / "latest", ec);
-  if (ec || target == uuid) update_latest();
+  return out;
 }
 
-void Repository::discard(const Lock&, const std::string& uuid) {
-  std::error_code ec;
-  for (const fs::path& p : {image_path(uuid), sums_path(uuid), fs::path(sums_path(uuid)) += ".tmp",
-                            fs::path(rev_path(uuid)) += ".tmp"})
-    fs::remove(p, ec);
+PendingRevision Repository::begin(const Lock& lock, const std::string& uuid) {
+  if (!is_uuid(uuid)) throw Error("'" + uuid + "' is no revision uuid");
+  return PendingRevision(*this, locked(lock), uuid);
 }
 
-void Repository::update_latest() {
-  std::vector<Revision> all = revisions();
-  const fs::path link = dir_ / "latest";
-  std::error_code ec;
+void Repository::update(const Lock& lock, const Revision& rev) {
+  const Dir& dir = locked(lock);
+  if (!is_uuid(rev.uuid) || !dir.stat(rev.uuid + ".rev"))
+    throw Error("revision " + rev.uuid + " does not exist in " + dir_.string());
+  dir.write_atomic(rev.uuid + ".rev", to_yaml(rev), 0640);
+}
+
+void Repository::remove(const Lock& lock, const std::string& uuid) {
+  const Dir& dir = locked(lock);
+  if (!is_uuid(uuid)) throw Error("'" + uuid + "' is no revision uuid");
+  std::vector<Revision> all = read_revisions(dir, nullptr);
+  // `latest` must never name a revision that is going: move it first, if it is the newest.
+  if (!all.empty() && all.back().uuid == uuid) {
+    all.pop_back();
+    point_latest(dir, all);
+  }
+  dir.remove(uuid + ".rev");
+  dir.sync();  // from here on the revision does not exist, even after a crash
+  std::string failed;
+  for (const std::string& name : {uuid + ".sums", uuid}) {
+    try {
+      dir.remove(name);
+    } catch (const Error& e) {
+      failed += (failed.empty() ? "" : "; ") + std::string(e.what());
+    }
+  }
+  if (!failed.empty())
+    throw Error("revision " + uuid + " is removed, but not all its files (the next run removes " +
+                "them): " + failed);
+}
+
+void Repository::note_source_state(const Lock& lock, const std::string& uuid) {
+  const Dir& dir = locked(lock);
+  dir.write_new(uuid + ".snapshot", "", 0640);
+  dir.sync();
+}
+
+std::set<std::string> Repository::source_states(const Lock& lock) const {
+  std::set<std::string> out;
+  for (const auto& name : locked(lock).list())
+    if (auto uuid = uuid_with_suffix(name, ".snapshot")) out.insert(*uuid);
+  return out;
+}
+
+void Repository::forget_source_state(const Lock& lock, const std::string& uuid) {
+  locked(lock).remove(uuid + ".snapshot");
+}
+
+void Repository::point_latest(const Dir& dir, const std::vector<Revision>& all) {
   if (all.empty()) {
-    fs::remove(link, ec);
+    // Only a link is ours to remove; anything else standing there is left alone.
+    if (auto st = dir.stat(kLatest); st && S_ISLNK(st->st_mode)) {
+      dir.remove(kLatest);
+      dir.sync();
+    }
     return;
   }
   // A relative target keeps the directory movable; rename makes the switch atomic.
-  const fs::path tmp = dir_ / "latest.tmp";
-  fs::remove(tmp, ec);
-  fs::create_symlink(all.back().uuid, tmp, ec);
-  if (ec) throw Error("cannot create " + tmp.string() + ": " + ec.message());
-  fs::rename(tmp, link, ec);
-  if (ec) throw Error("cannot replace " + link.string() + ": " + ec.message());
-  fsync_dir(dir_);
+  dir.replace_symlink(kLatest, all.back().uuid);
 }
 
 }  // namespace backy

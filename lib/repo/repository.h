@@ -1,42 +1,80 @@
 // Repository: one job's directory of revisions, <base-dir>/<job>/.
 //
-//   <uuid>        raw image (sparse, reflink-sharing with its parent; 0440 once complete)
-//   <uuid>.sums   block checksums (store/block_sums.h)
-//   <uuid>.rev    metadata (repo/revision.h); its presence makes the revision complete
-//   latest        symlink to the newest complete revision's image, replaced by rename
-//   .lock         flock held by whoever writes: one backup, scrub or expiry at a time
+//   <uuid>           raw image (sparse, reflink-sharing with its parent; 0440 once complete)
+//   <uuid>.sums      block checksums (store/block_sums.h)
+//   <uuid>.rev       metadata (repo/revision.h); its presence makes the revision complete
+//   <uuid>.snapshot  a run of <uuid> may have left state on its source (an RBD snapshot
+//                    backy-<uuid>); kept until the source confirms it gone (source/source.h)
+//   latest           symlink to the newest complete revision's image, replaced by rename
+//   .lock            flock held by whoever writes: one backup, scrub or expiry at a time
+//
+// The directory is opened without following a link (util/dir.h), and every file in it by name
+// relative to that fd, never through a link. The invariants, which every writing method keeps
+// at every step (so a crash or a failed system call anywhere leaves them true):
+//   - a .rev exists only beside its image and .sums, which are durable before it is written;
+//   - nothing deletes the image or .sums of a revision whose .rev exists (remove() unlinks the
+//     .rev first);
+//   - `latest`, where it exists, names a complete revision; after repair() or a commit, the
+//     newest one.
+// A new revision is written through a PendingRevision (pending_revision.h), whose commit() is
+// the one point of no return.
 //
 // Reads (revisions(), select()) need no lock and see only complete revisions. Anything that
-// writes must hold the Lock. Not thread-safe; one object per thread.
+// writes needs the Lock of this repository, which holds the directory open, so every step of a
+// run happens in the directory it locked. Not thread-safe; one object per thread.
 #pragma once
 
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "repo/revision.h"
+#include "store/block_sums.h"
+#include "util/dir.h"
 #include "util/fd.h"
+#include "util/file_system.h"
 
 namespace backy {
 
+class PendingRevision;
+
+// The largest .rev and .sums files read (a .sums of 512 MiB describes a 120 TiB image).
+inline constexpr size_t kMaxRevisionFileBytes = 1 << 20;
+inline constexpr size_t kMaxSumsFileBytes = size_t{512} << 20;
+
 class Repository {
  public:
-  // An exclusive flock on <dir>/.lock, released on destruction.
+  // An exclusive flock on <dir>/.lock, and the directory it locks, held open. Released on
+  // destruction.
   class Lock {
    public:
     Lock(Lock&&) = default;
     Lock& operator=(Lock&&) = default;
+    const Dir& dir() const { return dir_; }
 
    private:
     friend class Repository;
-    explicit Lock(UniqueFd fd) : fd_(std::move(fd)) {}
+    Lock(std::filesystem::path of, Dir dir, UniqueFd fd)
+        : of_(std::move(of)), dir_(std::move(dir)), fd_(std::move(fd)) {}
+    std::filesystem::path of_;  // the repository it locks
+    Dir dir_;
     UniqueFd fd_;
   };
 
-  explicit Repository(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  // What repair() found and did.
+  struct Repair {
+    std::vector<std::string> removed;   // leftovers of interrupted runs
+    std::vector<std::string> warnings;  // what it could not mend (e.g. `latest` unreplaceable)
+  };
+
+  // `dir` is <base-dir>/<job>: base-dir may be reached through links, the job directory never.
+  explicit Repository(std::filesystem::path dir, FileSystem& fs = FileSystem::real())
+      : dir_(std::move(dir)), fs_(&fs) {}
 
   const std::filesystem::path& dir() const { return dir_; }
+  FileSystem& fs() const { return *fs_; }
   std::filesystem::path image_path(const std::string& uuid) const { return dir_ / uuid; }
   std::filesystem::path sums_path(const std::string& uuid) const { return dir_ / (uuid + ".sums"); }
   std::filesystem::path rev_path(const std::string& uuid) const { return dir_ / (uuid + ".rev"); }
@@ -47,8 +85,9 @@ class Repository {
   // Same, but throws backy::Error ("job directory ... is locked by another process").
   Lock lock();
 
-  // Complete revisions, oldest first (by timestamp, then uuid). A .rev that cannot be parsed is
-  // skipped with its error in `problems` (if given): one damaged file must not hide the rest.
+  // Complete revisions, oldest first (by timestamp, then uuid). A .rev that cannot be parsed,
+  // names another uuid than its file, or lacks its image or .sums is skipped with the reason in
+  // `problems` (if given): one damaged file must not hide the rest.
   std::vector<Revision> revisions(std::vector<std::string>* problems = nullptr) const;
 
   // Revision specs: a full uuid; N (0 = newest, 1 = the one before, ...); "latest"; "all";
@@ -58,24 +97,43 @@ class Repository {
   // select() that must match exactly one revision.
   Revision find(const std::string& spec) const;
 
-  // REQUIRES: lock held. Removes what interrupted runs left: images or sums without a .rev,
-  // temp files. Returns the names removed.
-  std::vector<std::string> remove_leftovers(const Lock&);
-  // REQUIRES: lock held; image and sums durable. Writes the .rev atomically (the commit) and
-  // points `latest` at the newest revision.
-  void commit(const Lock&, const Revision& rev);
+  // A complete revision's image, opened read-only (never through a link; a regular file).
+  UniqueFd open_image(const std::string& uuid) const;
+  // A complete revision's checksums. Throws backy::Error naming the file when unreadable.
+  BlockSums load_sums(const std::string& uuid) const;
+
+  // REQUIRES: lock held. Restores the invariants after a crash or a failed step: removes what
+  // interrupted runs left (images or sums without a .rev, temp files; never anything this
+  // program does not write) and points `latest` at the newest revision.
+  Repair repair(const Lock&);
+  // REQUIRES: lock held, and it outlives the result. Starts revision `uuid` (see
+  // pending_revision.h).
+  PendingRevision begin(const Lock&, const std::string& uuid);
   // REQUIRES: lock held; `rev` complete. Rewrites its metadata (tags, trust, scrub result).
   void update(const Lock&, const Revision& rev);
-  // REQUIRES: lock held. Deletes a revision's files (.rev first, so a crash leaves a leftover,
-  // never a revision without data) and repoints `latest`.
+  // REQUIRES: lock held. Deletes a revision: `latest` first moves off it when it is the newest,
+  // then its .rev goes (from then on it no longer exists), then its .sums and image. A failure
+  // after the .rev is gone is reported, and repair() removes what is left.
   void remove(const Lock&, const std::string& uuid);
-  // Removes the files of an uncommitted run (image, sums, temp files) if they exist.
-  void discard(const Lock&, const std::string& uuid);
+
+  // Records, durably, that a run of `uuid` is about to leave state on its source.
+  void note_source_state(const Lock&, const std::string& uuid);
+  // The uuids with such a record.
+  std::set<std::string> source_states(const Lock&) const;
+  // The source holds nothing of `uuid` any more.
+  void forget_source_state(const Lock&, const std::string& uuid);
 
  private:
-  void update_latest();
+  friend class PendingRevision;
+  // Throws std::logic_error unless `lock` is this repository's.
+  const Dir& locked(const Lock& lock) const;
+  std::optional<Dir> open_dir() const;
+  static std::vector<Revision> read_revisions(const Dir& dir, std::vector<std::string>* problems);
+  // Points `latest` at the newest revision of `all` (removes it when there is none).
+  static void point_latest(const Dir& dir, const std::vector<Revision>& all);
 
   std::filesystem::path dir_;
+  FileSystem* fs_;
 };
 
 }  // namespace backy

@@ -10,8 +10,9 @@ ScrubReport scrub_revision(Repository& repo, const Repository::Lock& lock, const
   report.revision = repo.find(uuid);
   Revision& rev = report.revision;
   try {
-    BlockSums sums = BlockSums::load(repo.sums_path(uuid));
-    report.bad_blocks = scrub_image(repo.image_path(uuid), sums, stop);
+    BlockSums sums = repo.load_sums(uuid);
+    UniqueFd image = repo.open_image(uuid);
+    report.bad_blocks = scrub_image(image.get(), repo.image_path(uuid).string(), sums, stop);
   } catch (const Cancelled&) {
     throw;
   } catch (const Error& e) {

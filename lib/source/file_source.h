@@ -21,8 +21,11 @@ class FileSource : public Source {
   bool can_diff_from(const std::string&) override { return true; }
   std::unique_ptr<SourceSnapshot> open(const std::string& uuid,
                                        const std::optional<std::string>& parent_uuid) override;
-  void committed(const std::string&) override {}
-  void abandon(const std::string&) noexcept override {}
+  // A file leaves nothing behind.
+  std::set<std::string> committed(const std::string&, const std::set<std::string>& owned) override {
+    return owned;
+  }
+  bool abandon(const std::string&) noexcept override { return true; }
 
  private:
   std::string filename_;

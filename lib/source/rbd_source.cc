@@ -59,30 +59,39 @@ class RbdSource : public Source {
     }
   }
 
-  void committed(const std::string& uuid) override {
+  std::set<std::string> committed(const std::string& uuid,
+                                  const std::set<std::string>& owned) override {
     const std::string keep = rbd_snapshot_name(uuid);
     librbd::Image image;
     open_rbd_head(ref_, image, true);
     std::vector<librbd::snap_info_t> snaps;
     if (int r = image.snap_list(snaps); r < 0)
       throw rbd_error("cannot list the snapshots of " + ref_.spec, r);
-    std::string failed;
+    std::set<std::string> gone = owned;
+    gone.erase(uuid);
     for (const auto& s : snaps) {
+      // Only this job's own snapshots: a backy-* of another job or host is not ours to drop.
       if (s.name.rfind(kSnapPrefix, 0) != 0 || s.name == keep) continue;
-      if (int r = image.snap_remove(s.name.c_str()); r < 0 && r != -ENOENT)
-        failed += (failed.empty() ? "" : ", ") + s.name + " (" + std::strerror(-r) + ")";
+      const std::string of = s.name.substr(std::strlen(kSnapPrefix));
+      if (!owned.contains(of)) continue;
+      if (int r = image.snap_remove(s.name.c_str()); r < 0 && r != -ENOENT) gone.erase(of);
     }
-    if (!failed.empty()) throw Error("cannot remove old snapshots of " + ref_.spec + ": " + failed);
+    return gone;
   }
 
-  void abandon(const std::string& uuid) noexcept override {
+  bool abandon(const std::string& uuid) noexcept override {
     try {
+      librbd::RBD rbd;
       librbd::Image image;
-      open_rbd_head(ref_, image, true);
-      image.snap_remove(rbd_snapshot_name(uuid).c_str());
+      int r = rbd.open(ref_.io, image, ref_.name.c_str());
+      if (r == -ENOENT) return true;  // the image is gone, and its snapshots with it
+      if (r < 0) return false;
+      r = image.snap_remove(rbd_snapshot_name(uuid).c_str());
+      return r == 0 || r == -ENOENT;
     } catch (...) {
-      // Best effort: the cluster may be gone. A leftover backy-* snapshot is removed by the
-      // next successful run's committed().
+      // The cluster may be gone: the job's source record keeps the snapshot known, and the next
+      // successful run's committed() removes it.
+      return false;
     }
   }
 

@@ -4,9 +4,11 @@
 // may keep writing; an incremental diffs it against the parent's snapshot `backy-<parent>`.
 // How changes are found and read (fast-diff, exact extents, aio reads in flight): rbd_snapshot.h.
 //
-// Snapshot hygiene: committed(U) removes every `backy-*` snapshot except backy-U, abandon(U)
-// removes backy-U; snapshots with other names are never touched. If open() fails after creating
-// its snapshot, it removes it itself.
+// Snapshot hygiene: committed(U, owned) removes backy-<u> for every u of the job's own (its
+// revisions and its earlier runs, as the job directory records them) except U; abandon(U)
+// removes backy-U. Other `backy-*` snapshots (another job's, another backup host's) and
+// snapshots with other names are never touched. If open() fails after creating its snapshot,
+// it removes it itself.
 //
 // Errors are backy::Error naming the image ("pool/[namespace/]image"): image or pool missing,
 // parent snapshot gone mid-run, read failures (ETIMEDOUT once the cluster is gone for

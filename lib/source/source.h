@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <stop_token>
 #include <string>
@@ -81,11 +82,18 @@ class Source {
   // as an incremental from `parent_uuid` when given, else full.
   virtual std::unique_ptr<SourceSnapshot> open(const std::string& uuid,
                                                const std::optional<std::string>& parent_uuid) = 0;
-  // Called after revision `uuid` is committed: drop what the next incremental no longer needs
-  // (RBD: every other backy-* snapshot of the image; foreign snapshots are never touched).
-  virtual void committed(const std::string& uuid) = 0;
-  // Called after a failed run of `uuid`: undo open() (RBD: remove backy-<uuid>). Never throws.
-  virtual void abandon(const std::string& uuid) noexcept = 0;
+  // Called after revision `uuid` is committed, with `owned`: every uuid whose state this job
+  // may have left on the source (its revisions, and its runs that failed or crashed: the
+  // repository's source records). Drops what the next incremental no longer needs (RBD:
+  // snapshot backy-<u> for every u in `owned` but `uuid`); never touches what `owned` does not
+  // name, so the snapshots of another job or backup host on the same image, and foreign ones,
+  // stay. Returns the uuids of `owned` of which the source now holds nothing (one it failed to
+  // remove is not among them). Throws backy::Error when it cannot even look.
+  virtual std::set<std::string> committed(const std::string& uuid,
+                                          const std::set<std::string>& owned) = 0;
+  // Called after a failed run of `uuid`: undo open() (RBD: remove backy-<uuid>). Never throws;
+  // returns true when the source holds nothing of `uuid` any more.
+  virtual bool abandon(const std::string& uuid) noexcept = 0;
 };
 
 }  // namespace backy

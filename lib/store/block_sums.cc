@@ -72,34 +72,43 @@ uint64_t BlockSums::block_length(uint64_t block) const {
   return std::min(kBlockSize, image_size_ - start);
 }
 
-BlockSums BlockSums::load(const std::filesystem::path& path) {
-  std::string raw = read_file(path);
-  size_t nl = raw.find('\n');
+BlockSums BlockSums::parse(std::string_view raw, const std::string& where) {
   auto bad = [&](const std::string& why) {
-    return Error("malformed checksum file " + path.string() + ": " + why);
+    return Error("malformed checksum file " + where + ": " + why);
   };
-  if (nl == std::string::npos) throw bad("no header line");
+  const size_t nl = raw.find('\n');
+  if (nl == std::string_view::npos || nl > 200) throw bad("no header line");
+  const std::string header(raw.substr(0, nl));
   unsigned long long block_size = 0, size = 0;
-  if (std::sscanf(raw.substr(0, nl).c_str(),
-                  "backy-sums 2 xxh3-128-pagesum block-size=%llu size=%llu", &block_size,
-                  &size) != 2)
-    throw bad("unknown header '" + raw.substr(0, nl) + "'");
+  int consumed = 0;
+  if (std::sscanf(header.c_str(), "backy-sums 2 xxh3-128-pagesum block-size=%llu size=%llu%n",
+                  &block_size, &size, &consumed) != 2 ||
+      static_cast<size_t>(consumed) != header.size())
+    throw bad("unknown header '" + header + "'");
   if (block_size != kBlockSize) throw bad("block size " + std::to_string(block_size));
+  // Check the length before allocating: the header alone must not make us reserve memory.
+  const uint64_t records = blocks_for(size);
+  if (size > (uint64_t{1} << 62) || raw.size() - nl - 1 != records * kRecord)
+    throw bad("expected " + std::to_string(records) + " records for size " + std::to_string(size) +
+              ", the file has " + std::to_string(raw.size() - nl - 1) + " bytes of them");
   BlockSums sums(size);
-  if (raw.size() - nl - 1 != sums.sums_.size() * kRecord)
-    throw bad("expected " + std::to_string(sums.sums_.size()) + " records");
   const char* p = raw.data() + nl + 1;
   for (auto& s : sums.sums_) {
     if (p[0] != 0 && p[0] != 1) throw bad("bad record kind");
     s.data = p[0] == 1;
     s.low = get64(p + 1);
     s.high = get64(p + 9);
+    if (!s.data && (s.low != 0 || s.high != 0)) throw bad("a hole record with a hash");
     p += kRecord;
   }
   return sums;
 }
 
-void BlockSums::save(const std::filesystem::path& path) const {
+BlockSums BlockSums::load(const std::filesystem::path& path) {
+  return parse(read_file(path), path.string());
+}
+
+std::string BlockSums::serialize() const {
   std::string out = "backy-sums 2 xxh3-128-pagesum block-size=" + std::to_string(kBlockSize) +
                     " size=" + std::to_string(image_size_) + "\n";
   size_t header = out.size();
@@ -111,7 +120,7 @@ void BlockSums::save(const std::filesystem::path& path) const {
     put64(p + 9, s.high);
     p += kRecord;
   }
-  write_file_atomic(path, out, 0440);
+  return out;
 }
 
 }  // namespace backy

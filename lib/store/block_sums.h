@@ -23,6 +23,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace backy {
@@ -65,10 +67,12 @@ class BlockSums {
   // Length of `block` in bytes: kBlockSize, or less for the last block.
   uint64_t block_length(uint64_t block) const;
 
-  // Throws backy::Error naming the file when it is unreadable or malformed.
+  // The file format above. parse() throws backy::Error naming `where` when `raw` is malformed;
+  // it allocates only after checking that `raw` holds every record its header announces.
+  static BlockSums parse(std::string_view raw, const std::string& where);
+  std::string serialize() const;
+  // parse() of the file at `path` (throws backy::Error naming it when unreadable).
   static BlockSums load(const std::filesystem::path& path);
-  // Durable write: temp file, fsync, rename, fsync directory.
-  void save(const std::filesystem::path& path) const;
 
  private:
   uint64_t image_size_ = 0;

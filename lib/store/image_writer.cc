@@ -15,7 +15,7 @@
 
 namespace backy {
 
-void copy_sparse(int from_fd, int to_fd, uint64_t size, const std::string& what) {
+void copy_sparse(FileSystem& fs, int from_fd, int to_fd, uint64_t size, const std::string& what) {
   off_t pos = 0;
   while (static_cast<uint64_t>(pos) < size) {
     off_t data = ::lseek(from_fd, pos, SEEK_DATA);
@@ -27,7 +27,7 @@ void copy_sparse(int from_fd, int to_fd, uint64_t size, const std::string& what)
     if (hole < 0) throw sys_error("seek hole in " + what);
     loff_t in = data, out = data;
     while (in < hole) {
-      ssize_t n = ::copy_file_range(from_fd, &in, to_fd, &out, static_cast<size_t>(hole - in), 0);
+      ssize_t n = fs.copy_file_range(from_fd, &in, to_fd, &out, static_cast<size_t>(hole - in));
       if (n < 0) {
         if (errno == EINTR) continue;
         throw sys_error("copy " + what);
@@ -73,36 +73,39 @@ void set_minimal_cow_extent(int fd) {
 
 }  // namespace
 
-ImageWriter ImageWriter::create(const std::filesystem::path& path,
-                                const std::optional<std::filesystem::path>& parent, uint64_t size) {
-  UniqueFd fd = open_file(path, O_RDWR | O_CREAT | O_EXCL, 0640);
+ImageWriter ImageWriter::create(const Dir& dir, const std::string& name,
+                                const std::optional<std::string>& parent, uint64_t size) {
+  FileSystem& fs = dir.fs();
+  UniqueFd fd = dir.open_file(name, O_RDWR | O_CREAT | O_EXCL, 0640);
   bool reflinked = false;
   if (parent) {
-    UniqueFd pfd = open_file(*parent, O_RDONLY);
-    if (::ioctl(fd.get(), FICLONE, pfd.get()) == 0) {
+    UniqueFd pfd = dir.open_file(*parent, O_RDONLY);
+    if (fs.clone(fd.get(), pfd.get()) == 0) {
       reflinked = true;
       set_minimal_cow_extent(fd.get());
     } else if (errno == EOPNOTSUPP || errno == EXDEV || errno == EINVAL || errno == ENOTTY) {
-      copy_sparse(pfd.get(), fd.get(), file_or_device_size(pfd.get(), parent->string()),
-                  parent->string());
+      copy_sparse(fs, pfd.get(), fd.get(), file_or_device_size(pfd.get(), dir.where(*parent)),
+                  dir.where(*parent));
     } else {
-      throw sys_error("reflink clone of " + parent->string());
+      throw sys_error("reflink clone of " + dir.where(*parent));
     }
   }
-  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0)
-    throw sys_error("set size of " + path.string());
-  return ImageWriter(path, std::move(fd), size, reflinked);
+  if (fs.ftruncate(fd.get(), static_cast<off_t>(size)) != 0)
+    throw sys_error("set size of " + dir.where(name));
+  return ImageWriter(dir, name, std::move(fd), size, reflinked);
 }
 
-ImageWriter::ImageWriter(std::filesystem::path path, UniqueFd fd, uint64_t size, bool reflinked)
-    : path_(std::move(path)),
+ImageWriter::ImageWriter(const Dir& dir, const std::string& name, UniqueFd fd, uint64_t size,
+                         bool reflinked)
+    : path_(dir.where(name)),
+      fs_(&dir.fs()),
       fd_(std::move(fd)),
       size_(size),
       reflinked_(reflinked),
       scratch_(static_cast<char*>(std::aligned_alloc(kPageSize, kBlockSize))) {
   if (!scratch_) throw Error("out of memory for a block buffer");
-  int direct = ::open(path_.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
-  if (direct >= 0) direct_fd_.reset(direct);  // tmpfs and some others refuse O_DIRECT: buffered
+  // tmpfs and some others refuse O_DIRECT: then reads stay buffered.
+  if (auto direct = dir.open_if_exists(name, O_RDONLY | O_DIRECT)) direct_fd_ = std::move(*direct);
 }
 
 const char* ImageWriter::read_current(uint64_t offset, size_t len) {
@@ -116,16 +119,15 @@ const char* ImageWriter::read_current(uint64_t offset, size_t len) {
       got = std::min(len, static_cast<size_t>(n));
       // Fewer bytes than asked before the end of the file: finish buffered.
       if (got < len && offset + got < size_)
-        got += pread_full(fd_.get(), std::span<char>(buf + got, len - got), offset + got,
-                          path_.string());
+        got += pread_full(fd_.get(), std::span<char>(buf + got, len - got), offset + got, path_);
     } else if (errno == EINVAL) {
       direct_fd_.reset();  // unaligned or unsupported after all: buffered from now on
       return read_current(offset, len);
     } else {
-      throw sys_error("read " + path_.string() + " at offset " + std::to_string(offset));
+      throw sys_error("read " + path_ + " at offset " + std::to_string(offset));
     }
   } else {
-    got = pread_full(fd_.get(), std::span<char>(buf, len), offset, path_.string());
+    got = pread_full(fd_.get(), std::span<char>(buf, len), offset, path_);
   }
   std::memset(buf + got, 0, len - got);
   return buf;
@@ -137,7 +139,7 @@ void ImageWriter::write_run(uint64_t offset, std::span<const char> data, bool ze
   if (zero) {
     punch(offset, data.size());
   } else {
-    pwrite_full(fd_.get(), data, offset, path_.string());
+    pwrite_full(*fs_, fd_.get(), data, offset, path_);
     written += data.size();
   }
 }
@@ -173,7 +175,7 @@ uint64_t ImageWriter::write_over(uint64_t offset, std::span<const char> data, co
 }
 
 void ImageWriter::punch(uint64_t offset, uint64_t len) {
-  punch_hole(fd_.get(), offset, len, path_.string());
+  punch_hole(*fs_, fd_.get(), offset, len, path_);
 }
 
 void ImageWriter::read(uint64_t offset, std::span<char> out) {
@@ -181,15 +183,15 @@ void ImageWriter::read(uint64_t offset, std::span<char> out) {
     std::memcpy(out.data(), read_current(offset, out.size()), out.size());
     return;
   }
-  size_t got = pread_full(fd_.get(), out, offset, path_.string());
+  size_t got = pread_full(fd_.get(), out, offset, path_);
   std::memset(out.data() + got, 0, out.size() - got);
 }
 
 void ImageWriter::finish() {
-  fdatasync_or_throw(fd_.get(), path_.string());
+  fdatasync_or_throw(*fs_, fd_.get(), path_);
   // Backups must not push the VMs' working set out of the backup host's page cache.
   ::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_DONTNEED);
-  if (::fchmod(fd_.get(), 0440) != 0) throw sys_error("chmod " + path_.string());
+  if (fs_->fchmod(fd_.get(), 0440) != 0) throw sys_error("chmod " + path_);
 }
 
 }  // namespace backy

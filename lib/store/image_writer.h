@@ -14,6 +14,9 @@
 // parent's blocks are cold, buffered reads of them are several times slower here, and they would
 // push the VMs' working set out of the backup host's cache for nothing.
 //
+// The file is created and opened inside a Dir (util/dir.h): by name, never through a link, and
+// every write, hole, clone, sync and chmod goes through the Dir's FileSystem.
+//
 // Owns its fds; move-only; one thread at a time.
 #pragma once
 
@@ -25,23 +28,25 @@
 #include <span>
 #include <vector>
 
+#include "util/dir.h"
 #include "util/fd.h"
 
 namespace backy {
 
 class ImageWriter {
  public:
-  // Creates `path`, which must not exist, as a clone (or copy) of `parent` when given, else as an
-  // empty sparse file; then sets its size to `size`.
-  static ImageWriter create(const std::filesystem::path& path,
-                            const std::optional<std::filesystem::path>& parent, uint64_t size);
+  // Creates `name` in `dir`, which must not exist, as a clone (or copy) of the image `parent`
+  // in the same directory when given, else as an empty sparse file; then sets its size to `size`.
+  // The writer keeps its own fds (and dir's FileSystem, which must outlive it), not `dir`.
+  static ImageWriter create(const Dir& dir, const std::string& name,
+                            const std::optional<std::string>& parent, uint64_t size);
 
   ImageWriter(ImageWriter&&) = default;
   ImageWriter& operator=(ImageWriter&&) = default;
 
   bool reflinked() const { return reflinked_; }
   uint64_t size() const { return size_; }
-  const std::filesystem::path& path() const { return path_; }
+  const std::string& path() const { return path_; }
 
   // Stores `data` at `offset` (page-aligned). When `file_has_data` is false the file is known to
   // hold zeros there (a hole), so only non-zero pages are written; otherwise the current content
@@ -62,12 +67,13 @@ class ImageWriter {
   struct FreeDeleter {
     void operator()(char* p) const { std::free(p); }
   };
-  ImageWriter(std::filesystem::path path, UniqueFd fd, uint64_t size, bool reflinked);
+  ImageWriter(const Dir& dir, const std::string& name, UniqueFd fd, uint64_t size, bool reflinked);
   void write_run(uint64_t offset, std::span<const char> data, bool zero, uint64_t& written);
   // Reads the file's content at `offset` (page-aligned) into scratch_; returns scratch_'s data.
   const char* read_current(uint64_t offset, size_t len);
 
-  std::filesystem::path path_;
+  std::string path_;  // for messages
+  FileSystem* fs_;
   UniqueFd fd_;
   uint64_t size_ = 0;
   bool reflinked_ = false;
@@ -76,7 +82,7 @@ class ImageWriter {
 };
 
 // Copies the data extents of `from` into the empty file `to_fd` (holes stay holes).
-void copy_sparse(int from_fd, int to_fd, uint64_t size, const std::string& what);
+void copy_sparse(FileSystem& fs, int from_fd, int to_fd, uint64_t size, const std::string& what);
 // Whether `dir` supports reflink clones (tries FICLONE on two scratch files).
 bool supports_reflink(const std::filesystem::path& dir);
 

@@ -11,22 +11,27 @@ namespace backy {
 std::vector<BadBlock> scrub_image(const std::filesystem::path& image, const BlockSums& sums,
                                   std::stop_token stop) {
   UniqueFd fd = open_file(image, O_RDONLY);
-  const uint64_t size = file_or_device_size(fd.get(), image.string());
+  return scrub_image(fd.get(), image.string(), sums, stop);
+}
+
+std::vector<BadBlock> scrub_image(int fd, const std::string& what, const BlockSums& sums,
+                                  std::stop_token stop) {
+  const uint64_t size = file_or_device_size(fd, what);
   if (size != sums.image_size())
-    throw Error(image.string() + " has " + std::to_string(size) + " bytes, its checksums say " +
+    throw Error(what + " has " + std::to_string(size) + " bytes, its checksums say " +
                 std::to_string(sums.image_size()));
-  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   std::vector<BadBlock> bad;
   std::vector<char> buf(kBlockSize);
   for (uint64_t b = 0; b < sums.block_count(); ++b) {
     if (stop.stop_requested()) throw Cancelled();
     const size_t len = static_cast<size_t>(sums.block_length(b));
-    pread_full(fd.get(), std::span<char>(buf.data(), len), b * kBlockSize, image.string());
+    pread_full(fd, std::span<char>(buf.data(), len), b * kBlockSize, what);
     std::span<const char> data(buf.data(), len);
     BlockSum actual = is_all_zero(data) ? kHole : checksum(data);
     if (actual != sums.at(b)) bad.push_back({b, sums.at(b), actual});
   }
-  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED);
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
   return bad;
 }
 

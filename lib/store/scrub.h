@@ -20,7 +20,11 @@ struct BadBlock {
   BlockSum actual;
 };
 
-// Throws backy::Error when the image cannot be read at all, backy::Cancelled on `stop`.
+// Reads the image open at `fd` (`what` names it in errors). Throws backy::Error when the image
+// cannot be read at all or its size differs from the checksums', backy::Cancelled on `stop`.
+std::vector<BadBlock> scrub_image(int fd, const std::string& what, const BlockSums& sums,
+                                  std::stop_token stop = {});
+// The same for the file at `image`.
 std::vector<BadBlock> scrub_image(const std::filesystem::path& image, const BlockSums& sums,
                                   std::stop_token stop = {});
 

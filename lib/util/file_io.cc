@@ -35,10 +35,15 @@ size_t pread_full(int fd, std::span<char> buf, uint64_t offset, const std::strin
 }
 
 void pwrite_full(int fd, std::span<const char> buf, uint64_t offset, const std::string& what) {
+  pwrite_full(FileSystem::real(), fd, buf, offset, what);
+}
+
+void pwrite_full(FileSystem& fs, int fd, std::span<const char> buf, uint64_t offset,
+                 const std::string& what) {
   size_t done = 0;
   while (done < buf.size()) {
     ssize_t n =
-        ::pwrite(fd, buf.data() + done, buf.size() - done, static_cast<off_t>(offset + done));
+        fs.pwrite(fd, buf.data() + done, buf.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       throw sys_error("write " + what + " at offset " + std::to_string(offset + done));
@@ -47,15 +52,15 @@ void pwrite_full(int fd, std::span<const char> buf, uint64_t offset, const std::
   }
 }
 
-void punch_hole(int fd, uint64_t offset, uint64_t len, const std::string& what) {
+void punch_hole(FileSystem& fs, int fd, uint64_t offset, uint64_t len, const std::string& what) {
   if (len == 0) return;
-  if (::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+  if (fs.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
                   static_cast<off_t>(len)) != 0)
     throw sys_error("punch hole in " + what + " at offset " + std::to_string(offset));
 }
 
-void fdatasync_or_throw(int fd, const std::string& what) {
-  if (::fdatasync(fd) != 0) throw sys_error("fdatasync " + what);
+void fdatasync_or_throw(FileSystem& fs, int fd, const std::string& what) {
+  if (fs.fdatasync(fd) != 0) throw sys_error("fdatasync " + what);
 }
 
 void fsync_dir(const std::filesystem::path& dir) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "util/fd.h"
+#include "util/file_system.h"
 
 namespace backy {
 
@@ -14,10 +15,13 @@ UniqueFd open_file(const std::filesystem::path& path, int flags, mode_t mode = 0
 
 // Reads exactly buf.size() bytes at offset, or fewer only at end of file; returns bytes read.
 size_t pread_full(int fd, std::span<char> buf, uint64_t offset, const std::string& what);
+// The writing calls go through `fs` (file_system.h); the overloads without it use the kernel.
+void pwrite_full(FileSystem& fs, int fd, std::span<const char> buf, uint64_t offset,
+                 const std::string& what);
 void pwrite_full(int fd, std::span<const char> buf, uint64_t offset, const std::string& what);
 // Deallocates [offset, offset+len) keeping the file size: reads return zeros afterwards.
-void punch_hole(int fd, uint64_t offset, uint64_t len, const std::string& what);
-void fdatasync_or_throw(int fd, const std::string& what);
+void punch_hole(FileSystem& fs, int fd, uint64_t offset, uint64_t len, const std::string& what);
+void fdatasync_or_throw(FileSystem& fs, int fd, const std::string& what);
 void fsync_dir(const std::filesystem::path& dir);
 // Size of a regular file or a block device.
 uint64_t file_or_device_size(int fd, const std::string& what);

@@ -70,8 +70,11 @@ class FaultSource : public Source {
                                        const std::optional<std::string>& parent) override {
     return std::make_unique<FaultSnapshot>(inner_->open(uuid, parent), f_);
   }
-  void committed(const std::string& uuid) override { inner_->committed(uuid); }
-  void abandon(const std::string& uuid) noexcept override { inner_->abandon(uuid); }
+  std::set<std::string> committed(const std::string& uuid,
+                                  const std::set<std::string>& owned) override {
+    return inner_->committed(uuid, owned);
+  }
+  bool abandon(const std::string& uuid) noexcept override { return inner_->abandon(uuid); }
 
  private:
   std::unique_ptr<Source> inner_;

@@ -31,11 +31,15 @@ void check_intact(const Config& config, const std::string& uuid,
   REQUIRE(revs.size() == 1);
   REQUIRE(revs[0].uuid == uuid);
   REQUIRE(same_content(repo.dir() / "latest", expected));
-  // No leftovers of the failed run: only the revision's three files, latest and the lock.
+  // No leftovers of the failed run: only the revision's three files, latest and the lock, and
+  // the records of snapshots (the revision's own; a failed run's, if the cluster could not be
+  // asked to remove it).
   std::set<std::string> names;
   for (const auto& e : std::filesystem::directory_iterator(repo.dir()))
-    names.insert(e.path().filename().string());
+    if (!e.path().filename().string().ends_with(".snapshot"))
+      names.insert(e.path().filename().string());
   CHECK(names == std::set<std::string>{uuid, uuid + ".rev", uuid + ".sums", "latest", ".lock"});
+  CHECK(std::filesystem::exists(repo.dir() / (uuid + ".snapshot")));
 }
 
 // A single-node cluster of the test's own (script/ceph-cluster), stopped on destruction.

@@ -142,3 +142,19 @@ TEST_CASE("configs compare equal only when a job is unchanged", "[config]") {
   CHECK_FALSE(a.config->jobs.at("vm1") == b.config->jobs.at("vm1"));
   CHECK(a.config->jobs.at("vm2") == b.config->jobs.at("vm2"));
 }
+
+TEST_CASE("two jobs on one RBD image are an error naming both", "[config]") {
+  const std::string twice = std::string(kGood) + R"(  vm3:
+    schedule: default
+    source: {type: ceph-rbd, pool: rbd, image: vm2.root}
+  vm4:
+    schedule: default
+    source: {type: ceph-rbd, pool: rbd, namespace: other, image: vm2.root}
+)";
+  ConfigLoad load = parse_config(twice, "twice.yaml");
+  REQUIRE_FALSE(load.ok());
+  REQUIRE(load.errors.size() == 1);  // vm4 is in another namespace: another image
+  CHECK(load.errors[0].to_string() ==
+        "twice.yaml:17:13: job 'vm3' backs up RBD image rbd/vm2.root, as job 'vm2' (line 14) "
+        "does: two jobs on one image would delete each other's snapshots");
+}

@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "control_views.h"
 #include "fake_scheduler.h"
+#include "repo/pending_revision.h"
 #include "repo/repository.h"
 #include "util/file_io.h"
 
@@ -75,7 +76,14 @@ struct Fixture {
   Revision add_revision(const std::string& job, const std::string& uuid, int age_hours, char fill) {
     Repository repo(dir / job);
     auto lock = repo.lock();
-    std::ofstream(repo.image_path(uuid)) << std::string(1 << 20, fill);
+    PendingRevision pending = repo.begin(lock, uuid);
+    const std::string data(1 << 20, fill);
+    ImageWriter image = pending.create_image(std::nullopt, data.size());
+    image.write(0, data, false);
+    image.finish();
+    BlockSums sums(data.size());
+    sums.set(0, checksum(data));
+    pending.save_sums(sums);
     Revision r;
     r.uuid = uuid;
     r.timestamp = Clock::now() - std::chrono::hours(age_hours);
@@ -83,7 +91,7 @@ struct Fixture {
     r.size = 1 << 20;
     r.stats.bytes_written = 1 << 20;
     r.source = {{"type", "file"}};
-    repo.commit(lock, r);
+    pending.commit(r);
     return r;
   }
 };
@@ -254,11 +262,19 @@ TEST_CASE("health: each state and its exit code", "[control]") {
   CHECK(ok["summary"] == "2 jobs, all within SLA");
 
   HealthFacts failed = f;
-  failed.jobs[1].last_run = RunOutcome{false, "boom", "", {}, 1, {}};
+  failed.jobs[1].last_run = RunOutcome{false, "boom", "", {}, 1, {}, {}};
   Json w = evaluate_health(failed);
   CHECK(w["status"] == "WARNING");
   CHECK(w["exit_code"] == 1);
   CHECK(w["problems"][0]["job"] == "b");
+
+  // A committed run whose expiry failed: the revision is safe, but the admin must hear of it.
+  HealthFacts expiry_failed = f;
+  expiry_failed.jobs[0].last_run = RunOutcome{true, "", "u", {}, 1, {}, {"expiry failed: EIO"}};
+  Json e = evaluate_health(expiry_failed);
+  CHECK(e["status"] == "WARNING");
+  CHECK(e["problems"][0]["job"] == "a");
+  CHECK(e["problems"][0]["message"] == "last run: expiry failed: EIO");
 
   HealthFacts noreflink = f;
   noreflink.reflinks = false;

@@ -152,7 +152,7 @@ TEST_CASE("leftovers of an interrupted run are removed, complete revisions kept"
   std::ofstream(s.dir / "job" / (a.uuid + ".rev.tmp")) << "half";
   std::ofstream(s.dir / "job" / "notes.txt") << "an operator's file";
   auto lock = repo.lock();
-  auto removed = repo.remove_leftovers(lock);
+  auto removed = repo.repair(lock).removed;
   CHECK(removed.size() == 3);
   CHECK_FALSE(fs::exists(repo.image_path(ghost)));
   CHECK(fs::exists(s.dir / "job" / "notes.txt"));

@@ -12,8 +12,9 @@ namespace backy::test {
 
 struct ScratchDir {
   std::filesystem::path dir;
-  ScratchDir() {
-    std::string t = (std::filesystem::temp_directory_path() / "backy-unit-XXXXXX").string();
+  // Under `base` (default: the system's temp directory).
+  explicit ScratchDir(const std::filesystem::path& base = std::filesystem::temp_directory_path()) {
+    std::string t = (base / "backy-unit-XXXXXX").string();
     REQUIRE(::mkdtemp(t.data()));
     dir = t;
   }

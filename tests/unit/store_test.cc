@@ -13,6 +13,7 @@
 #include "store/block_sums.h"
 #include "store/image_writer.h"
 #include "store/scrub.h"
+#include "util/dir.h"
 #include "util/error.h"
 #include "util/file_io.h"
 
@@ -50,7 +51,7 @@ TEST_CASE("block sums round-trip through their file and reject damage", "[store]
   CHECK(sums.block_length(3) == 100);
   auto data = random_bytes(4096, 1);
   sums.set(1, checksum(data));
-  sums.save(s.dir / "a.sums");
+  write_file_atomic(s.dir / "a.sums", sums.serialize(), 0440);
   BlockSums back = BlockSums::load(s.dir / "a.sums");
   CHECK(back.image_size() == sums.image_size());
   CHECK(back.at(0) == kHole);
@@ -83,7 +84,8 @@ TEST_CASE("image writer writes only pages that differ and punches zero pages", "
   Scratch s;
   const uint64_t size = 2 * kBlockSize;
   auto block = random_bytes(kBlockSize, 7);
-  ImageWriter base = ImageWriter::create(s.dir / "base", std::nullopt, size);
+  const Dir dir = Dir::open(s.dir, false);
+  ImageWriter base = ImageWriter::create(dir, "base", std::nullopt, size);
   CHECK(base.size() == size);
   // Into a hole: only non-zero pages are written.
   std::vector<char> half = block;
@@ -95,7 +97,7 @@ TEST_CASE("image writer writes only pages that differ and punches zero pages", "
         (fs::perms::owner_read | fs::perms::group_read));
 
   // A child (a copy here: /tmp has no reflinks, or it has; both must give the same content).
-  ImageWriter child = ImageWriter::create(s.dir / "child", s.dir / "base", size);
+  ImageWriter child = ImageWriter::create(dir, "child", std::string("base"), size);
   std::vector<char> changed = half;
   changed[5] ^= 1;                                                         // page 0 differs
   changed[3 * 4096 + 1] ^= 1;                                              // page 3 differs
@@ -114,7 +116,7 @@ TEST_CASE("image writer writes only pages that differ and punches zero pages", "
 TEST_CASE("a partial last block is written completely", "[store]") {
   Scratch s;
   const uint64_t size = kBlockSize + 4096 * 2 + 17;
-  ImageWriter img = ImageWriter::create(s.dir / "img", std::nullopt, size);
+  ImageWriter img = ImageWriter::create(Dir::open(s.dir, false), "img", std::nullopt, size);
   auto tail = random_bytes(size - kBlockSize, 3);
   CHECK(img.write(kBlockSize, tail, false) == tail.size());
   img.finish();
@@ -125,7 +127,7 @@ TEST_CASE("a partial last block is written completely", "[store]") {
 TEST_CASE("creating an image that exists fails and leaves it alone", "[store]") {
   Scratch s;
   std::ofstream(s.dir / "x") << "keep me";
-  CHECK_THROWS_AS(ImageWriter::create(s.dir / "x", std::nullopt, 4096), Error);
+  CHECK_THROWS_AS(ImageWriter::create(Dir::open(s.dir, false), "x", std::nullopt, 4096), Error);
   CHECK(read_file(s.dir / "x") == "keep me");
 }
 
@@ -133,14 +135,14 @@ TEST_CASE("copy fallback keeps holes as holes", "[store]") {
   Scratch s;
   const uint64_t size = 64 * kBlockSize;
   {
-    ImageWriter img = ImageWriter::create(s.dir / "sparse", std::nullopt, size);
+    ImageWriter img = ImageWriter::create(Dir::open(s.dir, false), "sparse", std::nullopt, size);
     img.write(10 * kBlockSize, random_bytes(kBlockSize, 1), false);
     img.finish();
   }
   UniqueFd from = open_file(s.dir / "sparse", O_RDONLY);
   UniqueFd to = open_file(s.dir / "copy", O_RDWR | O_CREAT, 0600);
   REQUIRE(::ftruncate(to.get(), static_cast<off_t>(size)) == 0);
-  copy_sparse(from.get(), to.get(), size, "sparse");
+  copy_sparse(FileSystem::real(), from.get(), to.get(), size, "sparse");
   CHECK(read_all(s.dir / "copy") == read_all(s.dir / "sparse"));
   CHECK(allocated(s.dir / "copy") < 4 * kBlockSize);
 }
@@ -150,7 +152,7 @@ TEST_CASE("scrub finds exactly the damaged blocks", "[store]") {
   const uint64_t size = 4 * kBlockSize;
   BlockSums sums(size);
   {
-    ImageWriter img = ImageWriter::create(s.dir / "img", std::nullopt, size);
+    ImageWriter img = ImageWriter::create(Dir::open(s.dir, false), "img", std::nullopt, size);
     for (uint64_t b : {0, 2}) {
       auto d = random_bytes(kBlockSize, b + 10);
       img.write(b * kBlockSize, d, false);

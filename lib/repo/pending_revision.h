@@ -1,0 +1,58 @@
+// PendingRevision: a revision being written, and the one step that makes it exist.
+//
+// A backup run gets one from Repository::begin() under the job's lock. It names the files of
+// the revision-to-be in the locked directory, and the run writes them through it: the image
+// (create_image), then the checksums (save_sums). commit() is the point of no return: it writes
+// <uuid>.rev beside them (temp file, fsync, rename).
+//
+//   before the rename  any failure, a cancellation or an exception leaves nothing behind: the
+//                      destructor removes the image, the checksums and temp files (best effort;
+//                      what it cannot remove, the next run's Repository::repair() does);
+//   after the rename   the revision exists and nothing here deletes it. The steps that follow
+//                      (directory fsync, repointing `latest`) cannot undo it: their failures come
+//                      back as warnings, and the next run under the lock repairs `latest`.
+//
+// commit() throws only when the rename did not happen. Not copyable or movable: it refers to the
+// Lock it was begun under, which must outlive it. One thread.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "repo/repository.h"
+#include "store/block_sums.h"
+#include "store/image_writer.h"
+
+namespace backy {
+
+class PendingRevision {
+ public:
+  ~PendingRevision();
+  PendingRevision(const PendingRevision&) = delete;
+  PendingRevision& operator=(const PendingRevision&) = delete;
+
+  const std::string& uuid() const { return uuid_; }
+  bool committed() const { return committed_; }
+
+  // The image file: a reflink clone of complete revision `parent` when given, else empty.
+  ImageWriter create_image(const std::optional<std::string>& parent, uint64_t size);
+  // REQUIRES: the image is finished (durable). Writes <uuid>.sums durably.
+  void save_sums(const BlockSums& sums);
+  // REQUIRES: rev.uuid == uuid(), the image and checksums saved. Commits; returns the warnings
+  // of the steps after the point of no return (empty when all went well).
+  std::vector<std::string> commit(const Revision& rev);
+
+ private:
+  friend class Repository;
+  PendingRevision(const Repository& repo, const Dir& dir, std::string uuid)
+      : repo_(repo), dir_(dir), uuid_(std::move(uuid)) {}
+  void discard() noexcept;
+
+  const Repository& repo_;
+  const Dir& dir_;  // the Lock's
+  std::string uuid_;
+  bool committed_ = false;
+};
+
+}  // namespace backy
