@@ -243,6 +243,7 @@ void CommandHandler::run(const Json& args, Out out) {
         slot["uuid"] = r.uuid;
       else
         slot["error"] = r.error;
+      if (!r.warnings.empty()) slot["warnings"] = r.warnings;
       out->progress({{"event", "finished"},
                      {"job", job},
                      {"ok", r.ok},

@@ -100,13 +100,16 @@ inline std::vector<Revision> revisions_of(const std::filesystem::path& dir) {
 }
 
 // Files in a job directory that are not part of a complete revision (image or sums without a
-// .rev, temp files): what an interrupted run would leave behind.
+// .rev, temp files): what an interrupted run would leave behind. Source records
+// (<uuid>.snapshot) are not partial files: they outlive runs on purpose.
 inline std::vector<std::string> partial_files(const std::filesystem::path& dir) {
   std::vector<std::string> out;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
-    if (name == ".lock" || name == "latest" || name.ends_with(".rev")) continue;
+    if (name == ".lock" || name == "latest" || name.ends_with(".rev") ||
+        name.ends_with(".snapshot"))
+      continue;
     const std::string uuid = name.ends_with(".sums") ? name.substr(0, name.size() - 5) : name;
     if (!std::filesystem::exists(dir / (uuid + ".rev"))) out.push_back(name);
   }
