@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "source/changed_extents.h"
 #include "source/rbd_aio.h"
 #include "store/block_sums.h"
 #include "util/error.h"
@@ -34,6 +35,12 @@ std::span<const char> contiguous(const ceph::bufferlist& bl, uint64_t length,
   return {scratch.data(), static_cast<size_t>(length)};
 }
 
+// diff_iterate2's callback: appends one extent to the std::vector<Extent> at `arg`.
+int collect_extent(uint64_t offset, size_t length, int exists, void* arg) {
+  static_cast<std::vector<Extent>*>(arg)->push_back({offset, length, exists != 0});
+  return 0;
+}
+
 class RbdSnapshot : public SourceSnapshot {
  public:
   RbdSnapshot(RbdImageRef ref, std::string snap, std::optional<std::string> from_snap,
@@ -56,48 +63,15 @@ class RbdSnapshot : public SourceSnapshot {
   uint64_t size() const override { return size_; }
 
   std::vector<BlockChange> changed_blocks() override {
-    struct Extent {
-      uint64_t offset, length;
-      bool exists;
-    };
     std::vector<Extent> extents;
-    auto collect = [](uint64_t off, size_t len, int exists, void* arg) -> int {
-      static_cast<std::vector<Extent>*>(arg)->push_back({off, len, exists != 0});
-      return 0;
-    };
     int r = image_.diff_iterate2(from_snap_ ? from_snap_->c_str() : nullptr, 0, size_,
-                                 /*include_parent=*/true, /*whole_object=*/true, collect, &extents);
+                                 /*include_parent=*/true, /*whole_object=*/true, collect_extent,
+                                 &extents);
     if (r == -ENOENT && from_snap_)
       throw Error("snapshot " + *from_snap_ + " of " + ref_.spec +
                   " disappeared during the run; the next run makes a full backup");
     if (r < 0) throw rbd_error("cannot list the changes of " + where(), r);
-    std::sort(extents.begin(), extents.end(),
-              [](const Extent& a, const Extent& b) { return a.offset < b.offset; });
-
-    // Objects map onto blocks one to one with the default 4 MiB objects; for other object sizes
-    // a block is zero only if extents known to be zero cover all of it.
-    const uint64_t blocks = blocks_for(size_);
-    std::vector<BlockChange> out;
-    std::vector<uint64_t> zero_bytes;
-    for (const Extent& e : extents) {
-      const uint64_t end = std::min(e.offset + e.length, size_);
-      for (uint64_t b = e.offset / kBlockSize; b < blocks && b * kBlockSize < end; ++b) {
-        if (out.empty() || out.back().block != b) {
-          out.push_back({b, false});
-          zero_bytes.push_back(0);
-        }
-        if (e.exists)
-          out.back().data = true;
-        else
-          zero_bytes.back() +=
-              std::min(end, (b + 1) * kBlockSize) - std::max(e.offset, b * kBlockSize);
-      }
-    }
-    for (size_t i = 0; i < out.size(); ++i) {
-      const uint64_t length = std::min(kBlockSize, size_ - out[i].block * kBlockSize);
-      if (zero_bytes[i] < length) out[i].data = true;
-    }
-    return out;
+    return blocks_from_extents(std::move(extents), size_);
   }
 
   void read_blocks(std::span<const uint64_t> blocks, const BlockSink& sink,
@@ -141,7 +115,7 @@ class RbdSnapshot : public SourceSnapshot {
   bool read_changed_pages(std::span<const uint64_t> blocks, const PageRunSink& sink,
                           std::stop_token stop) override {
     if (!from_snap_) return false;
-    const std::vector<Piece> pieces = precise_pieces(blocks);
+    const std::vector<Extent> pieces = precise_pieces(blocks);
     // One assembly buffer per block being put together; at most one more than reads in flight.
     if (assemblies_.size() < window_.depth() + 1) assemblies_.resize(window_.depth() + 1);
     std::vector<size_t> free_assemblies;
@@ -181,17 +155,11 @@ class RbdSnapshot : public SourceSnapshot {
         const uint64_t base = block * kBlockSize;
         for (; p < pieces.size() && pieces[p].offset / kBlockSize < block; ++p) {
         }
-        // The pieces' page hulls, merged where they touch.
-        for (; p < pieces.size() && pieces[p].offset / kBlockSize == block; ++p) {
-          const uint64_t from = (pieces[p].offset - base) / kPageSize * kPageSize;
-          const uint64_t to =
-              std::min(size_ - base, (pieces[p].offset - base + pieces[p].length + kPageSize - 1) /
-                                         kPageSize * kPageSize);
-          if (!as.runs.empty() && from <= as.runs.back().first + as.runs.back().second)
-            as.runs.back().second = std::max(as.runs.back().second, to - as.runs.back().first);
-          else
-            as.runs.push_back({from, to - from});
-        }
+        const size_t first = p;
+        while (p < pieces.size() && pieces[p].offset / kBlockSize == block) ++p;
+        for (const PageSpan& s :
+             page_spans(std::span(pieces).subspan(first, p - first), block, size_))
+          as.runs.push_back({s.offset, s.length});
         for (const auto& [off, len] : as.runs) {
           while (window_.full()) complete_one();
           RbdAioWindow::Slot& slot = window_.free_slot();
@@ -237,11 +205,6 @@ class RbdSnapshot : public SourceSnapshot {
     return slot;
   }
 
-  // A changed range inside one block: data to read (exists), or known zero.
-  struct Piece {
-    uint64_t offset, length;
-    bool exists;
-  };
   struct Assembly {
     uint64_t block = 0;
     size_t pending = 0;
@@ -252,36 +215,23 @@ class RbdSnapshot : public SourceSnapshot {
   // The exact changes since from_snap_ within `blocks` (sorted), split at block boundaries,
   // sorted by offset. Contiguous blocks are asked for in one call: librbd then runs its
   // list-snaps for the objects of the range concurrently.
-  std::vector<Piece> precise_pieces(std::span<const uint64_t> blocks) {
-    std::vector<Piece> raw;
-    auto collect = [](uint64_t off, size_t len, int exists, void* arg) -> int {
-      static_cast<std::vector<Piece>*>(arg)->push_back({off, len, exists != 0});
-      return 0;
-    };
+  std::vector<Extent> precise_pieces(std::span<const uint64_t> blocks) {
+    std::vector<Extent> raw;
     for (size_t i = 0; i < blocks.size();) {
       size_t j = i + 1;
       while (j < blocks.size() && blocks[j] == blocks[j - 1] + 1) ++j;
       const uint64_t start = blocks[i] * kBlockSize;
       const uint64_t end = std::min(size_, (blocks[j - 1] + 1) * kBlockSize);
       int r = image_.diff_iterate2(from_snap_->c_str(), start, end - start,
-                                   /*include_parent=*/true, /*whole_object=*/false, collect, &raw);
+                                   /*include_parent=*/true, /*whole_object=*/false, collect_extent,
+                                   &raw);
       if (r == -ENOENT)
         throw Error("snapshot " + *from_snap_ + " of " + ref_.spec +
                     " disappeared during the run; the next run makes a full backup");
       if (r < 0) throw rbd_error("cannot list the changed extents of " + where(), r);
       i = j;
     }
-    std::sort(raw.begin(), raw.end(),
-              [](const Piece& a, const Piece& b) { return a.offset < b.offset; });
-    std::vector<Piece> out;
-    for (const Piece& e : raw) {
-      for (uint64_t off = e.offset, end = std::min(e.offset + e.length, size_); off < end;) {
-        const uint64_t stop = std::min(end, (off / kBlockSize + 1) * kBlockSize);
-        out.push_back({off, stop - off, e.exists});
-        off = stop;
-      }
-    }
-    return out;
+    return split_at_blocks(std::move(raw), size_);
   }
 
   // A snapshot removed by someone else while we read it reads as zeros once the OSDs have

@@ -52,6 +52,18 @@ BlockSum checksum(std::span<const char> block, uint64_t first_page) {
   return sum;
 }
 
+BlockSum replace_pages(BlockSum sum, uint64_t first_page, std::span<const char> old,
+                       std::span<const char> now) {
+  for (size_t pos = 0; pos < now.size(); pos += kPageSize) {
+    const size_t len = std::min<size_t>(kPageSize, now.size() - pos);
+    if (std::memcmp(old.data() + pos, now.data() + pos, len) == 0) continue;
+    const uint64_t page = first_page + pos / kPageSize;
+    sum = add_page_sum(sum, page_sum(page, old.subspan(pos, len)), -1);
+    sum = add_page_sum(sum, page_sum(page, now.subspan(pos, len)), +1);
+  }
+  return sum;
+}
+
 BlockSums::BlockSums(uint64_t image_size)
     : image_size_(image_size), sums_(blocks_for(image_size)) {}
 

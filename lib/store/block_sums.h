@@ -48,6 +48,13 @@ BlockSum page_sum(uint64_t page_index, std::span<const char> page);
 // `sum` with `page` added (sign > 0) or removed (sign < 0); data is false exactly when the
 // result is zero.
 BlockSum add_page_sum(const BlockSum& sum, const BlockSum& page, int sign);
+// `sum` of a block in which the pages starting at page index `first_page` changed from `old`
+// to `now` (equal lengths; whole pages, the image's last may be short): the old pages'
+// contributions subtracted, the new ones added. Pages whose bytes are equal are skipped. This
+// is how an incremental that knows the changed pages updates a block's checksum without
+// reading the rest of the block.
+BlockSum replace_pages(BlockSum sum, uint64_t first_page, std::span<const char> old,
+                       std::span<const char> now);
 inline constexpr BlockSum kHole{};
 inline constexpr BlockSum kStale{true, 0, 0};
 
