@@ -165,8 +165,9 @@ class ControlConnection : public Responder, public std::enable_shared_from_this<
 
   void send(Line line) {
     if (closed_) return;
-    // The line being written stays at the front; what waits behind it is bounded.
-    if (queue_.size() > 1 && queued_bytes_ + line.text.size() > server_.limits_.max_queued_bytes) {
+    // The first line always goes (a large `status` answer is one line); what piles up behind
+    // a line still being written is bounded.
+    if (!queue_.empty() && queued_bytes_ + line.text.size() > server_.limits_.max_queued_bytes) {
       server_.log_.warn("control: dropping a client (pid {}) that does not read its answer",
                         peer_.pid);
       return close();

@@ -195,7 +195,7 @@ std::unique_ptr<RestoreTarget> open_file_target(const std::string& target, uint6
   if (UniqueFd probe(::openat(dir.get(), name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC)); !probe)
     throw sys_error("cannot overwrite " + target);
   return std::make_unique<NewFileTarget>(target, std::move(dir), name, size, true,
-                                         st.st_mode & 07777);
+                                         st.st_mode & 0777);  // no set-id bits
 }
 
 }  // namespace backy
