@@ -3,8 +3,12 @@
 // The control server (control_server.h) owns the sockets; this class knows none. It receives a
 // request that already passed protocol::parse_request, the peer's credentials, and a Responder
 // to answer through; it checks arguments and rights, then answers at once (status, metrics, run,
-// pause, ...) or later (health and `status JOB` read revision files; restore, scrub, forget and
-// tags write them).
+// pause, ...) or later (health and `status JOB` read revision files; scrub, forget and tags write
+// them; restore passes a revision's image to the client, or writes a new RBD image).
+//
+// The daemon never opens a path a client named: a restore to a file, a device or stdout answers
+// with the image's fd (Responder::result_with_fd) and backyctl writes the target with its own
+// rights; only rbd: targets are written here, in the pools restore-pools allows.
 //
 // Threading: handle() and every Responder call happen on the io_context thread, as the
 // JobScheduler requires. File reads that need no job lock (revision listings, the health scan)
