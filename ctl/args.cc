@@ -126,6 +126,8 @@ Invocation parse_args(const std::vector<std::string>& argv) {
       target = std::filesystem::absolute(target).lexically_normal().string();
     args = {{"job", rest[0]}, {"rev", rest[1]}, {"target", target}};
     if (force) args["force"] = true;
+    // Files, devices and stdout: backyctl writes them from the image the daemon passes.
+    if (target.rfind("rbd:", 0) != 0) args["fd"] = true;
   } else if (cmd == "scrub") {
     need(rest.size() == 1 || rest.size() == 2, "scrub JOB [REV|all]");
     args = {{"job", rest[0]}, {"rev", rest.size() == 2 ? rest[1] : "all"}};

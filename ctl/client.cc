@@ -47,28 +47,62 @@ void send_all(int fd, const std::string& data) {
   }
 }
 
+// recv() that also collects SCM_RIGHTS descriptors (close-on-exec) into `fds`.
+ssize_t receive(int socket, char* buf, size_t len, std::vector<UniqueFd>& fds) {
+  iovec iov{buf, len};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n = ::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC);
+  if (n < 0) return n;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      fds.emplace_back(fd);
+    }
+  }
+  return n;
+}
+
 }  // namespace
 
 protocol::Reply call(const std::string& socket, const protocol::Request& request, int timeout_s,
-                     const std::function<void(const protocol::Json&)>& on_progress) {
-  UniqueFd fd = connect_to(socket);
+                     const std::function<void(const protocol::Json&)>& on_progress, UniqueFd* fd) {
+  UniqueFd sock = connect_to(socket);
   timeval tv{timeout_s, 0};
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  send_all(fd.get(), protocol::encode_request(request));
+  ::setsockopt(sock.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  send_all(sock.get(), protocol::encode_request(request));
   std::string buffer;
   size_t scanned = 0;  // bytes of `buffer` known to hold no newline (a status answer is MBs)
   std::vector<char> chunk(1 << 20);
+  std::vector<UniqueFd> received;
   for (;;) {
     size_t nl;
     while ((nl = buffer.find('\n', scanned)) != std::string::npos) {
       protocol::Reply reply = protocol::parse_reply(buffer.substr(0, nl));
       buffer.erase(0, nl + 1);
       scanned = 0;
-      if (reply.final) return reply;
-      if (on_progress) on_progress(reply.body);
+      if (!reply.final) {
+        if (on_progress) on_progress(reply.body);
+        continue;
+      }
+      if (protocol::carries_fd(reply)) {
+        // The descriptor rides on the line's first bytes: it has arrived by now, or never will.
+        if (received.size() != 1)
+          throw Error("backyd announced a file descriptor but passed " +
+                      std::to_string(received.size()));
+        if (fd) *fd = std::move(received.front());
+      }
+      return reply;
     }
     scanned = buffer.size();
-    ssize_t n = ::recv(fd.get(), chunk.data(), chunk.size(), 0);
+    ssize_t n = receive(sock.get(), chunk.data(), chunk.size(), received);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK)

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "protocol/message.h"
+#include "util/fd.h"
 
 namespace backy::ctl {
 
@@ -17,7 +18,11 @@ struct Unreachable {
 // Throws Unreachable when connecting fails, backy::Error when the connection breaks or times
 // out mid-answer. `timeout_s` bounds the wait for each line (0: wait as long as it takes, for
 // run --wait, restore, scrub). Progress lines go to `on_progress`.
+// Replies are read with recvmsg(): a file descriptor the daemon passes (protocol::carries_fd)
+// lands in `*fd`; an answer announcing one that did not come is an error. Without `fd`, any
+// descriptor received is closed.
 protocol::Reply call(const std::string& socket, const protocol::Request& request, int timeout_s,
-                     const std::function<void(const protocol::Json&)>& on_progress);
+                     const std::function<void(const protocol::Json&)>& on_progress,
+                     UniqueFd* fd = nullptr);
 
 }  // namespace backy::ctl

@@ -7,8 +7,6 @@
 #include <sys/stat.h>
 
 #include <ctime>
-#include <fstream>
-#include <sstream>
 
 #include "backup/job_backup.h"
 #include "control_views.h"
@@ -37,19 +35,6 @@ struct CommandHandler::Cache {
 
 namespace {
 
-std::vector<gid_t> supplementary_groups(pid_t pid) {
-  std::vector<gid_t> out;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("Groups:", 0) != 0) continue;
-    std::istringstream ss(line.substr(7));
-    unsigned long g;
-    while (ss >> g) out.push_back(static_cast<gid_t>(g));
-  }
-  return out;
-}
-
 std::vector<std::string> json_strings(const Json& j) {
   std::vector<std::string> out;
   if (j.is_array())
@@ -77,10 +62,7 @@ bool is_admin(const Peer& peer, const std::string& admin_group) {
   std::vector<char> buf(16384);
   if (getgrnam_r(admin_group.c_str(), &grp, buf.data(), buf.size(), &found) != 0 || !found)
     return false;
-  if (peer.gid == found->gr_gid) return true;
-  for (gid_t g : supplementary_groups(peer.pid))
-    if (g == found->gr_gid) return true;
-  return false;
+  return peer.in_group(found->gr_gid);
 }
 
 CommandHandler::CommandHandler(JobScheduler& scheduler, spdlog::logger& log, Executors executors)

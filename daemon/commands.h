@@ -3,8 +3,12 @@
 // The control server (control_server.h) owns the sockets; this class knows none. It receives a
 // request that already passed protocol::parse_request, the peer's credentials, and a Responder
 // to answer through; it checks arguments and rights, then answers at once (status, metrics, run,
-// pause, ...) or later (health and `status JOB` read revision files; restore, scrub, forget and
-// tags write them).
+// pause, ...) or later (health and `status JOB` read revision files; scrub, forget and tags write
+// them; restore passes a revision's image to the client, or writes a new RBD image).
+//
+// The daemon never opens a path a client named: a restore to a file, a device or stdout answers
+// with the image's fd (Responder::result_with_fd) and backyctl writes the target with its own
+// rights; only rbd: targets are written here, in the pools restore-pools allows.
 //
 // Threading: handle() and every Responder call happen on the io_context thread, as the
 // JobScheduler requires. File reads that need no job lock (revision listings, the health scan)
@@ -23,7 +27,10 @@
 #include <string>
 
 #include "job_scheduler.h"
+#include "peer.h"
 #include "protocol/message.h"
+#include "restore/target_name.h"
+#include "util/fd.h"
 
 namespace spdlog {
 class logger;
@@ -31,28 +38,28 @@ class logger;
 
 namespace backy {
 
-struct Peer {
-  pid_t pid = 0;
-  uid_t uid = 0;
-  gid_t gid = 0;
-};
-
 // Whether `peer` may run changing commands: uid 0, or `admin_group` (a group name; empty: none)
-// is its primary group or one of its supplementary groups (read from /proc/<pid>/status, so what
-// counts is the connecting process's groups, not its user's entry in /etc/group).
+// is its primary group or one of its supplementary groups as the socket reported them at connect
+// (peer.h: what counts is the connecting process's groups, not its user's entry in /etc/group).
 bool is_admin(const Peer& peer, const std::string& admin_group);
 
-// One client's answer channel. Called on the io_context thread only. After result() or error()
-// nothing more may be sent.
+// One client's answer channel. Called on the io_context thread only. After result(),
+// result_with_fd() or error() nothing more may be sent.
 class Responder {
  public:
   virtual ~Responder() = default;
   virtual void progress(const protocol::Json& progress) = 0;
   virtual void result(const protocol::Json& result) = 0;
+  // The final response with `"fd": true` added, and `fd` passed to the client (SCM_RIGHTS) with
+  // it. The Responder owns the fd from here on and closes its copy once sent (or on failure).
+  virtual void result_with_fd(protocol::Json result, UniqueFd fd) = 0;
   virtual void error(const protocol::Error& error) = 0;
   // A final response already encoded (protocol::encode_result), for answers large enough that
   // encoding them belongs on a reader thread rather than on the event loop.
   virtual void encoded_result(std::string line) = 0;
+  // `f` runs (once, on the io_context thread) if the client goes away before the final response
+  // is sent: at once if it already has. Replaces an earlier handler.
+  virtual void on_hangup(std::function<void()> f) = 0;
 };
 
 struct Executors {
@@ -83,6 +90,8 @@ class CommandHandler {
   void pause_resume(bool pause, const protocol::Json& args, Out out);
   void reload(Out out);
   void restore(const protocol::Json& args, Out out);
+  void restore_to_rbd(const std::string& job, const std::string& spec, const std::string& target,
+                      const RbdImageName& name, Out out);
   void scrub(const protocol::Json& args, Out out);
   void forget(const protocol::Json& args, Out out);
   void tags(const protocol::Json& args, Out out);

@@ -1,11 +1,13 @@
 // The commands that read or change a job's revision files: restore, scrub, forget, tags.
 //
 // Each runs on the worker pool through JobScheduler::post_job_work and takes the job directory's
-// lock there, so it never races a backup or expiry of the same job. `restore JOB REV -` is the
-// exception: backyctl streams the image itself (see docs/protocol.md, "restore to stdout"), so
-// the daemon only resolves the revision, on a reader thread, without the lock.
+// lock there, so it never races a backup or expiry of the same job. Restore to a file, a device
+// or stdout is the exception: the daemon resolves the revision and opens its image on a reader
+// thread, without the lock, and hands the fd to backyctl, which writes the target with its
+// user's rights (docs/protocol.md, "restore"). Only a restore into a new RBD image runs here.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "backup/job_backup.h"
@@ -14,6 +16,7 @@
 #include "repo/repository.h"
 #include "repo/revision_scrub.h"
 #include "restore/restore.h"
+#include "restore/target_name.h"
 #include "source/source_factory.h"
 #include "util/error.h"
 
@@ -83,7 +86,8 @@ void CommandHandler::job_work(const std::string& job,
         } catch (const Refusal& r) {
           *failure = r.error;
         } catch (const Cancelled&) {
-          *failure = protocol::Error{ErrorCode::shutting_down, "cancelled: the daemon is stopping"};
+          *failure = protocol::Error{ErrorCode::shutting_down,
+                                     "cancelled: the daemon is stopping, or the client left"};
         } catch (const std::exception& e) {
           *failure = protocol::Error{ErrorCode::failed, e.what()};
         }
@@ -95,55 +99,112 @@ void CommandHandler::job_work(const std::string& job,
       });
 }
 
+namespace {
+
+// Whether `path` is `dir` or below it, comparing normalised path components. backyctl makes the
+// real check (by inode, in its own mount namespace); this catches the plain mistake early.
+bool lexically_inside(const std::filesystem::path& path, const std::filesystem::path& dir) {
+  const auto p = path.lexically_normal(), d = (dir / "").lexically_normal();
+  auto pi = p.begin();
+  for (auto di = d.begin(); di != d.end(); ++di, ++pi) {
+    if (di->empty()) continue;  // the trailing "" of "dir/"
+    if (pi == p.end() || *pi != *di) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 void CommandHandler::restore(const Json& args, Out out) {
   const std::string job = args["job"], spec = args["rev"], target = args["target"];
-  const bool force = args.value("force", false);
   if (!scheduler_.status(job))
     return out->error({ErrorCode::not_found, "no job named \"" + job + "\""});
-  const auto dir = job_dir(scheduler_.config(), job);
-  if (target == "-") {
-    executors_.read([dir, spec, out, loop = executors_.loop] {
-      Json result;
-      std::optional<protocol::Error> err;
-      try {
-        Revision r = find_or_refuse(Repository(dir), spec);
-        result = {{"uuid", r.uuid},
-                  {"image", Repository(dir).image_path(r.uuid).string()},
-                  {"size", r.size},
-                  {"stream", true}};
-      } catch (const Refusal& r) {
-        err = r.error;
-      } catch (const std::exception& e) {
-        err = protocol::Error{ErrorCode::failed, e.what()};
-      }
-      loop([out, result, err] { err ? out->error(*err) : out->result(result); });
-    });
-    return;
+  std::optional<RbdImageName> rbd;
+  try {
+    rbd = parse_rbd_target(target);
+  } catch (const Error& e) {
+    return out->error({ErrorCode::bad_request, e.what()});
   }
-  if (target.rfind("rbd:", 0) != 0 && target.front() != '/')
+  if (rbd) return restore_to_rbd(job, spec, target, *rbd, out);
+
+  // A file, a device or stdout: the client writes it, with its own rights, from the image handed
+  // over as a read-only fd. The daemon never opens a path a client named.
+  if (!args.value("fd", false))
+    return out->error(
+        {ErrorCode::bad_request,
+         "restore to a file, a device or stdout is written by the client: the request must say "
+         "\"fd\": true and receive the revision's image as a file descriptor (see "
+         "docs/protocol.md); only rbd:POOL/IMAGE targets are written by the daemon"});
+  if (target != "-" && target.front() != '/')
     return out->error({ErrorCode::bad_request,
                        "restore target must be an absolute path, \"-\" or rbd:POOL/IMAGE"});
+  const std::filesystem::path base = scheduler_.config().global.base_dir;
+  if (target != "-" && lexically_inside(target, base))
+    return out->error({ErrorCode::bad_request, "restore target " + target + " is inside base-dir " +
+                                                   base.string() +
+                                                   ": restore never writes into the repository"});
+  // Resolving the spec and opening the image read the job directory only: a reader thread, no
+  // job lock. Once open, the image is immutable and outlives a forget or expiry of its revision.
+  executors_.read(
+      [dir = job_dir(scheduler_.config(), job), spec, target, base, out, loop = executors_.loop] {
+        Json result;
+        auto image = std::make_shared<UniqueFd>();
+        std::optional<protocol::Error> err;
+        try {
+          Revision r = find_or_refuse(Repository(dir), spec);
+          *image = open_revision_image(dir, r.uuid, r.size);
+          result = {{"uuid", r.uuid}, {"size", r.size}, {"target", target}, {"base_dir", base}};
+        } catch (const Refusal& r) {
+          err = r.error;
+        } catch (const std::exception& e) {
+          err = protocol::Error{ErrorCode::failed, e.what()};
+        }
+        loop([out, result, image, err] {
+          if (err) return out->error(*err);
+          out->result_with_fd(result, std::move(*image));
+        });
+      });
+}
+
+void CommandHandler::restore_to_rbd(const std::string& job, const std::string& spec,
+                                    const std::string& target, const RbdImageName& name, Out out) {
+  const Config& config = scheduler_.config();
+  auto jc = config.jobs.find(job);
+  const auto pools =
+      jc == config.jobs.end() ? std::vector<std::string>{} : restore_pools(config, jc->second);
+  if (std::find(pools.begin(), pools.end(), name.pool) == pools.end()) {
+    std::string allowed;
+    for (const auto& p : pools) allowed += (allowed.empty() ? "" : ", ") + p;
+    return out->error(
+        {ErrorCode::permission_denied,
+         "restore of job " + job + " into pool \"" + name.pool + "\" is not allowed: " +
+             (allowed.empty() ? "no pool is"
+                              : "only " + allowed + (pools.size() == 1 ? " is" : " are")) +
+             " (setting restore-pools, in the job or in global)"});
+  }
   std::shared_ptr<SourceFactory> targets = scheduler_.restore_targets();
   if (!targets) targets = std::make_shared<FileSourceFactory>();
+  // Stops the copy when the client goes away (^C, killed) as well as when the daemon stops: the
+  // half-written image is then removed (RbdTarget), never left looking like a restore.
+  auto cancel = std::make_shared<std::stop_source>();
+  out->on_hangup([cancel] { cancel->request_stop(); });
   job_work(
       job,
-      [dir, spec, target, force, targets](std::stop_token stop,
-                                          std::function<void(Json)> progress) {
+      [dir = job_dir(config, job), spec, target, targets, cancel](
+          std::stop_token stop, std::function<void(Json)> progress) {
+        std::stop_callback forward(stop, [cancel] { cancel->request_stop(); });
         Repository repo(dir);
         auto lock = repo.lock();
         Revision r = find_or_refuse(repo, spec);
-        std::error_code ec;
-        if (!force && target.rfind("rbd:", 0) != 0 && std::filesystem::exists(target, ec) &&
-            std::filesystem::is_regular_file(target, ec))
-          throw Refusal{{ErrorCode::conflict, target + " exists; use --force to overwrite it"}};
-        // rbd:POOL/IMAGE through the daemon's cluster connection; files and devices directly.
-        auto out_target = targets->open_restore_target(target, r.size, force);
+        if (cancel->stop_requested()) throw Cancelled();
+        auto out_target = targets->open_restore_target(target, r.size, false);
         ProgressThrottle throttle([&](Json p) {
           p["uuid"] = r.uuid;
           progress(std::move(p));
         });
-        // restore_image finishes the target (flush, fsync) itself.
-        restore_image(repo.image_path(r.uuid), r.size, *out_target, std::ref(throttle), stop);
+        // restore_image finishes the target (flush) itself.
+        restore_image(repo.image_path(r.uuid), r.size, *out_target, std::ref(throttle),
+                      cancel->get_token());
         return Json{{"uuid", r.uuid}, {"target", target}, {"size", r.size}};
       },
       out);

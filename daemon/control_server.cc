@@ -6,11 +6,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <array>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 
@@ -40,6 +42,27 @@ bool someone_listens(const std::string& path) {
   return ok;
 }
 
+// Sends `line` with `fd` attached as SCM_RIGHTS to its first byte, without blocking. Returns the
+// bytes sent (at least 1), or -1 with errno (EAGAIN: try again when the socket is writable).
+ssize_t send_with_fd(int socket, const std::string& line, int fd) {
+  iovec iov{const_cast<char*>(line.data()), line.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  ssize_t n;
+  do n = ::sendmsg(socket, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n;
+}
+
 }  // namespace
 
 // One client: read one line (bounded, with a deadline), dispatch, write the answer lines in
@@ -54,17 +77,7 @@ class ControlConnection : public Responder, public std::enable_shared_from_this<
         input_(protocol::kMaxRequestBytes) {}
 
   void start() {
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    if (::getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-      peer_.pid = cred.pid;
-      peer_.uid = cred.uid;
-      peer_.gid = cred.gid;
-    } else {
-      // Without credentials the peer is treated as nobody: it may read, never change.
-      peer_.uid = static_cast<uid_t>(-1);
-      peer_.gid = static_cast<gid_t>(-1);
-    }
+    peer_ = peer_of_socket(socket_.native_handle());
     arm(kReadTimeout, "timeout", "no complete request line within 10 s");
     asio::async_read_until(socket_, input_, '\n',
                            [self = shared_from_this()](boost::system::error_code ec, size_t n) {
@@ -78,17 +91,31 @@ class ControlConnection : public Responder, public std::enable_shared_from_this<
     boost::system::error_code ignored;
     socket_.shutdown(local::socket::shutdown_both, ignored);
     socket_.close(ignored);
+    hang_up();
   }
 
   // Responder
   void progress(const protocol::Json& p) override {
-    if (!finished_) send(protocol::encode_progress(p));
+    if (!finished_) send({protocol::encode_progress(p), {}});
   }
-  void result(const protocol::Json& r) override { finish(protocol::encode_result(r)); }
-  void error(const protocol::Error& e) override { finish(protocol::encode_error(e)); }
-  void encoded_result(std::string line) override { finish(std::move(line)); }
+  void result(const protocol::Json& r) override { finish({protocol::encode_result(r), {}}); }
+  void result_with_fd(protocol::Json r, UniqueFd fd) override {
+    r[protocol::kFdField] = true;
+    finish({protocol::encode_result(r), std::move(fd)});
+  }
+  void error(const protocol::Error& e) override { finish({protocol::encode_error(e), {}}); }
+  void encoded_result(std::string line) override { finish({std::move(line), {}}); }
+  void on_hangup(std::function<void()> f) override {
+    if (gone_) return f();
+    if (!finished_) hangup_ = std::move(f);
+  }
 
  private:
+  struct Line {
+    std::string text;
+    UniqueFd fd;  // sent with the line's first bytes when set
+  };
+
   void on_read(boost::system::error_code ec, size_t n) {
     if (closed_ || finished_) return;  // finished_: the read timed out and was answered
     disarm();
@@ -102,6 +129,7 @@ class ControlConnection : public Responder, public std::enable_shared_from_this<
     std::string line(asio::buffers_begin(input_.data()), asio::buffers_begin(input_.data()) + n);
     auto parsed = protocol::parse_request(line);
     if (auto* e = std::get_if<protocol::Error>(&parsed)) return error(*e);
+    watch_hangup();
     try {
       server_.commands_.handle(std::get<protocol::Request>(parsed), peer_, shared_from_this());
     } catch (const std::exception& e) {
@@ -110,28 +138,81 @@ class ControlConnection : public Responder, public std::enable_shared_from_this<
     }
   }
 
-  void finish(std::string line) {
+  // The client sends nothing after its request: whatever it sends is discarded, and end of file
+  // or an error means it went away before its answer.
+  void watch_hangup() {
+    socket_.async_read_some(asio::buffer(sink_),
+                            [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                              if (self->closed_) return;
+                              if (!ec) return self->watch_hangup();
+                              self->hang_up();
+                              if (ec != asio::error::eof)
+                                self->close();  // reset: nobody is there to answer
+                            });
+  }
+
+  void hang_up() {
+    gone_ = true;
+    if (auto f = std::exchange(hangup_, nullptr); f && !finished_) f();
+  }
+
+  void finish(Line line) {
     if (finished_) return;
     finished_ = true;
+    hangup_ = nullptr;
     send(std::move(line));
   }
 
-  void send(std::string line) {
+  void send(Line line) {
     if (closed_) return;
+    // The first line always goes (a large `status` answer is one line); what piles up behind
+    // a line still being written is bounded.
+    if (!queue_.empty() && queued_bytes_ + line.text.size() > server_.limits_.max_queued_bytes) {
+      server_.log_.warn("control: dropping a client (pid {}) that does not read its answer",
+                        peer_.pid);
+      return close();
+    }
+    queued_bytes_ += line.text.size();
     queue_.push_back(std::move(line));
     if (queue_.size() == 1) write_next();
   }
 
   void write_next() {
     arm(kWriteTimeout, nullptr, nullptr);
-    asio::async_write(socket_, asio::buffer(queue_.front()),
+    if (queue_.front().fd) return write_with_fd();
+    asio::async_write(socket_, asio::buffer(queue_.front().text),
                       [self = shared_from_this()](boost::system::error_code ec, size_t) {
-                        self->disarm();
-                        if (ec || self->closed_) return self->close();
-                        self->queue_.pop_front();
-                        if (!self->queue_.empty()) return self->write_next();
-                        if (self->finished_) self->close();
+                        self->on_written(ec);
                       });
+  }
+
+  // asio cannot send ancillary data: wait until the socket is writable, sendmsg() the line with
+  // the fd, and let async_write carry whatever of the line did not fit.
+  void write_with_fd() {
+    socket_.async_wait(local::socket::wait_write, [self = shared_from_this()](
+                                                      boost::system::error_code ec) {
+      if (ec || self->closed_) return self->on_written(ec ? ec : asio::error::operation_aborted);
+      Line& front = self->queue_.front();
+      ssize_t n = send_with_fd(self->socket_.native_handle(), front.text, front.fd.get());
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return self->write_with_fd();
+      if (n < 0)
+        return self->on_written(boost::system::error_code(errno, boost::system::system_category()));
+      front.fd.reset();  // the client holds its own copy now
+      front.text.erase(0, static_cast<size_t>(n));
+      self->queued_bytes_ -= static_cast<size_t>(n);
+      if (front.text.empty()) return self->on_written({});
+      self->disarm();
+      self->write_next();
+    });
+  }
+
+  void on_written(boost::system::error_code ec) {
+    disarm();
+    if (ec || closed_) return close();
+    queued_bytes_ -= queue_.front().text.size();
+    queue_.pop_front();
+    if (!queue_.empty()) return write_next();
+    if (finished_) close();
   }
 
   // On expiry: answer with `code` (when given and nothing was answered yet), else just close.
@@ -146,7 +227,9 @@ class ControlConnection : public Responder, public std::enable_shared_from_this<
         self->finished_ = true;
         boost::system::error_code ignored;
         self->socket_.shutdown(local::socket::shutdown_receive, ignored);
-        self->queue_.push_back(protocol::encode_error({protocol::ErrorCode::timeout, message}));
+        Line line{protocol::encode_error({protocol::ErrorCode::timeout, message}), {}};
+        self->queued_bytes_ += line.text.size();
+        self->queue_.push_back(std::move(line));
         if (self->queue_.size() == 1) self->write_next();
         return;
       }
@@ -169,17 +252,22 @@ class ControlConnection : public Responder, public std::enable_shared_from_this<
   local::socket socket_;
   asio::steady_timer timer_;
   asio::streambuf input_;
+  std::array<char, 256> sink_{};  // what a client sends after its request (discarded)
   Peer peer_;
-  std::deque<std::string> queue_;  // lines being written, front first
-  bool finished_ = false;          // the final response is queued
+  std::deque<Line> queue_;   // lines being written, front first
+  size_t queued_bytes_ = 0;  // of the text in queue_
+  std::function<void()> hangup_;
+  bool finished_ = false;  // the final response is queued
   bool closed_ = false;
+  bool gone_ = false;       // the client hung up (or we closed)
   uint64_t timer_gen_ = 0;  // bumped by arm() and disarm(); an expiry of an older one is ignored
 };
 
 ControlServer::ControlServer(asio::io_context& io, JobScheduler& scheduler, const Config& config,
-                             spdlog::logger& log, int listen_fd)
+                             spdlog::logger& log, int listen_fd, ControlLimits limits)
     : io_(io),
       log_(log),
+      limits_(limits),
       socket_path_(listen_fd < 0 ? config.global.socket : std::string()),
       listen_fd_(listen_fd),
       acceptor_(io),
@@ -245,6 +333,11 @@ void ControlServer::stop() {
 void ControlServer::accept() {
   acceptor_.async_accept([this](boost::system::error_code ec, local::socket socket) {
     if (stopped_ || ec == asio::error::operation_aborted) return;
+    if (!ec && connections_.size() >= limits_.max_connections) {
+      refuse_busy(std::move(socket));
+      accept();
+      return;
+    }
     if (!ec) {
       auto c = std::make_shared<ControlConnection>(*this, std::move(socket));
       connections_.insert(c);
@@ -259,6 +352,19 @@ void ControlServer::accept() {
       if (!ec && !stopped_) accept();
     });
   });
+}
+
+void ControlServer::refuse_busy(local::socket socket) {
+  // A fresh socket's send buffer is empty: one short line goes out without blocking (or not at
+  // all, and the client sees the connection closed).
+  const std::string line = protocol::encode_error(
+      {protocol::ErrorCode::busy, "backyd serves " + std::to_string(limits_.max_connections) +
+                                      " connections already; try again"});
+  ::send(socket.native_handle(), line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  boost::system::error_code ignored;
+  socket.shutdown(local::socket::shutdown_both, ignored);
+  if (!busy_logged_) log_.warn("control: {} connections open; refusing more", connections_.size());
+  busy_logged_ = true;
 }
 
 void ControlServer::schedule_metrics(std::chrono::seconds after) {

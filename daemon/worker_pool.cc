@@ -113,6 +113,9 @@ void WorkerPool::worker_loop(std::stop_token pool_stop) {
     // A slot is free: a waiting worker may now start a queued task.
     cv_.notify_all();
     post_done(std::move(task.done), true);
+    // The work's captures die here, outside the lock: the last reference to a job's state may
+    // close a Ceph connection or remove a half-written image, which must not stall the pool.
+    task = Task{};
     lock.lock();
   }
 }

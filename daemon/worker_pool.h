@@ -10,6 +10,8 @@
 // Threading: every public method may be called from any thread (in practice the io_context
 // thread). `done` callbacks are posted to the io_context, never run on a worker: the io thread is
 // where the daemon's state lives. A task's work must not throw; the pool swallows what escapes.
+// A finished task's work (and whatever it captured) is destroyed on its worker with the pool's
+// mutex released, so a capture's destructor may block or call back into the pool.
 //
 // Shutdown: shutdown() cancels queued tasks (their `done` gets ran=false) and asks running ones to
 // stop; the destructor does the same, then joins the threads (blocking: call it once the running

@@ -4,6 +4,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <map>
@@ -93,6 +94,33 @@ class Validator {
         error(kv.first, "duplicate " + what + " '" + kv.first.Scalar() + "'");
   }
 
+  // A list of pool names: each a non-empty string without '/' (that separates the namespace and
+  // image in rbd:POOL/IMAGE), no duplicates. An empty list is allowed: no pool.
+  std::optional<std::vector<std::string>> pool_list(const YAML::Node& n, const std::string& key) {
+    if (!n.IsSequence()) {
+      error(n, "'" + key + "' must be a list of pool names, e.g. [rbd, restore]");
+      return std::nullopt;
+    }
+    std::vector<std::string> pools;
+    bool ok = true;
+    for (const auto& e : n) {
+      auto s = string(e, key);
+      if (!s) {
+        ok = false;
+      } else if (s->empty() || s->find('/') != std::string::npos) {
+        error(e, "'" + key + "': '" + *s + "' is no pool name (empty, or contains '/')");
+        ok = false;
+      } else if (std::find(pools.begin(), pools.end(), *s) != pools.end()) {
+        error(e, "'" + key + "': pool '" + *s + "' is listed twice");
+        ok = false;
+      } else {
+        pools.push_back(*s);
+      }
+    }
+    if (!ok) return std::nullopt;
+    return pools;
+  }
+
   std::vector<ConfigError> take_errors() { return std::move(errors_); }
   const std::string& file() const { return file_; }
 
@@ -102,9 +130,10 @@ class Validator {
 };
 
 void parse_global(Validator& v, const YAML::Node& n, GlobalConfig& g) {
-  if (!v.check_map(n, "global",
-                   {"base-dir", "worker-limit", "socket", "backup-completed-callback",
-                    "callback-timeout", "log-level", "admin-group", "metrics-file"}))
+  if (!v.check_map(
+          n, "global",
+          {"base-dir", "worker-limit", "socket", "backup-completed-callback", "callback-timeout",
+           "log-level", "admin-group", "metrics-file", "restore-pools"}))
     return;
   bool has_base = false;
   for (const auto& kv : n) {
@@ -143,6 +172,8 @@ void parse_global(Validator& v, const YAML::Node& n, GlobalConfig& g) {
       if (auto s = v.string(val, key)) g.admin_group = *s;
     } else if (key == "metrics-file") {
       if (auto s = v.string(val, key)) g.metrics_file = *s;
+    } else if (key == "restore-pools") {
+      g.restore_pools = v.pool_list(val, key);
     }
   }
   if (!has_base) v.error(n, "global: 'base-dir' is required");
@@ -300,7 +331,7 @@ void parse_jobs(Validator& v, const YAML::Node& n, Config& cfg) {
     JobConfig job;
     job.name = name;
     const std::string where = "job '" + name + "'";
-    if (!v.check_map(kv.second, where, {"schedule", "source", "verify"})) continue;
+    if (!v.check_map(kv.second, where, {"schedule", "source", "verify", "restore-pools"})) continue;
     const YAML::Node sched = kv.second["schedule"];
     if (!sched) {
       v.error(kv.second, where + ": 'schedule' is required");
@@ -326,6 +357,8 @@ void parse_jobs(Validator& v, const YAML::Node& n, Config& cfg) {
                          ") does: two jobs on one image would delete each other's snapshots");
     }
     if (kv.second["verify"]) parse_verify(v, kv.second["verify"], job.verify);
+    if (kv.second["restore-pools"])
+      job.restore_pools = v.pool_list(kv.second["restore-pools"], "restore-pools");
     cfg.jobs.emplace(name, std::move(job));
   }
 }
@@ -344,6 +377,13 @@ bool is_safe_job_name(const std::string& name) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'))
       return false;
   return true;
+}
+
+std::vector<std::string> restore_pools(const Config& config, const JobConfig& job) {
+  if (job.restore_pools) return *job.restore_pools;
+  if (config.global.restore_pools) return *config.global.restore_pools;
+  if (job.source.type == SourceConfig::Type::ceph_rbd) return {job.source.pool};
+  return {};
 }
 
 std::string to_string(SourceConfig::Type t) {

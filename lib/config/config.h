@@ -53,6 +53,8 @@ struct JobConfig {
   std::string schedule;  // key into Config::schedules
   SourceConfig source;
   VerifyConfig verify;
+  // Pools `restore ... rbd:POOL/IMAGE` may create images in; unset: global.restore_pools.
+  std::optional<std::vector<std::string>> restore_pools;
   bool operator==(const JobConfig&) const = default;
 };
 
@@ -73,6 +75,8 @@ struct GlobalConfig {
   std::string log_level = "info";
   std::string admin_group;   // members may run changing commands over the socket
   std::string metrics_file;  // empty: not written
+  // Default of JobConfig::restore_pools; unset: see restore_pools() below.
+  std::optional<std::vector<std::string>> restore_pools;
   bool operator==(const GlobalConfig&) const = default;
 };
 
@@ -102,6 +106,11 @@ struct ConfigLoad {
 ConfigLoad load_config(const std::filesystem::path& file);
 // Parses YAML text; `file` only names it in errors.
 ConfigLoad parse_config(const std::string& text, const std::string& file);
+
+// The pools a restore of `job` into a new RBD image may use: the job's `restore-pools`, else
+// global `restore-pools`, else the job's own pool for a ceph-rbd job and none for a file job.
+// (The daemon's Ceph client reaches every pool; who may restore should not reach them all.)
+std::vector<std::string> restore_pools(const Config& config, const JobConfig& job);
 
 // Whether `name` is safe as a job directory name: [A-Za-z0-9][A-Za-z0-9._-]{0,127}.
 bool is_safe_job_name(const std::string& name);

@@ -11,7 +11,8 @@
 //   pause    yes    jobs?: [string], all?: bool       (exactly one of the two)
 //   resume   yes    jobs?: [string], all?: bool
 //   reload   yes    -
-//   restore  yes    job, rev, target: string, force?: bool
+//   restore  yes    job, rev, target: string, force?: bool, fd?: bool (the client takes the
+//                   image as a file descriptor; required unless target is rbd:)
 //   scrub    yes    job: string, rev?: string ("all" when absent)
 //   forget   yes    job, rev: string
 //   tags     yes    job, rev: string, add?: [string], remove?: [string] (at least one tag)

@@ -9,7 +9,7 @@ namespace backy::protocol {
 
 namespace {
 
-constexpr std::array<std::pair<ErrorCode, const char*>, 11> kCodes{{
+constexpr std::array<std::pair<ErrorCode, const char*>, 12> kCodes{{
     {ErrorCode::bad_request, "bad_request"},
     {ErrorCode::unsupported_version, "unsupported_version"},
     {ErrorCode::unknown_command, "unknown_command"},
@@ -21,6 +21,7 @@ constexpr std::array<std::pair<ErrorCode, const char*>, 11> kCodes{{
     {ErrorCode::failed, "failed"},
     {ErrorCode::shutting_down, "shutting_down"},
     {ErrorCode::internal, "internal"},
+    {ErrorCode::busy, "busy"},
 }};
 
 std::string line(const Json& j) {
@@ -119,6 +120,12 @@ Reply parse_reply(const std::string& text) {
   e.message = err.value("message", "(no message)");
   r.error = e;
   return r;
+}
+
+bool carries_fd(const Reply& r) {
+  if (!r.final || !r.ok || !r.body.is_object()) return false;
+  auto it = r.body.find(kFdField);
+  return it != r.body.end() && it->is_boolean() && it->get<bool>();
 }
 
 }  // namespace backy::protocol

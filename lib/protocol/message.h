@@ -9,6 +9,11 @@
 //   response  {"v":1, "type":"response", "ok":true, "result":{...}}
 //             {"v":1, "type":"response", "ok":false, "error":{"code":"not_found", "message":"..."}}
 //
+// A response whose result has `"fd": true` (kFdField) comes with one file descriptor, passed as
+// SCM_RIGHTS ancillary data with the response line's first bytes: `restore` to a file, a device
+// or stdout hands the client the revision's image, read-only, and the client writes the target.
+// A client must read replies with recvmsg() to receive it (recv() would drop it).
+//
 // Error codes are stable strings: scripts may match on them; messages are for people.
 //
 // Pure: no sockets, no I/O. Plain values; any thread.
@@ -27,6 +32,8 @@ using Json = nlohmann::json;
 inline constexpr int kVersion = 1;
 // The longest request line the daemon reads (the newline included); longer is `too_large`.
 inline constexpr std::size_t kMaxRequestBytes = 64 * 1024;
+// The result field saying that a file descriptor came with the response.
+inline constexpr const char* kFdField = "fd";
 
 enum class ErrorCode {
   bad_request,          // not JSON, not an object, a missing or mistyped argument
@@ -40,6 +47,7 @@ enum class ErrorCode {
   failed,             // the operation ran and failed (message says why)
   shutting_down,      // the daemon is stopping
   internal,           // a bug: the daemon caught something it did not expect
+  busy,               // the daemon serves as many connections as it allows; try again later
 };
 std::string to_string(ErrorCode c);
 // nullopt for a string that names no code.
@@ -74,5 +82,7 @@ struct Reply {
 };
 // A line the daemon sent that is not a well-formed reply yields bad_request as its error.
 Reply parse_reply(const std::string& line);
+// Whether `r` is a successful response announcing a file descriptor.
+bool carries_fd(const Reply& r);
 
 }  // namespace backy::protocol

@@ -14,23 +14,13 @@
 #pragma once
 
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "restore/restore.h"
+#include "restore/target_name.h"
 #include "source/rbd_cluster.h"
 
 namespace backy {
-
-struct RbdImageName {
-  std::string pool;
-  std::string rbd_namespace;  // empty: the pool's default namespace
-  std::string image;
-};
-
-// nullopt when `target` does not start with "rbd:"; throws backy::Error when it does but is not
-// "rbd:POOL/IMAGE" or "rbd:POOL/NAMESPACE/IMAGE".
-std::optional<RbdImageName> parse_rbd_target(const std::string& target);
 
 // Creates the image (throws backy::Error if it exists, or the pool is missing) and returns a
 // target writing into it.

@@ -53,4 +53,72 @@ TEST_CASE("rbd: backyd backs up an RBD image and backyctl restores it into a new
   CHECK(daemon.stop() == 0);
 }
 
+namespace {
+
+// A backyd with one ceph-rbd job "vm" on `image`; `job_extra` is added to the job's mapping.
+std::filesystem::path rbd_daemon_config(const TempDir& dir, const std::string& conf,
+                                        const std::string& image,
+                                        const std::string& job_extra = "") {
+  return write_config(dir.path(),
+                      "global: {base-dir: " + (dir / "base").string() +
+                          ", socket: " + (dir / "ctl.sock").string() + "}\nceph: {conf: " + conf +
+                          "}\nschedules: {s: {daily: {interval: 1d, keep: 3}}}\n"
+                          "jobs: {vm: {schedule: s, source: {type: ceph-rbd, pool: rbd, image: " +
+                          image + "}" + job_extra + "}}\n");
+}
+
+}  // namespace
+
+TEST_CASE("rbd: restore into a pool that restore-pools does not list is refused") {
+  TestCluster cluster;
+  TestImage img(cluster, 8 * MiB, "pools");
+  TestImage restored(cluster, 4096, "notallowed");
+  restored.remove();
+  TempDir dir(xfs_mount(), "rbd-pools");
+  img.write(0, 1 * MiB, 5);
+  Daemon daemon(rbd_daemon_config(dir, cluster.conf(), img.name(), ", restore-pools: [backup]"),
+                dir / "backyd.log");
+  Repository repo(dir / "base" / "vm");
+  REQUIRE(eventually(60, [&] { return repo.revisions().size() == 1; }));
+  ProcessResult r = run({BACKYCTL_PATH, "-s", (dir / "ctl.sock").string(), "restore", "vm",
+                         "latest", "rbd:rbd/" + restored.name()});
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("pool \"rbd\" is not allowed") != std::string::npos);
+  CHECK(r.err.find("restore-pools") != std::string::npos);
+  CHECK(r.err.find("[permission_denied]") != std::string::npos);
+  CHECK_FALSE(image_exists(cluster, restored.name()));
+  CHECK(daemon.stop() == 0);
+}
+
+TEST_CASE("rbd: an RBD restore whose backyctl is killed removes the half-written image") {
+  TestCluster cluster;
+  TestImage img(cluster, 512 * MiB, "interrupt");
+  TestImage restored(cluster, 4096, "interrupted");
+  restored.remove();
+  TempDir dir(xfs_mount(), "rbd-interrupt");
+  img.write(0, 512 * MiB, 9);
+  Daemon daemon(rbd_daemon_config(dir, cluster.conf(), img.name()), dir / "backyd.log");
+  Repository repo(dir / "base" / "vm");
+  REQUIRE(eventually(300, [&] { return repo.revisions().size() == 1; }));
+
+  const std::filesystem::path ctl_log = dir / "ctl.log";
+  Child ctl({BACKYCTL_PATH, "-s", (dir / "ctl.sock").string(), "restore", "vm", "latest",
+             "rbd:rbd/" + restored.name()},
+            ctl_log);
+  // The first progress line comes after the first block: the image exists and is being written.
+  REQUIRE(
+      eventually(120, [&] { return read_text(ctl_log).find("restore ") != std::string::npos; }));
+  REQUIRE(image_exists(cluster, restored.name()));
+  ctl.signal(SIGKILL);
+  CHECK(ctl.wait(10) == 128 + SIGKILL);
+  INFO(daemon.log());
+  CHECK(eventually(120, [&] { return !image_exists(cluster, restored.name()); }));
+  // The daemon goes on serving: the job's lock was released.
+  ProcessResult status =
+      run({BACKYCTL_PATH, "-s", (dir / "ctl.sock").string(), "scrub", "vm", "latest"});
+  CHECK(status.exit_code == 0);
+  CHECK(daemon.stop() == 0);
+}
+
 }  // namespace backy::test

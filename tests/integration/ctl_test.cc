@@ -13,6 +13,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include "integration/ctl_support.h"
 #include "support/test_env.h"
 
 namespace fs = std::filesystem;
@@ -21,85 +22,7 @@ using namespace backy::test;
 
 namespace {
 
-struct Job {
-  std::string name;
-  std::string source;  // file name; missing -> every run fails
-  std::string schedule = "daily";
-};
-
-// A backyd with its own config, base-dir on XFS, socket in a private /tmp directory.
-class Daemon {
- public:
-  explicit Daemon(const std::vector<Job>& jobs, const std::string& extra_global = "")
-      : data_(xfs_mount(), "ctl"), run_dir_("/tmp", "backy-ctl-sock") {
-    fs::permissions(run_dir_.path(), fs::perms(0755));
-    socket_ = (run_dir_ / "backyd.sock").string();
-    std::string yaml = "global:\n  base-dir: " + (data_ / "base").string() +
-                       "\n  worker-limit: 2\n  socket: " + socket_ + "\n" + extra_global +
-                       "schedules:\n  daily:\n    daily: {interval: 1d, keep: 5}\n"
-                       "  fast:\n    often: {interval: 2s, keep: 5}\njobs:\n";
-    for (const auto& j : jobs)
-      yaml += "  " + j.name + ":\n    schedule: " + j.schedule +
-              "\n    source: {type: file, filename: " + j.source + "}\n";
-    config_ = write_config(data_.path(), yaml);
-    child_ = std::make_unique<Child>(std::vector<std::string>{BACKYD_PATH, "-c", config_.string()},
-                                     data_ / "backyd.log");
-    REQUIRE(eventually(20, [&] { return ctl({"version"}).exit_code == 0; }));
-  }
-  ~Daemon() { stop(); }
-
-  ProcessResult ctl(std::vector<std::string> args) const {
-    args.insert(args.begin(), {BACKYCTL_PATH, "-s", socket_});
-    return run(args);
-  }
-  ProcessResult ctl_as_nobody(std::vector<std::string> args) const {
-    args.insert(args.begin(), {"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                               BACKYCTL_PATH, "-s", socket_});
-    return run(args);
-  }
-  json ctl_json(std::vector<std::string> args) const {
-    args.push_back("--json");
-    ProcessResult r = ctl(args);
-    INFO(r.err);
-    REQUIRE(r.exit_code == 0);
-    return json::parse(r.out);
-  }
-  void stop() {
-    if (!child_) return;
-    child_->signal(SIGTERM);
-    CHECK(child_->wait(30) == 0);
-    child_.reset();
-  }
-  // Waits until `job` has `n` revisions.
-  bool wait_revisions(const std::string& job, size_t n) const {
-    return eventually(30, [&] {
-      ProcessResult r = ctl({"status", job, "--json"});
-      return r.exit_code == 0 && json::parse(r.out)["revisions"].size() >= n;
-    });
-  }
-
-  const fs::path& dir() const { return data_.path(); }
-  const fs::path& config() const { return config_; }
-  const std::string& socket() const { return socket_; }
-  fs::path image(const std::string& job, const std::string& uuid) const {
-    return data_ / "base" / job / uuid;
-  }
-
- private:
-  TempDir data_;
-  TempDir run_dir_;
-  std::string socket_;
-  fs::path config_;
-  std::unique_ptr<Child> child_;
-};
-
-std::string source_image(const fs::path& dir, const std::string& name, uint64_t seed) {
-  const fs::path p = dir / name;
-  make_sparse(p, 32 << 20);
-  write_random(p, 0, 4 << 20, seed);
-  write_random(p, 20 << 20, 1 << 20, seed + 1);
-  return p.string();
-}
+using Daemon = CtlDaemon;
 
 int raw_connect(const std::string& path) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);

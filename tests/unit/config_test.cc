@@ -158,3 +158,38 @@ TEST_CASE("two jobs on one RBD image are an error naming both", "[config]") {
         "twice.yaml:17:13: job 'vm3' backs up RBD image rbd/vm2.root, as job 'vm2' (line 14) "
         "does: two jobs on one image would delete each other's snapshots");
 }
+
+TEST_CASE("restore-pools: job, else global, else the job's own pool or none", "[config]") {
+  ConfigLoad plain = parse_config(kGood, "good.yaml");
+  REQUIRE(plain.ok());
+  const Config& c = *plain.config;
+  CHECK(restore_pools(c, c.jobs.at("vm1")).empty());  // a file job: none
+  CHECK(restore_pools(c, c.jobs.at("vm2")) == std::vector<std::string>{"rbd"});
+
+  ConfigLoad set = parse_config(
+      good_with("  worker-limit: 2\n", "  worker-limit: 2\n  restore-pools: [restore, rbd]\n") +
+          "    restore-pools: []\n",
+      "pools.yaml");
+  REQUIRE(set.ok());
+  const Config& s = *set.config;
+  CHECK(restore_pools(s, s.jobs.at("vm1")) == std::vector<std::string>{"restore", "rbd"});
+  CHECK(restore_pools(s, s.jobs.at("vm2")).empty());  // vm2's own empty list wins
+}
+
+TEST_CASE("restore-pools errors name file, line and column", "[config]") {
+  auto first_error = [](const std::string& yaml) {
+    ConfigLoad load = parse_config(yaml, "p.yaml");
+    REQUIRE_FALSE(load.ok());
+    return load.errors.front().to_string();
+  };
+  CHECK(
+      first_error(good_with("  worker-limit: 2\n", "  worker-limit: 2\n  restore-pools: rbd\n")) ==
+      "p.yaml:4:18: 'restore-pools' must be a list of pool names, e.g. [rbd, restore]");
+  CHECK(first_error(
+            good_with("  worker-limit: 2\n", "  worker-limit: 2\n  restore-pools: [rbd, a/b]\n")) ==
+        "p.yaml:4:24: 'restore-pools': 'a/b' is no pool name (empty, or contains '/')");
+  CHECK(first_error(std::string(kGood) + "    restore-pools: [rbd, rbd]\n") ==
+        "p.yaml:15:26: 'restore-pools': pool 'rbd' is listed twice");
+  CHECK(first_error(std::string(kGood) + "    restore-pools: [{x: 1}]\n") ==
+        "p.yaml:15:21: 'restore-pools' must be a string");
+}

@@ -1,9 +1,13 @@
 // The control socket's command handler and views (daemon/commands.*, daemon/control_views.*),
 // against a FakeScheduler, with synchronous executors: no socket, no threads.
+#include <fcntl.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -24,11 +28,19 @@ struct Recorder : Responder {
   std::vector<Json> progress_lines;
   std::optional<Json> result_body;
   std::optional<protocol::Error> error_body;
+  UniqueFd passed_fd;
+  std::function<void()> hangup;
   void progress(const Json& p) override { progress_lines.push_back(p); }
   void result(const Json& r) override {
     REQUIRE_FALSE(done());
     result_body = r;
   }
+  void result_with_fd(Json r, UniqueFd fd) override {
+    r[protocol::kFdField] = true;
+    result(r);
+    passed_fd = std::move(fd);
+  }
+  void on_hangup(std::function<void()> f) override { hangup = std::move(f); }
   void error(const protocol::Error& e) override {
     REQUIRE_FALSE(done());
     error_body = e;
@@ -66,7 +78,7 @@ struct Fixture {
   }
 
   std::shared_ptr<Recorder> call(const std::string& cmd, Json args = Json::object(),
-                                 Peer peer = Peer{1, 0, 0}) {
+                                 Peer peer = Peer{1, 0, 0, {}}) {
     auto r = std::make_shared<Recorder>();
     handler.handle(protocol::Request{cmd, std::move(args)}, peer, r);
     return r;
@@ -96,7 +108,7 @@ struct Fixture {
   }
 };
 
-const Peer kNobody{1, 65534, 65534};
+const Peer kNobody{1, 65534, 65534, {}};
 
 }  // namespace
 
@@ -136,11 +148,38 @@ TEST_CASE_METHOD(Fixture, "changing commands need root or the admin group", "[co
 }
 
 TEST_CASE("admin: root always, others by primary or supplementary group", "[control]") {
-  CHECK(is_admin(Peer{1, 0, 0}, ""));
-  CHECK_FALSE(is_admin(Peer{1, 65534, 65534}, ""));
-  // "root" (gid 0) exists everywhere; our own process is a member by its primary group.
-  CHECK(is_admin(Peer{::getpid(), 65534, 0}, "root"));
-  CHECK_FALSE(is_admin(Peer{::getpid(), 65534, 65534}, "no-such-group-here"));
+  CHECK(is_admin(Peer{1, 0, 0, {}}, ""));
+  CHECK_FALSE(is_admin(Peer{1, 65534, 65534, {}}, ""));
+  // "root" (gid 0) exists everywhere.
+  CHECK(is_admin(Peer{1, 65534, 0, {}}, "root"));
+  CHECK(is_admin(Peer{1, 65534, 65534, {100, 0}}, "root"));
+  CHECK_FALSE(is_admin(Peer{1, 65534, 65534, {100}}, "root"));
+  CHECK_FALSE(is_admin(Peer{1, 65534, 0, {0}}, "no-such-group-here"));
+  // Only the groups taken from the socket count, never what /proc/PID says now: our own process
+  // (root, gid 0) named by pid gives an outsider nothing.
+  CHECK_FALSE(is_admin(Peer{::getpid(), 65534, 65534, {}}, "root"));
+}
+
+TEST_CASE("peer credentials come from the socket: uid, gid and supplementary groups", "[control]") {
+  int fds[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+  Peer p = peer_of_socket(fds[0]);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  CHECK(p.pid == ::getpid());
+  CHECK(p.uid == ::getuid());
+  CHECK(p.gid == ::getgid());
+  std::vector<gid_t> mine(static_cast<size_t>(::getgroups(0, nullptr)));
+  REQUIRE(::getgroups(static_cast<int>(mine.size()), mine.data()) == static_cast<int>(mine.size()));
+  std::sort(mine.begin(), mine.end());
+  std::sort(p.groups.begin(), p.groups.end());
+  CHECK(p.groups == mine);
+
+  // Not a socket: nobody.
+  Peer none = peer_of_socket(-1);
+  CHECK(none.uid == static_cast<uid_t>(-1));
+  CHECK(none.groups.empty());
+  CHECK_FALSE(is_admin(none, "root"));
 }
 
 TEST_CASE_METHOD(Fixture, "run: unknown jobs, conflicts, tags and --wait", "[control]") {
@@ -206,31 +245,101 @@ TEST_CASE_METHOD(Fixture, "status JOB lists revisions newest last with the data 
   CHECK(call("status", {{"job", "ghost"}})->error_body->code == ErrorCode::not_found);
 }
 
-TEST_CASE_METHOD(Fixture, "restore: stdout names the image, a file gets the data", "[control]") {
+TEST_CASE_METHOD(Fixture, "restore: the daemon passes the image read-only and writes no file",
+                 "[control]") {
   add_revision("vm1", "aaaaaaaa-0000-4000-8000-000000000001", 2, 'x');
-  auto s = call("restore", {{"job", "vm1"}, {"rev", "latest"}, {"target", "-"}});
-  REQUIRE(s->result_body);
-  CHECK((*s->result_body)["stream"] == true);
-  CHECK((*s->result_body)["image"] ==
-        (dir / "vm1" / "aaaaaaaa-0000-4000-8000-000000000001").string());
+  for (const std::string& target :
+       std::vector<std::string>{"-", "/var/tmp/backy-unit-never-written.img"}) {
+    auto s = call("restore", {{"job", "vm1"}, {"rev", "latest"}, {"target", target}, {"fd", true}});
+    REQUIRE(s->result_body);
+    CHECK((*s->result_body)["fd"] == true);
+    CHECK((*s->result_body)["uuid"] == "aaaaaaaa-0000-4000-8000-000000000001");
+    CHECK((*s->result_body)["size"] == 1 << 20);
+    CHECK((*s->result_body)["base_dir"] == dir.string());
+    REQUIRE(s->passed_fd);
+    const int flags = ::fcntl(s->passed_fd.get(), F_GETFL);
+    CHECK((flags & O_ACCMODE) == O_RDONLY);
+    CHECK((::fcntl(s->passed_fd.get(), F_GETFD) & FD_CLOEXEC) != 0);
+    std::string data(1 << 20, '\0');
+    CHECK(::pread(s->passed_fd.get(), data.data(), data.size(), 0) == 1 << 20);
+    CHECK(data == std::string(1 << 20, 'x'));
+  }
+  // The client writes the target.
+  CHECK_FALSE(std::filesystem::exists("/var/tmp/backy-unit-never-written.img"));
 
-  const auto target = dir / "restored.img";
-  auto f = call("restore", {{"job", "vm1"}, {"rev", "0"}, {"target", target.string()}});
-  REQUIRE(f->result_body);
-  CHECK(read_file(target) == std::string(1 << 20, 'x'));
-  CHECK_FALSE(f->progress_lines.empty());
-
-  auto again = call("restore", {{"job", "vm1"}, {"rev", "0"}, {"target", target.string()}});
-  REQUIRE(again->error_body);
-  CHECK(again->error_body->code == ErrorCode::conflict);
-  auto forced =
-      call("restore", {{"job", "vm1"}, {"rev", "0"}, {"target", target.string()}, {"force", true}});
-  CHECK(forced->result_body);
-
-  auto relative = call("restore", {{"job", "vm1"}, {"rev", "0"}, {"target", "x.img"}});
+  // Without "fd": true (a client that cannot take the image) the request is refused.
+  auto no_fd = call("restore", {{"job", "vm1"}, {"rev", "0"}, {"target", "/var/tmp/x.img"}});
+  REQUIRE(no_fd->error_body);
+  CHECK(no_fd->error_body->code == ErrorCode::bad_request);
+  CHECK(no_fd->error_body->message.find("\"fd\": true") != std::string::npos);
+  auto relative =
+      call("restore", {{"job", "vm1"}, {"rev", "0"}, {"target", "x.img"}, {"fd", true}});
   CHECK(relative->error_body->code == ErrorCode::bad_request);
-  auto missing = call("restore", {{"job", "vm1"}, {"rev", "7"}, {"target", "-"}});
+  auto missing = call("restore", {{"job", "vm1"}, {"rev", "7"}, {"target", "-"}, {"fd", true}});
   CHECK(missing->error_body->code == ErrorCode::not_found);
+  CHECK_FALSE(missing->passed_fd);
+}
+
+TEST_CASE_METHOD(Fixture, "restore: a target inside base-dir is refused before any fd is passed",
+                 "[control]") {
+  add_revision("vm1", "aaaaaaaa-0000-4000-8000-000000000001", 2, 'x');
+  for (const std::string& target : std::vector<std::string>{
+           (dir / "vm1" / "latest").string(), (dir / "vm1" / ".." / "vm2" / "new.img").string(),
+           (dir / "x.img").string()}) {
+    auto r = call("restore", {{"job", "vm1"}, {"rev", "0"}, {"target", target}, {"fd", true}});
+    REQUIRE(r->error_body);
+    CHECK(r->error_body->code == ErrorCode::bad_request);
+    CHECK(r->error_body->message.find("inside base-dir") != std::string::npos);
+    CHECK_FALSE(r->passed_fd);
+  }
+}
+
+TEST_CASE_METHOD(Fixture, "restore: the image is never opened through a symlink", "[control]") {
+  // A revision whose image name is a symlink to a file outside the repository.
+  const std::string uuid = "aaaaaaaa-0000-4000-8000-000000000001";
+  add_revision("vm1", uuid, 2, 'x');
+  std::filesystem::remove(dir / "vm1" / uuid);
+  std::ofstream(dir / "secret") << std::string(1 << 20, 's');
+  std::filesystem::create_symlink(dir / "secret", dir / "vm1" / uuid);
+  auto r = call("restore", {{"job", "vm1"}, {"rev", uuid}, {"target", "-"}, {"fd", true}});
+  REQUIRE(r->error_body);
+  CHECK(r->error_body->code == ErrorCode::failed);
+  CHECK_FALSE(r->passed_fd);
+}
+
+TEST_CASE_METHOD(Fixture, "restore: rbd targets only in the pools restore-pools allows",
+                 "[control]") {
+  add_revision("vm1", "aaaaaaaa-0000-4000-8000-000000000001", 2, 'x');
+  // vm1 is a file job: no pool unless configured.
+  auto none = call("restore", {{"job", "vm1"}, {"rev", "0"}, {"target", "rbd:rbd/restored"}});
+  REQUIRE(none->error_body);
+  CHECK(none->error_body->code == ErrorCode::permission_denied);
+  CHECK(none->error_body->message.find("\"rbd\"") != std::string::npos);
+  CHECK(none->error_body->message.find("restore-pools") != std::string::npos);
+
+  sched.mutable_config().global.restore_pools = std::vector<std::string>{"restore"};
+  auto other = call("restore", {{"job", "vm1"}, {"rev", "0"}, {"target", "rbd:rbd/restored"}});
+  REQUIRE(other->error_body);
+  CHECK(other->error_body->code == ErrorCode::permission_denied);
+  CHECK(other->error_body->message.find("only restore is") != std::string::npos);
+
+  // An allowed pool gets through to the target factory (here one without Ceph).
+  auto allowed =
+      call("restore", {{"job", "vm1"}, {"rev", "0"}, {"target", "rbd:restore/restored"}});
+  REQUIRE(allowed->error_body);
+  CHECK(allowed->error_body->code == ErrorCode::failed);
+  CHECK(allowed->error_body->message.find("not available here") != std::string::npos);
+
+  // The job's own setting wins over the global one.
+  sched.mutable_config().jobs["vm1"].restore_pools = std::vector<std::string>{};
+  auto job_level =
+      call("restore", {{"job", "vm1"}, {"rev", "0"}, {"target", "rbd:restore/restored"}});
+  REQUIRE(job_level->error_body);
+  CHECK(job_level->error_body->code == ErrorCode::permission_denied);
+  CHECK(job_level->error_body->message.find("no pool is") != std::string::npos);
+
+  auto bad = call("restore", {{"job", "vm1"}, {"rev", "0"}, {"target", "rbd:nopool"}});
+  CHECK(bad->error_body->code == ErrorCode::bad_request);
 }
 
 TEST_CASE_METHOD(Fixture, "tags and forget change the revision files", "[control]") {

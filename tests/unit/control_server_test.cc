@@ -11,13 +11,16 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <thread>
 
 #include "control_server.h"
 #include "fake_scheduler.h"
 #include "protocol/message.h"
+#include "repo/repository.h"
 
 using namespace backy;
 using protocol::Json;
@@ -85,13 +88,14 @@ struct Server {
   std::unique_ptr<ControlServer> server;
   std::thread thread;
 
-  Server() {
+  explicit Server(ControlLimits limits = {}, size_t extra_jobs = 0) {
     std::filesystem::remove_all(dir);
     sched.add_job("vm1");
+    for (size_t i = 0; i < extra_jobs; ++i) sched.add_job("j" + std::to_string(i));
     sched.post = [this](std::function<void()> f) { boost::asio::post(io, std::move(f)); };
     Config c = sched.config();
     c.global.socket = path;
-    server = std::make_unique<ControlServer>(io, sched, c, *log, -1);
+    server = std::make_unique<ControlServer>(io, sched, c, *log, -1, limits);
     server->start();
     thread = std::thread([this] { io.run(); });
   }
@@ -206,4 +210,95 @@ TEST_CASE("control server: a stale socket is replaced, a live one refused", "[co
   REQUIRE_NOTHROW(third.start());
   third.stop();
   CHECK_FALSE(std::filesystem::exists(stale));  // stop() removes its socket file
+}
+
+TEST_CASE("control server: beyond the connection cap a client gets busy, others are served",
+          "[control]") {
+  Server s(ControlLimits{2, 16 << 20});
+  int idle1 = connect_to(s.path), idle2 = connect_to(s.path);
+  REQUIRE(test::eventually_on(s.io, [&] { return s.server->connection_count() == 2; }));
+  auto busy = ask(s.path, request("version"));
+  REQUIRE(busy.error);
+  CHECK(busy.error->code == protocol::ErrorCode::busy);
+  CHECK(busy.error->message.find("2 connections") != std::string::npos);
+  CHECK(s.server->connection_count() <= 2);
+  ::close(idle1);
+  ::close(idle2);
+  REQUIRE(test::eventually_on(s.io, [&] { return s.server->connection_count() == 0; }));
+  CHECK(ask(s.path, request("version")).ok);
+}
+
+TEST_CASE("control server: a client that does not read while progress piles up is dropped",
+          "[control]") {
+  // run --wait on 4000 jobs: one `queued` progress line each, far more than the socket buffers.
+  Server s(ControlLimits{64, 4096}, 4000);
+  std::vector<std::string> jobs;
+  for (size_t i = 0; i < 4000; ++i) jobs.push_back("j" + std::to_string(i));
+  int fd = connect_to(s.path);
+  int small = 4096;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  send_all(fd, request("run", {{"jobs", jobs}, {"wait", true}}));
+  REQUIRE(test::eventually_on(s.io, [&] { return s.sched.pending_runs.size() == 4000; }));
+  REQUIRE(test::eventually_on(s.io, [&] { return s.server->connection_count() == 0; }));
+  // What the client finds when it reads at last: some progress, then the end, no response.
+  std::string all = read_all(fd);
+  ::close(fd);
+  CHECK(all.find("\"event\":\"queued\"") != std::string::npos);
+  CHECK(all.find("\"type\":\"response\"") == std::string::npos);
+  CHECK(all.size() < 4000 * 40);
+  CHECK(ask(s.path, request("version")).ok);
+}
+
+TEST_CASE("control server: a restore answer passes the image fd with the response line",
+          "[control]") {
+  Server s;
+  const std::string uuid = "aaaaaaaa-0000-4000-8000-000000000001";
+  {
+    Repository repo(s.dir / "base" / "vm1");
+    auto lock = repo.lock();
+    std::ofstream(repo.image_path(uuid)) << std::string(8192, 'r');
+    Revision r;
+    r.uuid = uuid;
+    r.timestamp = Clock::now();
+    r.tags = {"daily"};
+    r.size = 8192;
+    r.source = {{"type", "file"}};
+    repo.commit(lock, r);
+  }
+  int fd = connect_to(s.path);
+  send_all(fd, request("restore", {{"job", "vm1"}, {"rev", "0"}, {"target", "-"}, {"fd", true}}));
+  std::string all;
+  std::vector<int> fds;
+  for (;;) {
+    char buf[4096];
+    iovec iov{buf, sizeof buf};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+    if (n <= 0) break;
+    all.append(buf, size_t(n));
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+      for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i) {
+        int got;
+        std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+        fds.push_back(got);
+      }
+  }
+  ::close(fd);
+  REQUIRE(!all.empty());
+  protocol::Reply reply = protocol::parse_reply(all.substr(0, all.size() - 1));
+  INFO(all);
+  REQUIRE(reply.ok);
+  CHECK(protocol::carries_fd(reply));
+  CHECK(reply.body["uuid"] == uuid);
+  REQUIRE(fds.size() == 1);
+  std::string data(8192, '\0');
+  CHECK(::pread(fds[0], data.data(), data.size(), 0) == 8192);
+  CHECK(data == std::string(8192, 'r'));
+  CHECK(::write(fds[0], "x", 1) < 0);  // read-only
+  for (int f : fds) ::close(f);
 }

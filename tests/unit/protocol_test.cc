@@ -79,10 +79,11 @@ TEST_CASE("invalid UTF-8 in a message does not throw while encoding", "[protocol
 }
 
 TEST_CASE("every error code has a distinct name that parses back", "[protocol]") {
-  for (ErrorCode c : {ErrorCode::bad_request, ErrorCode::unsupported_version,
-                      ErrorCode::unknown_command, ErrorCode::too_large, ErrorCode::timeout,
-                      ErrorCode::permission_denied, ErrorCode::not_found, ErrorCode::conflict,
-                      ErrorCode::failed, ErrorCode::shutting_down, ErrorCode::internal})
+  for (ErrorCode c :
+       {ErrorCode::bad_request, ErrorCode::unsupported_version, ErrorCode::unknown_command,
+        ErrorCode::too_large, ErrorCode::timeout, ErrorCode::permission_denied,
+        ErrorCode::not_found, ErrorCode::conflict, ErrorCode::failed, ErrorCode::shutting_down,
+        ErrorCode::internal, ErrorCode::busy})
     CHECK(error_code_from_string(to_string(c)) == c);
   CHECK_FALSE(error_code_from_string("nope"));
 }
@@ -146,4 +147,18 @@ TEST_CASE("tag names", "[protocol]") {
   CHECK_FALSE(is_valid_tag(""));
   CHECK_FALSE(is_valid_tag("a,b"));
   CHECK_FALSE(is_valid_tag(std::string(65, 'a')));
+}
+
+TEST_CASE("a response announcing a file descriptor", "[protocol]") {
+  CHECK(carries_fd(parse_reply(encode_result({{"uuid", "u"}, {"fd", true}}))));
+  CHECK_FALSE(carries_fd(parse_reply(encode_result({{"uuid", "u"}}))));
+  CHECK_FALSE(carries_fd(parse_reply(encode_result({{"fd", "yes"}}))));  // no throw either
+  CHECK_FALSE(carries_fd(parse_reply(encode_progress({{"fd", true}}))));
+  CHECK_FALSE(carries_fd(parse_reply(encode_error({ErrorCode::failed, "x"}))));
+  CHECK(to_string(ErrorCode::busy) == "busy");
+  Request ok{"restore", {{"job", "vm1"}, {"rev", "0"}, {"target", "-"}, {"fd", true}}};
+  CHECK_FALSE(validate_args(ok));
+  Request bad{"restore", {{"job", "vm1"}, {"rev", "0"}, {"target", "-"}, {"fd", 1}}};
+  REQUIRE(validate_args(bad));
+  CHECK(validate_args(bad)->message.find("\"fd\"") != std::string::npos);
 }

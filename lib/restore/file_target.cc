@@ -1,0 +1,201 @@
+// Restore targets named by a path: stdout, a new or replaced regular file, a block device.
+//
+// Everything below the target's directory is resolved relative to that directory's fd, with
+// O_NOFOLLOW / AT_SYMLINK_NOFOLLOW on the last component, so a symlink planted at the target
+// (or swapped in between the checks and the writes) is never written through. A file is written
+// under a temporary name and renamed into place only when complete and fsynced: a failed or
+// cancelled restore leaves no file that looks like a finished one.
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "restore/restore.h"
+#include "util/error.h"
+#include "util/file_io.h"
+#include "util/uuid.h"
+
+namespace backy {
+
+namespace {
+
+// Writes to an fd that stays where it is: stdout, a block device.
+class FdTarget : public RestoreTarget {
+ public:
+  FdTarget(std::string name, UniqueFd fd, bool sync, bool stream)
+      : name_(std::move(name)), fd_(std::move(fd)), sync_(sync), stream_(stream) {}
+
+  bool zero_filled() const override { return false; }
+
+  void write(uint64_t offset, std::span<const char> data) override {
+    if (!stream_) return pwrite_full(fd_.get(), data, offset, name_);
+    // A pipe has no offsets: the caller writes in order and fills holes.
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = ::write(fd_.get(), data.data() + done, data.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw sys_error("write " + name_);
+      }
+      done += static_cast<size_t>(n);
+    }
+  }
+
+  void finish() override {
+    if (sync_ && ::fsync(fd_.get()) != 0) throw sys_error("fsync " + name_);
+  }
+
+ private:
+  std::string name_;
+  UniqueFd fd_;
+  bool sync_, stream_;
+};
+
+// A regular file written as `<dir>/.<name>.restore-XXXXXXXX` and renamed to `<dir>/<name>`.
+class NewFileTarget : public RestoreTarget {
+ public:
+  // replace: rename over an existing `name` (--force); else never replace one. mode: of the
+  // finished file.
+  NewFileTarget(std::string target, UniqueFd dir, std::string name, uint64_t size, bool replace,
+                mode_t mode)
+      : target_(std::move(target)),
+        dir_(std::move(dir)),
+        name_(std::move(name)),
+        replace_(replace) {
+    // NAME_MAX is 255: a long name is shortened in the temp name (which nobody needs to read).
+    temp_ = "." + name_.substr(0, 200) + ".restore-" + new_uuid().substr(0, 8);
+    fd_.reset(::openat(dir_.get(), temp_.c_str(),
+                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd_) throw sys_error("cannot create a temporary file next to " + target_);
+    if (::fchmod(fd_.get(), mode) != 0 || ::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) {
+      const int err = errno;
+      remove_temp();
+      throw sys_error("cannot prepare the temporary file for " + target_, err);
+    }
+  }
+  ~NewFileTarget() override {
+    if (!done_) remove_temp();
+  }
+  NewFileTarget(const NewFileTarget&) = delete;
+  NewFileTarget& operator=(const NewFileTarget&) = delete;
+
+  bool zero_filled() const override { return true; }
+
+  void write(uint64_t offset, std::span<const char> data) override {
+    pwrite_full(fd_.get(), data, offset, target_ + " (temporary file " + temp_ + ")");
+  }
+
+  void finish() override {
+    if (done_) return;
+    if (::fsync(fd_.get()) != 0) throw sys_error("fsync " + target_);
+    if (replace_) {
+      if (::renameat(dir_.get(), temp_.c_str(), dir_.get(), name_.c_str()) != 0)
+        throw sys_error("cannot rename the restored file to " + target_);
+    } else if (::renameat2(dir_.get(), temp_.c_str(), dir_.get(), name_.c_str(),
+                           RENAME_NOREPLACE) != 0) {
+      const int err = errno;
+      if (err == EEXIST)
+        throw Error(target_ +
+                    " appeared while restoring; it was left alone (use --force to "
+                    "overwrite it)");
+      // A filesystem without RENAME_NOREPLACE: link() never replaces either.
+      if (err != EINVAL) throw sys_error("cannot rename the restored file to " + target_, err);
+      if (::linkat(dir_.get(), temp_.c_str(), dir_.get(), name_.c_str(), 0) != 0)
+        throw sys_error("cannot link the restored file to " + target_);
+      ::unlinkat(dir_.get(), temp_.c_str(), 0);
+    }
+    done_ = true;
+    if (::fsync(dir_.get()) != 0) throw sys_error("fsync the directory of " + target_);
+  }
+
+ private:
+  void remove_temp() { ::unlinkat(dir_.get(), temp_.c_str(), 0); }
+
+  std::string target_;
+  UniqueFd dir_;
+  std::string name_, temp_;
+  UniqueFd fd_;
+  bool replace_;
+  bool done_ = false;  // renamed into place
+};
+
+bool same_inode(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+// Throws if the directory open on `dir` is `forbidden` or lies below it. Walks up through ".."
+// (O_PATH: no read permission needed); where the walk cannot go on (no search permission), the
+// caller could not have reached a forbidden directory that way either.
+void refuse_inside(int dir, const std::filesystem::path& forbidden, const std::string& target) {
+  struct stat bad {};
+  if (::stat(forbidden.c_str(), &bad) != 0) return;  // not even visible to the caller
+  UniqueFd cur(::fcntl(dir, F_DUPFD_CLOEXEC, 0));
+  struct stat st {};
+  if (!cur || ::fstat(cur.get(), &st) != 0)
+    throw sys_error("cannot inspect the directory of " + target);
+  for (int depth = 0; depth < 4096; ++depth) {
+    if (same_inode(st, bad))
+      throw Error("restore target " + target + " is inside base-dir " + forbidden.string() +
+                  ": restore never writes into the repository");
+    UniqueFd parent(::openat(cur.get(), "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    struct stat pst {};
+    if (!parent || ::fstat(parent.get(), &pst) != 0) return;
+    if (same_inode(pst, st)) return;  // the root
+    cur = std::move(parent);
+    st = pst;
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<RestoreTarget> open_file_target(const std::string& target, uint64_t size,
+                                                bool force, const FileTargetOptions& options) {
+  if (target == "-") {
+    UniqueFd out(::fcntl(1, F_DUPFD_CLOEXEC, 0));
+    if (!out) throw sys_error("stdout");
+    return std::make_unique<FdTarget>("stdout", std::move(out), false, true);
+  }
+  const std::filesystem::path path(target);
+  const std::string name = path.filename().string();
+  if (name.empty() || name == "." || name == "..")
+    throw Error("restore target " + target + " names a directory, not a file or device");
+  const std::filesystem::path parent = path.has_parent_path() ? path.parent_path() : ".";
+  UniqueFd dir(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) throw sys_error("cannot open the directory of restore target " + target);
+  if (!options.refuse_inside.empty()) refuse_inside(dir.get(), options.refuse_inside, target);
+
+  struct stat st {};
+  if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno != ENOENT) throw sys_error("cannot inspect restore target " + target);
+    return std::make_unique<NewFileTarget>(target, std::move(dir), name, size, false, 0600);
+  }
+  if (S_ISLNK(st.st_mode))
+    throw Error(target +
+                " is a symbolic link; restore never writes through one (name the file or device "
+                "itself, or remove the link)");
+  if (S_ISBLK(st.st_mode)) {
+    if (!force) throw Error(target + " is a block device; restoring overwrites it: use --force");
+    UniqueFd fd(::openat(dir.get(), name.c_str(), O_WRONLY | O_EXCL | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd && errno == EBUSY)
+      throw Error("block device " + target +
+                  " is in use (mounted, or claimed by another program): restore refuses it");
+    if (!fd) throw sys_error("cannot open block device " + target);
+    const uint64_t dev = file_or_device_size(fd.get(), target);
+    if (dev < size)
+      throw Error("block device " + target + " holds " + std::to_string(dev) +
+                  " bytes, the revision " + std::to_string(size));
+    return std::make_unique<FdTarget>(target, std::move(fd), true, false);
+  }
+  if (!S_ISREG(st.st_mode)) throw Error(target + " is neither a regular file nor a block device");
+  if (!force) throw Error(target + " exists; use --force to overwrite it");
+  // Replacing goes through rename, which needs only the directory's permission: ask for the
+  // file's own write permission first, as overwriting it in place would.
+  if (UniqueFd probe(::openat(dir.get(), name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC)); !probe)
+    throw sys_error("cannot overwrite " + target);
+  return std::make_unique<NewFileTarget>(target, std::move(dir), name, size, true,
+                                         st.st_mode & 0777);  // no set-id bits
+}
+
+}  // namespace backy

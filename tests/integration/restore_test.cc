@@ -1,0 +1,303 @@
+// `backyctl restore` to files, devices and stdout against a real backyd on the real XFS mount:
+// backyctl writes the target with its own rights from the image the daemon passes, and refuses
+// what would hurt (issue "Trust"): the repository itself, symlinks, existing files without
+// --force, mounted devices, files the caller may not write. A failed or interrupted restore
+// leaves neither the target nor a temp file.
+#include <grp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "integration/ctl_support.h"
+#include "support/test_env.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace backy::test;
+
+namespace {
+
+constexpr unsigned kTestUid = 61017;  // no passwd entry needed: setpriv takes numbers
+constexpr unsigned kNoGroup = 65534;
+
+// A system group that exists for the test's duration.
+class TestGroup {
+ public:
+  TestGroup() : name_("backy-rt-" + std::to_string(::getpid())) {
+    REQUIRE(run({"groupadd", name_}).exit_code == 0);
+    struct group* g = ::getgrnam(name_.c_str());
+    REQUIRE(g != nullptr);
+    gid_ = g->gr_gid;
+  }
+  ~TestGroup() { run({"groupdel", name_}); }
+  TestGroup(const TestGroup&) = delete;
+  TestGroup& operator=(const TestGroup&) = delete;
+  const std::string& name() const { return name_; }
+  unsigned gid() const { return gid_; }
+
+ private:
+  std::string name_;
+  unsigned gid_ = 0;
+};
+
+// A loop device on an image file, optionally with an ext4 filesystem mounted from it.
+class LoopDevice {
+ public:
+  LoopDevice(const fs::path& image, uint64_t size) {
+    make_sparse(image, size);
+    ProcessResult r = run({"losetup", "-f", "--show", image.string()});
+    REQUIRE(r.exit_code == 0);
+    device_ = r.out.substr(0, r.out.find('\n'));
+  }
+  ~LoopDevice() {
+    if (!mount_point_.empty()) run({"umount", mount_point_.string()});
+    run({"losetup", "-d", device_});
+  }
+  LoopDevice(const LoopDevice&) = delete;
+  LoopDevice& operator=(const LoopDevice&) = delete;
+
+  void mkfs_and_mount(const fs::path& at) {
+    REQUIRE(run({"mkfs.ext4", "-q", "-F", device_}).exit_code == 0);
+    fs::create_directories(at);
+    REQUIRE(run({"mount", device_, at.string()}).exit_code == 0);
+    mount_point_ = at;
+  }
+  void unmount() {
+    REQUIRE(run({"umount", mount_point_.string()}).exit_code == 0);
+    mount_point_.clear();
+  }
+  const std::string& path() const { return device_; }
+
+ private:
+  std::string device_;
+  fs::path mount_point_;
+};
+
+// Names in `dir` (temp files of an unfinished restore start with '.').
+std::set<std::string> entries(const fs::path& dir) {
+  std::set<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.insert(e.path().filename().string());
+  return out;
+}
+
+std::string read_all(const fs::path& p, uint64_t limit = UINT64_MAX) {
+  std::ifstream in(p, std::ios::binary);
+  std::string s(std::istreambuf_iterator<char>(in), {});
+  if (s.size() > limit) s.resize(limit);
+  return s;
+}
+
+// A daemon with job vm1 backed up once; the revision's uuid and image.
+struct OneRevision {
+  explicit OneRevision(const std::string& extra_global = "", uint64_t seed = 31)
+      : src(xfs_mount(), "restore-src"),
+        img(source_image(src.path(), "vm1.img", seed)),
+        d({{"vm1", img}}, extra_global) {
+    fs::permissions(src.path(), fs::perms(0755));
+    REQUIRE(d.wait_revisions("vm1", 1));
+    uuid = d.ctl_json({"status", "vm1"})["revisions"][0]["uuid"];
+    image = d.image("vm1", uuid);
+  }
+  TempDir src;
+  std::string img;
+  CtlDaemon d;
+  std::string uuid;
+  fs::path image;
+};
+
+}  // namespace
+
+TEST_CASE("restore onto base-dir/JOB/latest is refused and the revision stays intact",
+          "[restore]") {
+  OneRevision r;
+  const fs::path latest = r.image.parent_path() / "latest";
+  const std::string before = read_all(r.image);
+  for (bool force : {false, true}) {
+    std::vector<std::string> args{"restore", "vm1", "0", latest.string()};
+    if (force) args.push_back("--force");
+    ProcessResult p = r.d.ctl(args);
+    INFO(p.err);
+    CHECK(p.exit_code == 1);
+    CHECK(p.err.find("inside base-dir") != std::string::npos);
+  }
+  CHECK(fs::is_symlink(latest));
+  CHECK(read_all(r.image) == before);
+  CHECK(same_content(r.image, r.img));
+  ProcessResult scrub = r.d.ctl({"scrub", "vm1"});
+  CHECK(scrub.exit_code == 0);
+  CHECK(scrub.out.find(r.uuid + ": verified") != std::string::npos);
+}
+
+TEST_CASE("restore into base-dir through another path to it is refused", "[restore]") {
+  OneRevision r;
+  // A symlink outside base-dir to the job directory: the path does not look like base-dir, the
+  // directory is.
+  const fs::path alias = r.src / "alias";
+  fs::create_directory_symlink(r.image.parent_path(), alias);
+  const auto job_entries = entries(r.image.parent_path());
+  ProcessResult p = r.d.ctl({"restore", "vm1", "0", (alias / "new.img").string(), "--force"});
+  INFO(p.err);
+  CHECK(p.exit_code == 1);
+  CHECK(p.err.find("inside base-dir") != std::string::npos);
+  CHECK(entries(r.image.parent_path()) == job_entries);
+  CHECK(same_content(r.image, r.img));
+}
+
+TEST_CASE("restore to a dangling symlink is refused and nothing appears at its destination",
+          "[restore]") {
+  OneRevision r;
+  const fs::path victim = r.src / "victim.img", link = r.src / "link.img";
+  fs::create_symlink(victim, link);
+  for (bool force : {false, true}) {
+    std::vector<std::string> args{"restore", "vm1", "0", link.string()};
+    if (force) args.push_back("--force");
+    ProcessResult p = r.d.ctl(args);
+    INFO(p.err);
+    CHECK(p.exit_code == 1);
+    CHECK(p.err.find("symbolic link") != std::string::npos);
+  }
+  CHECK_FALSE(fs::exists(fs::symlink_status(victim)));
+  CHECK(fs::is_symlink(link));
+  CHECK(entries(r.src.path()) == std::set<std::string>{"link.img", "vm1.img"});
+}
+
+TEST_CASE("restore to an existing file needs --force and then replaces it whole", "[restore]") {
+  OneRevision r;
+  const fs::path target = r.src / "existing.img";
+  std::ofstream(target) << "keep me";
+  ProcessResult refused = r.d.ctl({"restore", "vm1", "0", target.string()});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("exists; use --force") != std::string::npos);
+  CHECK(read_all(target) == "keep me");
+
+  ProcessResult forced = r.d.ctl({"restore", "vm1", "0", target.string(), "--force"});
+  INFO(forced.err);
+  REQUIRE(forced.exit_code == 0);
+  CHECK(same_content(target, r.image));
+  CHECK(entries(r.src.path()) == std::set<std::string>{"existing.img", "vm1.img"});
+  // A new file keeps the revision's holes.
+  const fs::path fresh = r.src / "fresh.img";
+  REQUIRE(r.d.ctl({"restore", "vm1", "0", fresh.string()}).exit_code == 0);
+  CHECK(same_content(fresh, r.image));
+  CHECK(allocated_bytes(fresh) <= 6u << 20);  // 5 MiB of data in 32 MiB
+}
+
+TEST_CASE("an admin-group member restores as itself: its file, never one it may not write",
+          "[restore]") {
+  TestGroup group;
+  OneRevision r("  admin-group: " + group.name() + "\n");
+  REQUIRE(run({"chgrp", group.name(), r.d.socket()}).exit_code == 0);
+  TempDir out(xfs_mount(), "restore-user");
+  fs::permissions(out.path(), fs::perms(0755));
+  REQUIRE(::chown(out.path().c_str(), kTestUid, kNoGroup) == 0);
+  const std::string groups = std::to_string(group.gid());
+
+  // Admin by a supplementary group only (primary: nogroup).
+  const fs::path mine = out / "mine.img";
+  ProcessResult p = r.d.ctl_as(kTestUid, kNoGroup, groups, {"restore", "vm1", "0", mine.string()});
+  INFO(p.err);
+  REQUIRE(p.exit_code == 0);
+  struct stat st {};
+  REQUIRE(::stat(mine.c_str(), &st) == 0);
+  CHECK(st.st_uid == kTestUid);
+  CHECK(same_content(mine, r.image));
+
+  // stdout: the image is 0440 root, unreadable to this user; the fd from the daemon is not.
+  ProcessResult stream = r.d.ctl_as(kTestUid, kNoGroup, groups, {"restore", "vm1", "0", "-"});
+  REQUIRE(stream.exit_code == 0);
+  CHECK(stream.out == read_all(r.image));
+
+  // A root-owned file in the user's own directory: rename could replace it, restore must not.
+  const fs::path roots = out / "roots.img";
+  std::ofstream(roots) << "root's";
+  fs::permissions(roots, fs::perms(0644));
+  ProcessResult over =
+      r.d.ctl_as(kTestUid, kNoGroup, groups, {"restore", "vm1", "0", roots.string(), "--force"});
+  CHECK(over.exit_code == 1);
+  CHECK(over.err.find("cannot overwrite " + roots.string()) != std::string::npos);
+  CHECK(over.err.find("Permission denied") != std::string::npos);
+  CHECK(read_all(roots) == "root's");
+  // A directory the user may not write: nothing is created.
+  ProcessResult elsewhere = r.d.ctl_as(kTestUid, kNoGroup, groups,
+                                       {"restore", "vm1", "0", (r.src / "theirs.img").string()});
+  CHECK(elsewhere.exit_code == 1);
+  CHECK(elsewhere.err.find("Permission denied") != std::string::npos);
+  CHECK_FALSE(fs::exists(r.src / "theirs.img"));
+  CHECK(entries(out.path()) == std::set<std::string>{"mine.img", "roots.img"});
+
+  // Without the group the same user is refused by the daemon (once it may connect at all).
+  fs::permissions(r.d.socket(), fs::perms(0666));
+  ProcessResult outsider = r.d.ctl_as(kTestUid, kNoGroup, std::to_string(kNoGroup),
+                                      {"restore", "vm1", "0", (out / "no.img").string()});
+  CHECK(outsider.exit_code == 1);
+  CHECK(outsider.err.find("[permission_denied]") != std::string::npos);
+  CHECK_FALSE(fs::exists(out / "no.img"));
+}
+
+TEST_CASE("restore stopped by SIGTERM leaves no target and no temp file", "[restore]") {
+  TempDir src(xfs_mount(), "restore-big");
+  const fs::path img = src / "big.img";
+  write_random(img, 0, 768u << 20, 77);
+  CtlDaemon d({{"vm1", img.string()}});
+  REQUIRE(eventually(180, [&] {
+    ProcessResult st = d.ctl({"status", "vm1", "--json"});
+    return st.exit_code == 0 && json::parse(st.out)["revisions"].size() == 1;
+  }));
+  TempDir out(xfs_mount(), "restore-out");
+  const fs::path target = out / "big-restored.img";
+  Child ctl({BACKYCTL_PATH, "-s", d.socket(), "restore", "vm1", "0", target.string()},
+            src / "ctl.log");
+  // The first progress line comes after the first block: the copy is under way.
+  REQUIRE(eventually(
+      60, [&] { return read_all(src / "ctl.log").find("restore ") != std::string::npos; }));
+  ctl.signal(SIGTERM);
+  CHECK(ctl.wait(60) == 128 + SIGTERM);
+  INFO(read_all(src / "ctl.log"));
+  CHECK(read_all(src / "ctl.log").find("interrupted") != std::string::npos);
+  CHECK(entries(out.path()).empty());
+}
+
+TEST_CASE("restore into a directory that fills up leaves no target and no temp file", "[restore]") {
+  OneRevision r;  // 5 MiB of data: more than the small filesystem below can take
+  TempDir work(xfs_mount(), "restore-full");
+  LoopDevice loop(work / "small.fs", 4u << 20);
+  loop.mkfs_and_mount(work / "mnt");
+  ProcessResult p = r.d.ctl({"restore", "vm1", "0", (work / "mnt" / "r.img").string()});
+  INFO(p.err);
+  CHECK(p.exit_code == 1);
+  CHECK(p.err.find("No space left") != std::string::npos);
+  auto left = entries(work / "mnt");
+  left.erase("lost+found");
+  CHECK(left.empty());
+}
+
+TEST_CASE("restore to a mounted block device is refused, to an unmounted one it writes",
+          "[restore]") {
+  OneRevision r;
+  TempDir work(xfs_mount(), "restore-dev");
+  LoopDevice loop(work / "dev.img", 64u << 20);
+  loop.mkfs_and_mount(work / "mnt");
+  std::ofstream(work / "mnt" / "precious") << "data";
+
+  ProcessResult unforced = r.d.ctl({"restore", "vm1", "0", loop.path()});
+  CHECK(unforced.exit_code == 1);
+  CHECK(unforced.err.find("block device") != std::string::npos);
+  CHECK(unforced.err.find("--force") != std::string::npos);
+  ProcessResult mounted = r.d.ctl({"restore", "vm1", "0", loop.path(), "--force"});
+  INFO(mounted.err);
+  CHECK(mounted.exit_code == 1);
+  CHECK(mounted.err.find("in use") != std::string::npos);
+  CHECK(read_all(work / "mnt" / "precious") == "data");
+
+  loop.unmount();
+  ProcessResult written = r.d.ctl({"restore", "vm1", "0", loop.path(), "--force"});
+  INFO(written.err);
+  REQUIRE(written.exit_code == 0);
+  CHECK(read_all(loop.path(), 32u << 20) == read_all(r.image));
+}
