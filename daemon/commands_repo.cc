@@ -151,8 +151,9 @@ void CommandHandler::restore(const Json& args, Out out) {
         auto image = std::make_shared<UniqueFd>();
         std::optional<protocol::Error> err;
         try {
-          Revision r = find_or_refuse(Repository(dir), spec);
-          *image = open_revision_image(dir, r.uuid, r.size);
+          const Repository repo(dir);
+          Revision r = find_or_refuse(repo, spec);
+          *image = repo.open_image(r.uuid);  // never through a link; a regular file
           result = {{"uuid", r.uuid}, {"size", r.size}, {"target", target}, {"base_dir", base}};
         } catch (const Refusal& r) {
           err = r.error;

@@ -11,26 +11,8 @@
 #include "util/error.h"
 #include "util/fd.h"
 #include "util/file_io.h"
-#include "util/uuid.h"
 
 namespace backy {
-
-UniqueFd open_revision_image(const std::filesystem::path& job_dir, const std::string& uuid,
-                             uint64_t size) {
-  if (!is_uuid(uuid)) throw Error("revision name '" + uuid + "' is not a uuid");
-  UniqueFd dir(::open(job_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!dir) throw sys_error("cannot open job directory " + job_dir.string());
-  const std::string image = (job_dir / uuid).string();
-  UniqueFd fd(::openat(dir.get(), uuid.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd) throw sys_error("cannot open revision image " + image);
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throw sys_error("cannot inspect " + image);
-  if (!S_ISREG(st.st_mode)) throw Error(image + " is not a regular file");
-  if (static_cast<uint64_t>(st.st_size) < size)
-    throw Error(image + " holds " + std::to_string(st.st_size) + " bytes, its revision " +
-                std::to_string(size));
-  return fd;
-}
 
 void restore_image(const std::filesystem::path& image, uint64_t size, RestoreTarget& target,
                    const RestoreProgress& progress, std::stop_token stop) {

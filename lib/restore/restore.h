@@ -58,11 +58,6 @@ struct FileTargetOptions {
 std::unique_ptr<RestoreTarget> open_file_target(const std::string& target, uint64_t size,
                                                 bool force, const FileTargetOptions& options = {});
 
-// Opens revision `uuid`'s image in `job_dir` for reading: O_NOFOLLOW on the directory and the
-// image, which must be a regular file of at least `size` bytes. Throws backy::Error.
-UniqueFd open_revision_image(const std::filesystem::path& job_dir, const std::string& uuid,
-                             uint64_t size);
-
 using RestoreProgress = std::function<void(uint64_t done, uint64_t total)>;
 
 // Copies `size` bytes of the image open on `image` (read with pread: the fd's offset is not

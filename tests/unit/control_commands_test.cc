@@ -14,8 +14,8 @@
 #include "commands.h"
 #include "control_views.h"
 #include "fake_scheduler.h"
-#include "repo/pending_revision.h"
 #include "repo/repository.h"
+#include "test_revision.h"
 #include "util/file_io.h"
 
 using namespace backy;
@@ -87,24 +87,13 @@ struct Fixture {
   // A complete revision of `job` with a 1 MiB image of byte `fill`.
   Revision add_revision(const std::string& job, const std::string& uuid, int age_hours, char fill) {
     Repository repo(dir / job);
-    auto lock = repo.lock();
-    PendingRevision pending = repo.begin(lock, uuid);
-    const std::string data(1 << 20, fill);
-    ImageWriter image = pending.create_image(std::nullopt, data.size());
-    image.write(0, data, false);
-    image.finish();
-    BlockSums sums(data.size());
-    sums.set(0, checksum(data));
-    pending.save_sums(sums);
     Revision r;
     r.uuid = uuid;
     r.timestamp = Clock::now() - std::chrono::hours(age_hours);
     r.tags = {"daily"};
-    r.size = 1 << 20;
     r.stats.bytes_written = 1 << 20;
     r.source = {{"type", "file"}};
-    pending.commit(r);
-    return r;
+    return backy::test::commit_test_revision(repo, r, std::string(1 << 20, fill));
   }
 };
 
@@ -303,7 +292,8 @@ TEST_CASE_METHOD(Fixture, "restore: the image is never opened through a symlink"
   std::filesystem::create_symlink(dir / "secret", dir / "vm1" / uuid);
   auto r = call("restore", {{"job", "vm1"}, {"rev", uuid}, {"target", "-"}, {"fd", true}});
   REQUIRE(r->error_body);
-  CHECK(r->error_body->code == ErrorCode::failed);
+  // A revision whose image is no regular file is no complete revision at all.
+  CHECK(r->error_body->code == ErrorCode::not_found);
   CHECK_FALSE(r->passed_fd);
 }
 

@@ -21,6 +21,7 @@
 #include "fake_scheduler.h"
 #include "protocol/message.h"
 #include "repo/repository.h"
+#include "test_revision.h"
 
 using namespace backy;
 using protocol::Json;
@@ -255,15 +256,12 @@ TEST_CASE("control server: a restore answer passes the image fd with the respons
   const std::string uuid = "aaaaaaaa-0000-4000-8000-000000000001";
   {
     Repository repo(s.dir / "base" / "vm1");
-    auto lock = repo.lock();
-    std::ofstream(repo.image_path(uuid)) << std::string(8192, 'r');
     Revision r;
     r.uuid = uuid;
     r.timestamp = Clock::now();
     r.tags = {"daily"};
-    r.size = 8192;
     r.source = {{"type", "file"}};
-    repo.commit(lock, r);
+    backy::test::commit_test_revision(repo, r, std::string(8192, 'r'));
   }
   int fd = connect_to(s.path);
   send_all(fd, request("restore", {{"job", "vm1"}, {"rev", "0"}, {"target", "-"}, {"fd", true}}));
