@@ -23,9 +23,13 @@ constexpr std::array<std::pair<ErrorCode, const char*>, 11> kCodes{{
     {ErrorCode::internal, "internal"},
 }};
 
-std::string line(const Json& j) {
+std::string compact(const Json& j) {
   // Invalid UTF-8 in a message (a file name, say) must not throw here: replace it.
-  return j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::string line(const Json& j) {
+  return compact(j) + "\n";
 }
 
 Error bad(std::string message) {
@@ -97,26 +101,36 @@ Reply parse_reply(const std::string& text) {
     r.error = bad("malformed reply from the daemon: " + why);
     return r;
   };
+  // Every member is type-checked before it is read: Json::value() and get() throw on a member of
+  // another type, and a reply is bytes from another process.
   if (j.is_discarded() || !j.is_object()) return malformed("not a JSON object");
-  if (j.value("v", 0) != kVersion)
-    return malformed("protocol version " + j.value("v", Json()).dump());
-  const std::string type = j.value("type", "");
-  if (type == "progress") {
+  const auto v = j.find("v");
+  if (v == j.end() || !v->is_number_integer() || v->get<int64_t>() != kVersion)
+    return malformed("protocol version " + (v == j.end() ? std::string("missing") : compact(*v)));
+  const auto type = j.find("type");
+  if (type == j.end() || !type->is_string()) return malformed("no string \"type\"");
+  if (*type == "progress") {
     r.final = false;
     r.body = j.value("progress", Json::object());
     return r;
   }
-  if (type != "response") return malformed("unknown type \"" + type + "\"");
-  if (j.value("ok", false)) {
+  if (*type != "response") return malformed("unknown type " + compact(*type));
+  const auto ok = j.find("ok");
+  if (ok == j.end() || !ok->is_boolean()) return malformed("no boolean \"ok\"");
+  if (ok->get<bool>()) {
     r.ok = true;
     r.body = j.value("result", Json::object());
     return r;
   }
-  const Json err = j.value("error", Json::object());
-  if (!err.is_object()) return malformed("\"error\" is not an object");
+  const auto err = j.find("error");
+  if (err == j.end() || !err->is_object()) return malformed("\"error\" is not an object");
+  const auto code = err->find("code");
+  const auto message = err->find("message");
   Error e;
-  e.code = error_code_from_string(err.value("code", "")).value_or(ErrorCode::internal);
-  e.message = err.value("message", "(no message)");
+  if (code != err->end() && code->is_string())
+    e.code = error_code_from_string(code->get<std::string>()).value_or(ErrorCode::internal);
+  e.message =
+      message != err->end() && message->is_string() ? message->get<std::string>() : "(no message)";
   r.error = e;
   return r;
 }

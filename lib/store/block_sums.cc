@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <utility>
 
 #include "util/error.h"
@@ -73,27 +74,40 @@ uint64_t BlockSums::block_length(uint64_t block) const {
 }
 
 BlockSums BlockSums::load(const std::filesystem::path& path) {
-  std::string raw = read_file(path);
-  size_t nl = raw.find('\n');
+  return from_bytes(read_file(path), path.string());
+}
+
+BlockSums BlockSums::from_bytes(std::string_view raw, const std::string& where) {
   auto bad = [&](const std::string& why) {
-    return Error("malformed checksum file " + path.string() + ": " + why);
+    return Error("malformed checksum file " + where + ": " + why);
   };
-  if (nl == std::string::npos) throw bad("no header line");
+  const size_t nl = raw.find('\n');
+  if (nl == std::string_view::npos) throw bad("no header line");
+  const std::string line(raw.substr(0, nl));
   unsigned long long block_size = 0, size = 0;
-  if (std::sscanf(raw.substr(0, nl).c_str(),
-                  "backy-sums 2 xxh3-128-pagesum block-size=%llu size=%llu", &block_size,
-                  &size) != 2)
-    throw bad("unknown header '" + raw.substr(0, nl) + "'");
+  // sscanf's %llu also takes signs, spaces and trailing text: only the exact form save() writes
+  // is a header.
+  if (std::sscanf(line.c_str(), "backy-sums 2 xxh3-128-pagesum block-size=%llu size=%llu",
+                  &block_size, &size) != 2 ||
+      line != "backy-sums 2 xxh3-128-pagesum block-size=" + std::to_string(block_size) +
+                  " size=" + std::to_string(size))
+    throw bad("unknown header '" + line + "'");
   if (block_size != kBlockSize) throw bad("block size " + std::to_string(block_size));
+  if (size > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    throw bad("image size " + std::to_string(size) + " is out of range");
+  // Check the length before allocating: the header alone must not make us allocate.
+  const uint64_t records = blocks_for(size);
+  if (raw.size() - nl - 1 != records * kRecord)
+    throw bad("expected " + std::to_string(records) + " records of " + std::to_string(kRecord) +
+              " bytes after the header, found " + std::to_string(raw.size() - nl - 1) + " bytes");
   BlockSums sums(size);
-  if (raw.size() - nl - 1 != sums.sums_.size() * kRecord)
-    throw bad("expected " + std::to_string(sums.sums_.size()) + " records");
   const char* p = raw.data() + nl + 1;
   for (auto& s : sums.sums_) {
     if (p[0] != 0 && p[0] != 1) throw bad("bad record kind");
     s.data = p[0] == 1;
     s.low = get64(p + 1);
     s.high = get64(p + 9);
+    if (!s.data && (s.low != 0 || s.high != 0)) throw bad("a hole record with a checksum");
     p += kRecord;
   }
   return sums;

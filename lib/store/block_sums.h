@@ -23,6 +23,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace backy {
@@ -67,6 +69,9 @@ class BlockSums {
 
   // Throws backy::Error naming the file when it is unreadable or malformed.
   static BlockSums load(const std::filesystem::path& path);
+  // The same from the file's bytes; `where` names them in errors. Allocates only after the
+  // length matches the header, so what it allocates is bounded by bytes.size().
+  static BlockSums from_bytes(std::string_view bytes, const std::string& where);
   // Durable write: temp file, fsync, rename, fsync directory.
   void save(const std::filesystem::path& path) const;
 
