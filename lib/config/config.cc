@@ -56,6 +56,12 @@ class Validator {
       error(n, "'" + key + "' must be a string");
       return std::nullopt;
     }
+    // Strings become paths, names and argv: a NUL ("\0" in a quoted YAML string) would cut
+    // them short where the kernel or librados reads them.
+    if (n.Scalar().find('\0') != std::string::npos) {
+      error(n, "'" + key + "' contains a NUL byte");
+      return std::nullopt;
+    }
     return n.Scalar();
   }
 

@@ -36,6 +36,21 @@ Error bad(std::string message) {
   return Error{ErrorCode::bad_request, std::move(message)};
 }
 
+// Json::parse that drops every array or object nested deeper than kMaxNesting (the parser
+// itself is iterative) and says so in `too_deep`. Discarded when the text is not JSON.
+Json parse_bounded(const std::string& text, bool& too_deep) {
+  too_deep = false;
+  return Json::parse(
+      text,
+      [&](int depth, Json::parse_event_t event, Json&) {
+        const bool opens =
+            event == Json::parse_event_t::object_start || event == Json::parse_event_t::array_start;
+        if (opens && depth >= kMaxNesting) too_deep = true;
+        return !too_deep;
+      },
+      /*allow_exceptions=*/false);
+}
+
 }  // namespace
 
 std::string to_string(ErrorCode c) {
@@ -51,7 +66,10 @@ std::optional<ErrorCode> error_code_from_string(const std::string& s) {
 }
 
 std::variant<Request, Error> parse_request(const std::string& text) {
-  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  bool too_deep = false;
+  Json j = parse_bounded(text, too_deep);
+  if (too_deep)
+    return bad("the request nests deeper than " + std::to_string(kMaxNesting) + " levels");
   if (j.is_discarded()) return bad("the request is not valid JSON");
   if (!j.is_object()) return bad("the request is not a JSON object");
   auto v = j.find("v");
@@ -95,12 +113,14 @@ std::string encode_error(const Error& e) {
 Reply parse_reply(const std::string& text) {
   Reply r;
   r.final = true;
-  Json j = Json::parse(text, nullptr, false);
+  bool too_deep = false;
+  Json j = parse_bounded(text, too_deep);
   auto malformed = [&](const std::string& why) {
     r.ok = false;
     r.error = bad("malformed reply from the daemon: " + why);
     return r;
   };
+  if (too_deep) return malformed("nested deeper than " + std::to_string(kMaxNesting) + " levels");
   // Every member is type-checked before it is read: Json::value() and get() throw on a member of
   // another type, and a reply is bytes from another process.
   if (j.is_discarded() || !j.is_object()) return malformed("not a JSON object");

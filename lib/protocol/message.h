@@ -27,6 +27,10 @@ using Json = nlohmann::json;
 inline constexpr int kVersion = 1;
 // The longest request line the daemon reads (the newline included); longer is `too_large`.
 inline constexpr std::size_t kMaxRequestBytes = 64 * 1024;
+// The deepest nesting of arrays and objects a request or reply may have; deeper is bad_request.
+// Copying or destroying a JSON value recurses once per level: a 64 KiB line of '[' overflowed
+// the daemon's stack.
+inline constexpr int kMaxNesting = 32;
 
 enum class ErrorCode {
   bad_request,          // not JSON, not an object, a missing or mistyped argument

@@ -30,11 +30,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const backy::Config& c = *load.config;
     expect(c.global.worker_limit >= 1);
     expect(c.global.base_dir.is_absolute());
+    expect(c.global.base_dir.string().find('\0') == std::string::npos);
     for (const auto& [name, schedule] : c.schedules)
       for (const auto& [tag, spec] : schedule) expect(spec.keep >= 1 && spec.interval.count() > 0);
     for (const auto& [name, job] : c.jobs) {
       expect(backy::is_safe_job_name(name) && name == job.name);
       expect(c.schedules.contains(job.schedule));
+      for (const std::string* s : {&job.source.filename, &job.source.pool, &job.source.image})
+        expect(s->find('\0') == std::string::npos);
       expect(job.source.reads_in_flight >= 1 && job.source.reads_in_flight <= 1024);
       expect(job.verify.fraction >= 0 && job.verify.fraction <= 1);
       expect(job.verify.min_blocks >= 0 && job.verify.max_time.count() > 0);

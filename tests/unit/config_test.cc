@@ -246,6 +246,22 @@ TEST_CASE("a duration longer than a century is refused before it overflows a clo
   CHECK(parse_config(good_with("interval: 1d", "interval: 36500d"), "ok.yaml").ok());
 }
 
+TEST_CASE("a NUL byte in a string value is an error", "[config]") {
+  // base-dir "/srv\0/x" would have been /srv for every system call.
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"base-dir: /srv/backy", "base-dir: \"/srv/backy\\0/x\""},
+           {"filename: /images/vm1.img", "filename: \"/images/vm1.img\\0.bak\""},
+           {"image: vm2.root", "image: \"vm2\\0root\""},
+       }) {
+    INFO(to);
+    ConfigLoad load = parse_config(good_with(from, to), "nul.yaml");
+    REQUIRE_FALSE(load.ok());
+    int nul = 0;
+    for (const auto& e : load.errors) nul += e.message.ends_with("contains a NUL byte");
+    CHECK(nul == 1);
+  }
+}
+
 TEST_CASE("odd YAML gives errors, never an exception", "[config]") {
   const std::vector<std::string> texts = {
       std::string("global: {base-dir: /x}\0jobs: 1\n", 31),
