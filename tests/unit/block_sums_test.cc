@@ -50,7 +50,10 @@ TEST_CASE("a .sums hole record with a checksum is malformed", "[store]") {
 }
 
 TEST_CASE("a .sums file of the wrong length names what it expected", "[store]") {
-  CHECK_THROWS_AS(BlockSums::from_bytes("", "x.sums"), Error);
+  CHECK_THROWS_WITH(BlockSums::from_bytes("", "x.sums"), Catch::EndsWith("x.sums: no header line"));
+  // A file without a newline near its start is not quoted whole in the message.
+  CHECK_THROWS_WITH(BlockSums::from_bytes(std::string(1 << 20, 'x') + "\n", "x.sums"),
+                    Catch::EndsWith("x.sums: no header line"));
   CHECK_THROWS_WITH(BlockSums::from_bytes(header("8388609") + record(1, 'a'), "x.sums"),
                     Catch::Contains("expected 3 records of 17 bytes after the header, found 17"));
   CHECK_THROWS_WITH(BlockSums::from_bytes(header("4096") + record(2, 'a'), "x.sums"),
