@@ -7,13 +7,18 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
 
+#include "util/yaml_keys.h"
+
 namespace backy {
 
 namespace {
+
+constexpr Seconds kMaxDuration{int64_t{36500} * 86400};
 
 class Validator {
  public:
@@ -25,6 +30,9 @@ class Validator {
   }
   void error(const YAML::Mark& m, const std::string& msg) {
     errors_.push_back({file_, m.line + 1, m.column + 1, msg});
+  }
+  void error(int line, int column, const std::string& msg) {
+    errors_.push_back({file_, line, column, msg});
   }
 
   // Reports every key of `map` that is not in `known`; returns false if `map` is not a mapping.
@@ -50,16 +58,32 @@ class Validator {
       error(n, "'" + key + "' must be a string");
       return std::nullopt;
     }
+    // Strings become paths, names and argv: a NUL ("\0" in a quoted YAML string) would cut
+    // them short where the kernel or librados reads them.
+    if (n.Scalar().find('\0') != std::string::npos) {
+      error(n, "'" + key + "' contains a NUL byte");
+      return std::nullopt;
+    }
     return n.Scalar();
   }
 
+  // Every integer of the configuration is stored in an int: a larger one is an error, not a
+  // value cut to its low 32 bits (keep: 4294967297 would keep 1).
   std::optional<int64_t> integer(const YAML::Node& n, const std::string& key) {
     if (n.IsScalar()) {
       const std::string& s = n.Scalar();
       size_t i = (!s.empty() && s[0] == '-') ? 1 : 0;
       bool digits = i < s.size();
       for (size_t j = i; j < s.size(); ++j) digits = digits && std::isdigit((unsigned char)s[j]);
-      if (digits && s.size() < 18) return std::stoll(s);
+      if (digits && s.size() < 18) {
+        const int64_t value = std::stoll(s);
+        if (value >= std::numeric_limits<int>::min() && value <= std::numeric_limits<int>::max())
+          return value;
+      }
+      if (digits) {
+        error(n, "'" + key + "' is out of range: " + s);
+        return std::nullopt;
+      }
     }
     error(n, "'" + key + "' must be an integer");
     return std::nullopt;
@@ -75,23 +99,22 @@ class Validator {
     return std::nullopt;
   }
 
+  // Durations are added to clocks that count nanoseconds in 64 bits (292 years): a century is
+  // the most any of them may be.
   std::optional<Seconds> duration(const YAML::Node& n, const std::string& key) {
     if (n.IsScalar()) {
-      if (auto d = parse_duration(n.Scalar())) return d;
+      if (auto d = parse_duration(n.Scalar())) {
+        if (*d <= kMaxDuration) return d;
+        error(n, "'" + key + "': duration '" + n.Scalar() + "' is out of range (at most " +
+                     format_duration(kMaxDuration) + ")");
+        return std::nullopt;
+      }
       error(n, "'" + key + "': bad duration '" + n.Scalar() +
                    "' (expected seconds, or a number with s, m, h, d or w, e.g. 90s, 1d)");
     } else {
       error(n, "'" + key + "' must be a duration (e.g. 1d)");
     }
     return std::nullopt;
-  }
-
-  // Duplicate keys: yaml-cpp keeps both, a silently shadowed job would be a lost backup.
-  void check_duplicates(const YAML::Node& map, const std::string& what) {
-    std::set<std::string> seen;
-    for (const auto& kv : map)
-      if (!seen.insert(kv.first.Scalar()).second)
-        error(kv.first, "duplicate " + what + " '" + kv.first.Scalar() + "'");
   }
 
   // A list of pool names: each a non-empty string without '/' (that separates the namespace and
@@ -200,7 +223,6 @@ void parse_schedules(Validator& v, const YAML::Node& n, std::map<std::string, Sc
     v.error(n, "'schedules' must be a mapping of schedule name to tags");
     return;
   }
-  v.check_duplicates(n, "schedule");
   for (const auto& sched : n) {
     const std::string name = sched.first.Scalar();
     Schedule s;
@@ -208,7 +230,6 @@ void parse_schedules(Validator& v, const YAML::Node& n, std::map<std::string, Sc
       v.error(sched.second, "schedule '" + name + "' must map tag names to {interval, keep}");
       continue;
     }
-    v.check_duplicates(sched.second, "tag");
     for (const auto& tag : sched.second) {
       const std::string tname = tag.first.Scalar();
       const std::string where = "tag '" + tname + "' of schedule '" + name + "'";
@@ -301,7 +322,8 @@ void parse_verify(Validator& v, const YAML::Node& n, VerifyConfig& out) {
         f = kv.second.as<double>();
       } catch (const YAML::Exception&) {
       }
-      if (f < 0 || f > 1) v.error(kv.second, "'fraction' must be a number from 0 to 1");
+      if (!(f >= 0 && f <= 1))  // also NaN
+        v.error(kv.second, "'fraction' must be a number from 0 to 1");
       out.fraction = f;
     } else if (key == "min-blocks") {
       if (auto i = v.integer(kv.second, key)) {
@@ -319,7 +341,6 @@ void parse_jobs(Validator& v, const YAML::Node& n, Config& cfg) {
     v.error(n, "'jobs' must be a mapping of job name to job");
     return;
   }
-  v.check_duplicates(n, "job name");
   // Snapshots belong to their job: two jobs on one RBD image would remove each other's.
   std::map<std::string, std::pair<std::string, int>> rbd_images;  // spec -> (job, line)
   for (const auto& kv : n) {
@@ -410,6 +431,11 @@ ConfigLoad parse_config(const std::string& text, const std::string& file) {
     return result;
   }
   try {
+    // Every mapping, at every level: lookups see only a key's first occurrence, and a silently
+    // shadowed job or section would be a lost backup.
+    for (const DuplicateKey& d : find_duplicate_keys(text))
+      v.error(d.line, d.column,
+              "duplicate key '" + d.key + "' (first at line " + std::to_string(d.first_line) + ")");
     v.check_map(root, "the top level", {"global", "ceph", "schedules", "jobs"});
     if (root["global"])
       parse_global(v, root["global"], cfg.global);

@@ -24,13 +24,32 @@ constexpr std::array<std::pair<ErrorCode, const char*>, 12> kCodes{{
     {ErrorCode::busy, "busy"},
 }};
 
-std::string line(const Json& j) {
+std::string compact(const Json& j) {
   // Invalid UTF-8 in a message (a file name, say) must not throw here: replace it.
-  return j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::string line(const Json& j) {
+  return compact(j) + "\n";
 }
 
 Error bad(std::string message) {
   return Error{ErrorCode::bad_request, std::move(message)};
+}
+
+// Json::parse that drops every array or object nested deeper than kMaxNesting (the parser
+// itself is iterative) and says so in `too_deep`. Discarded when the text is not JSON.
+Json parse_bounded(const std::string& text, bool& too_deep) {
+  too_deep = false;
+  return Json::parse(
+      text,
+      [&](int depth, Json::parse_event_t event, Json&) {
+        const bool opens =
+            event == Json::parse_event_t::object_start || event == Json::parse_event_t::array_start;
+        if (opens && depth >= kMaxNesting) too_deep = true;
+        return !too_deep;
+      },
+      /*allow_exceptions=*/false);
 }
 
 }  // namespace
@@ -48,7 +67,10 @@ std::optional<ErrorCode> error_code_from_string(const std::string& s) {
 }
 
 std::variant<Request, Error> parse_request(const std::string& text) {
-  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  bool too_deep = false;
+  Json j = parse_bounded(text, too_deep);
+  if (too_deep)
+    return bad("the request nests deeper than " + std::to_string(kMaxNesting) + " levels");
   if (j.is_discarded()) return bad("the request is not valid JSON");
   if (!j.is_object()) return bad("the request is not a JSON object");
   auto v = j.find("v");
@@ -92,32 +114,44 @@ std::string encode_error(const Error& e) {
 Reply parse_reply(const std::string& text) {
   Reply r;
   r.final = true;
-  Json j = Json::parse(text, nullptr, false);
+  bool too_deep = false;
+  Json j = parse_bounded(text, too_deep);
   auto malformed = [&](const std::string& why) {
     r.ok = false;
     r.error = bad("malformed reply from the daemon: " + why);
     return r;
   };
+  if (too_deep) return malformed("nested deeper than " + std::to_string(kMaxNesting) + " levels");
+  // Every member is type-checked before it is read: Json::value() and get() throw on a member of
+  // another type, and a reply is bytes from another process.
   if (j.is_discarded() || !j.is_object()) return malformed("not a JSON object");
-  if (j.value("v", 0) != kVersion)
-    return malformed("protocol version " + j.value("v", Json()).dump());
-  const std::string type = j.value("type", "");
-  if (type == "progress") {
+  const auto v = j.find("v");
+  if (v == j.end() || !v->is_number_integer() || v->get<int64_t>() != kVersion)
+    return malformed("protocol version " + (v == j.end() ? std::string("missing") : compact(*v)));
+  const auto type = j.find("type");
+  if (type == j.end() || !type->is_string()) return malformed("no string \"type\"");
+  if (*type == "progress") {
     r.final = false;
     r.body = j.value("progress", Json::object());
     return r;
   }
-  if (type != "response") return malformed("unknown type \"" + type + "\"");
-  if (j.value("ok", false)) {
+  if (*type != "response") return malformed("unknown type " + compact(*type));
+  const auto ok = j.find("ok");
+  if (ok == j.end() || !ok->is_boolean()) return malformed("no boolean \"ok\"");
+  if (ok->get<bool>()) {
     r.ok = true;
     r.body = j.value("result", Json::object());
     return r;
   }
-  const Json err = j.value("error", Json::object());
-  if (!err.is_object()) return malformed("\"error\" is not an object");
+  const auto err = j.find("error");
+  if (err == j.end() || !err->is_object()) return malformed("\"error\" is not an object");
+  const auto code = err->find("code");
+  const auto message = err->find("message");
   Error e;
-  e.code = error_code_from_string(err.value("code", "")).value_or(ErrorCode::internal);
-  e.message = err.value("message", "(no message)");
+  if (code != err->end() && code->is_string())
+    e.code = error_code_from_string(code->get<std::string>()).value_or(ErrorCode::internal);
+  e.message =
+      message != err->end() && message->is_string() ? message->get<std::string>() : "(no message)";
   r.error = e;
   return r;
 }

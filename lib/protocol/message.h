@@ -34,6 +34,10 @@ inline constexpr int kVersion = 1;
 inline constexpr std::size_t kMaxRequestBytes = 64 * 1024;
 // The result field saying that a file descriptor came with the response.
 inline constexpr const char* kFdField = "fd";
+// The deepest nesting of arrays and objects a request or reply may have; deeper is bad_request.
+// Copying or destroying a JSON value recurses once per level: a 64 KiB line of '[' overflowed
+// the daemon's stack.
+inline constexpr int kMaxNesting = 32;
 
 enum class ErrorCode {
   bad_request,          // not JSON, not an object, a missing or mistyped argument

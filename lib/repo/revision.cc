@@ -3,6 +3,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include "util/error.h"
+#include "util/utf8.h"
+#include "util/uuid.h"
+#include "util/yaml_keys.h"
 
 namespace backy {
 
@@ -50,16 +53,33 @@ std::string to_yaml(const Revision& r) {
 }
 
 Revision revision_from_yaml(const std::string& text, const std::string& where) {
+  auto bad = [&](const std::string& why) {
+    return Error("malformed revision file " + where + ": " + why);
+  };
+  // The emitter replaces what is not UTF-8: such a tag would not survive the next rewrite.
+  if (size_t at = invalid_utf8_at(text); at != std::string::npos)
+    throw bad("not UTF-8 text (byte " + std::to_string(at) + ")");
   try {
-    YAML::Node n = YAML::Load(text);
+    const YAML::Node n = YAML::Load(text);
+    if (!n.IsMap()) throw bad("not a mapping");
+    if (const auto dups = find_duplicate_keys(text); !dups.empty())
+      throw bad("duplicate key '" + dups[0].key + "' at line " + std::to_string(dups[0].line) +
+                " (first at line " + std::to_string(dups[0].first_line) + ")");
     Revision r;
+    // The uuid names the revision's files and `latest` points at it: it must be a uuid and
+    // nothing that could lead out of the job directory.
     r.uuid = n["uuid"].as<std::string>();
+    if (!is_uuid(r.uuid)) throw bad("'uuid' is not a uuid");
     auto ts = parse_iso8601(n["timestamp"].as<std::string>());
     if (!ts) throw Error("bad timestamp in " + where);
     r.timestamp = *ts;
     if (n["parent"] && !n["parent"].IsNull()) r.parent = n["parent"].as<std::string>();
+    if (!r.parent.empty() && !is_uuid(r.parent)) throw bad("'parent' is not a uuid");
     for (const auto& t : n["tags"]) r.tags.insert(t.as<std::string>());
-    std::string trust = n["trust"] ? n["trust"].as<std::string>() : "trusted";
+    // A mangled "distrusted" must not read as trusted: that revision would become a parent.
+    const std::string trust = n["trust"] ? n["trust"].as<std::string>() : "trusted";
+    if (trust != "trusted" && trust != "distrusted" && trust != "verified")
+      throw bad("unknown 'trust' '" + trust + "' (trusted, verified or distrusted)");
     r.trust = trust == "distrusted" ? Trust::distrusted
               : trust == "verified" ? Trust::verified
                                     : Trust::trusted;
@@ -75,12 +95,13 @@ Revision revision_from_yaml(const std::string& text, const std::string& where) {
     }
     if (const YAML::Node s = n["scrub"]) {
       r.scrubbed = s["time"].as<std::string>("");
+      if (!parse_iso8601(r.scrubbed)) throw bad("'scrub' has no ISO 8601 'time'");
       for (const auto& b : s["bad_blocks"]) r.bad_blocks.push_back(b.as<uint64_t>());
     }
     if (!n["complete"] || !n["complete"].as<bool>()) throw Error(where + " is not complete");
     return r;
   } catch (const YAML::Exception& e) {
-    throw Error("malformed revision file " + where + ": " + e.what());
+    throw bad(e.what());
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <utility>
 
 #include "util/error.h"
@@ -88,21 +89,26 @@ BlockSums BlockSums::parse(std::string_view raw, const std::string& where) {
   auto bad = [&](const std::string& why) {
     return Error("malformed checksum file " + where + ": " + why);
   };
-  const size_t nl = raw.find('\n');
-  if (nl == std::string_view::npos || nl > 200) throw bad("no header line");
-  const std::string header(raw.substr(0, nl));
+  // A header is about 70 bytes; what is much longer is no header (and no error message).
+  const size_t nl = raw.substr(0, 128).find('\n');
+  if (nl == std::string_view::npos) throw bad("no header line");
+  const std::string line(raw.substr(0, nl));
   unsigned long long block_size = 0, size = 0;
-  int consumed = 0;
-  if (std::sscanf(header.c_str(), "backy-sums 2 xxh3-128-pagesum block-size=%llu size=%llu%n",
-                  &block_size, &size, &consumed) != 2 ||
-      static_cast<size_t>(consumed) != header.size())
-    throw bad("unknown header '" + header + "'");
+  // sscanf's %llu also takes signs, spaces and trailing text: only the exact form save() writes
+  // is a header.
+  if (std::sscanf(line.c_str(), "backy-sums 2 xxh3-128-pagesum block-size=%llu size=%llu",
+                  &block_size, &size) != 2 ||
+      line != "backy-sums 2 xxh3-128-pagesum block-size=" + std::to_string(block_size) +
+                  " size=" + std::to_string(size))
+    throw bad("unknown header '" + line + "'");
   if (block_size != kBlockSize) throw bad("block size " + std::to_string(block_size));
-  // Check the length before allocating: the header alone must not make us reserve memory.
+  if (size > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    throw bad("image size " + std::to_string(size) + " is out of range");
+  // Check the length before allocating: the header alone must not make us allocate.
   const uint64_t records = blocks_for(size);
-  if (size > (uint64_t{1} << 62) || raw.size() - nl - 1 != records * kRecord)
-    throw bad("expected " + std::to_string(records) + " records for size " + std::to_string(size) +
-              ", the file has " + std::to_string(raw.size() - nl - 1) + " bytes of them");
+  if (raw.size() - nl - 1 != records * kRecord)
+    throw bad("expected " + std::to_string(records) + " records of " + std::to_string(kRecord) +
+              " bytes after the header, found " + std::to_string(raw.size() - nl - 1) + " bytes");
   BlockSums sums(size);
   const char* p = raw.data() + nl + 1;
   for (auto& s : sums.sums_) {
@@ -110,7 +116,7 @@ BlockSums BlockSums::parse(std::string_view raw, const std::string& where) {
     s.data = p[0] == 1;
     s.low = get64(p + 1);
     s.high = get64(p + 9);
-    if (!s.data && (s.low != 0 || s.high != 0)) throw bad("a hole record with a hash");
+    if (!s.data && (s.low != 0 || s.high != 0)) throw bad("a hole record with a checksum");
     p += kRecord;
   }
   return sums;

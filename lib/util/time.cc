@@ -27,6 +27,10 @@ std::optional<TimePoint> parse_iso8601(const std::string& s) {
   if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6)
     return std::nullopt;
+  // timegm would quietly normalise a month 13 or a minute 75 into another time.
+  if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+      tm.tm_min > 59 || tm.tm_sec > 60 || tm.tm_hour < 0 || tm.tm_min < 0 || tm.tm_sec < 0)
+    return std::nullopt;
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   long us = 0;
@@ -43,6 +47,10 @@ std::optional<TimePoint> parse_iso8601(const std::string& s) {
   std::string zone = s.substr(pos);
   if (!(zone.empty() || zone == "Z" || zone == "+00:00")) return std::nullopt;
   std::time_t secs = timegm(&tm);
+  // TimePoint counts nanoseconds in 64 bits: years 1678 to 2261 only.
+  constexpr std::time_t kLimit =
+      std::chrono::duration_cast<std::chrono::seconds>(Clock::duration::max()).count() - 1;
+  if (secs < -kLimit || secs > kLimit) return std::nullopt;
   return TimePoint(std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(secs) +
                                                                std::chrono::microseconds(us)));
 }

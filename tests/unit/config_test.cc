@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <tuple>
 
 #include "config/config.h"
 
@@ -75,7 +76,7 @@ TEST_CASE("every configuration error names file, line, column and what is wrong"
       {good_with("schedule: default\n    source: {type: file",
                  "schedule: nightly\n    source: {type: file"),
        10, 15, "names schedule 'nightly', which is not defined"},
-      {good_with("  vm2:", "  vm1:"), 12, 3, "duplicate job name 'vm1'"},
+      {good_with("  vm2:", "  vm1:"), 12, 3, "duplicate key 'vm1' (first at line 9)"},
       {good_with("  vm2:", "  ../vm2:"), 12, 3, "is not safe as a directory name"},
       {good_with("  vm2:", "  vm 2:"), 12, 3, "is not safe as a directory name"},
       {good_with("type: file", "type: nfs"), 11, 20, "unknown source type 'nfs'"},
@@ -86,7 +87,8 @@ TEST_CASE("every configuration error names file, line, column and what is wrong"
       {good_with("base-dir: /srv/backy", "base-dir: srv/backy"), 2, 13, "must be an absolute path"},
       {good_with("global:", "global:\n  socket: [a, b]"), 2, 11, "'socket' must be a string"},
       {good_with("daily: {", "daily: {{"), 6, 13, "YAML syntax error"},
-      {good_with("weekly:", "weekly:\n    weekly:"), 8, 5, "duplicate tag 'weekly'"},
+      {good_with("weekly:", "weekly:\n    weekly:"), 8, 5,
+       "duplicate key 'weekly' (first at line 7)"},
       {std::string(kGood) + "extra: 1\n", 15, 1, "unknown key 'extra' in the top level"},
   };
   for (const auto& c : cases) {
@@ -192,4 +194,141 @@ TEST_CASE("restore-pools errors name file, line and column", "[config]") {
         "p.yaml:15:26: 'restore-pools': pool 'rbd' is listed twice");
   CHECK(first_error(std::string(kGood) + "    restore-pools: [{x: 1}]\n") ==
         "p.yaml:15:21: 'restore-pools' must be a string");
+}
+
+TEST_CASE("a key given twice in any mapping is an error naming both lines", "[config]") {
+  struct Case {
+    std::string yaml;
+    int line, column;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      // Two sections: yaml-cpp keeps only the first for lookups, the second was ignored.
+      {std::string(kGood) + "jobs:\n  vm3:\n    schedule: default\n", 15, 1,
+       "duplicate key 'jobs' (first at line 8)"},
+      {good_with("  worker-limit: 2", "  worker-limit: 2\n  worker-limit: 3"), 4, 3,
+       "duplicate key 'worker-limit' (first at line 3)"},
+      {good_with("  default:", "  default:\n    hourly: {interval: 1h, keep: 2}\n  default:"), 7, 3,
+       "duplicate key 'default' (first at line 5)"},
+      {good_with("daily: {interval: 1d, keep: 9}", "daily: {interval: 1d, keep: 9, keep: 3}"), 6,
+       36, "duplicate key 'keep' (first at line 6)"},
+      {good_with("    schedule: default\n    source: {type: file",
+                 "    schedule: default\n    schedule: default\n    source: {type: file"),
+       11, 5, "duplicate key 'schedule' (first at line 10)"},
+      {good_with("type: ceph-rbd, pool: rbd,", "type: ceph-rbd, pool: rbd, pool: ssd,"), 14, 41,
+       "duplicate key 'pool' (first at line 14)"},
+      {good_with("global:\n", "global:\n  log-level: info\n  ? log-level\n  : debug\n"), 3, 5,
+       "duplicate key 'log-level' (first at line 2)"},
+      // Block and flow style, and a quoted key, are the same key.
+      {good_with("  vm2:", "  \"vm1\":"), 12, 3, "duplicate key 'vm1' (first at line 9)"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.yaml);
+    ConfigLoad load = parse_config(c.yaml, "dup.yaml");
+    REQUIRE_FALSE(load.ok());
+    int found = 0;
+    for (const auto& e : load.errors) {
+      INFO(e.to_string());
+      if (e.message.find("duplicate key") == std::string::npos) continue;
+      ++found;
+      CHECK(e.message == c.message);
+      CHECK(e.to_string() == "dup.yaml:" + std::to_string(c.line) + ":" + std::to_string(c.column) +
+                                 ": " + c.message);
+    }
+    CHECK(found == 1);
+  }
+}
+
+TEST_CASE("the same key in different mappings is no duplicate", "[config]") {
+  // daily in two schedules, schedule/source in two jobs, interval/keep in every tag.
+  ConfigLoad load = load_config(std::string(BACKY_SOURCE_DIR) + "/config/backy.yaml");
+  for (const auto& e : load.errors) UNSCOPED_INFO(e.to_string());
+  CHECK(load.ok());
+}
+
+TEST_CASE("an integer beyond 32 bits is an error, not cut to its low bits", "[config]") {
+  // keep: 4294967297 used to become keep 1; worker-limit 4294967296 became 0.
+  for (const auto& [from, to, message] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"keep: 9", "keep: 4294967297", "'keep' is out of range: 4294967297"},
+           {"worker-limit: 2", "worker-limit: 4294967296", "'worker-limit' is out of range"},
+           {"worker-limit: 2", "worker-limit: 99999999999999999999",
+            "'worker-limit' is out of range"},
+           {"worker-limit: 2", "worker-limit: -2147483649", "'worker-limit' is out of range"},
+       }) {
+    ConfigLoad load = parse_config(good_with(from, to), "big.yaml");
+    REQUIRE(load.errors.size() == 1);
+    CHECK_THAT(load.errors[0].message, Catch::StartsWith(message));
+  }
+}
+
+TEST_CASE("a verify fraction of .nan is refused", "[config]") {
+  // NaN compares false both with < 0 and > 1, and passed as a valid fraction.
+  for (const char* f : {".nan", ".NaN", ".inf", "-.inf", "1.5", "-0.1", "half"}) {
+    INFO(f);
+    ConfigLoad load = parse_config(
+        good_with("full-always: true}",
+                  std::string("full-always: true}\n    verify: {fraction: ") + f + "}"),
+        "nan.yaml");
+    REQUIRE(load.errors.size() == 1);
+    CHECK(load.errors[0].message == "'fraction' must be a number from 0 to 1");
+  }
+  ConfigLoad ok = parse_config(
+      good_with("full-always: true}", "full-always: true}\n    verify: {fraction: 0.25}"),
+      "ok.yaml");
+  REQUIRE(ok.ok());
+  CHECK(ok.config->jobs.at("vm2").verify.fraction == 0.25);
+}
+
+TEST_CASE("a duration longer than a century is refused before it overflows a clock", "[config]") {
+  // 1317624576693539401s (2^63 ns in weeks) parsed, and steady_clock::now() + max-time
+  // overflowed.
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"interval: 1d", "interval: 1317624576693539401s"},
+           {"interval: 1d", "interval: 36501d"},
+           {"full-always: true}", "full-always: true}\n    verify: {max-time: 5300w}"},
+           {"worker-limit: 2", "callback-timeout: 1317624576693539401"},
+       }) {
+    INFO(to);
+    ConfigLoad load = parse_config(good_with(from, to), "long.yaml");
+    REQUIRE(load.errors.size() == 1);
+    CHECK_THAT(load.errors[0].message, Catch::Contains("is out of range (at most 36500d)"));
+  }
+  CHECK(parse_config(good_with("interval: 1d", "interval: 36500d"), "ok.yaml").ok());
+}
+
+TEST_CASE("a NUL byte in a string value is an error", "[config]") {
+  // base-dir "/srv\0/x" would have been /srv for every system call.
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"base-dir: /srv/backy", "base-dir: \"/srv/backy\\0/x\""},
+           {"filename: /images/vm1.img", "filename: \"/images/vm1.img\\0.bak\""},
+           {"image: vm2.root", "image: \"vm2\\0root\""},
+       }) {
+    INFO(to);
+    ConfigLoad load = parse_config(good_with(from, to), "nul.yaml");
+    REQUIRE_FALSE(load.ok());
+    int nul = 0;
+    for (const auto& e : load.errors) nul += e.message.ends_with("contains a NUL byte");
+    CHECK(nul == 1);
+  }
+}
+
+TEST_CASE("odd YAML gives errors, never an exception", "[config]") {
+  const std::vector<std::string> texts = {
+      std::string("global: {base-dir: /x}\0jobs: 1\n", 31),
+      "global: &g {base-dir: /x, socket: *g}\nschedules: {}\n",
+      "global: &g\n  base-dir: /x\n  self: *g\nschedules: *g\njobs: *g\n",
+      "? [a, b]\n: 1\nglobal: {base-dir: /x}\nschedules: {}\n",
+      "global: !!binary aGVsbG8=\nschedules: {}\n",
+      std::string(3000, '[') + std::string(3000, ']'),
+      "--- 1\n--- 2\n",
+      "",
+  };
+  for (const auto& t : texts) {
+    INFO(t.substr(0, 80));
+    ConfigLoad load;
+    REQUIRE_NOTHROW(load = parse_config(t, "odd.yaml"));
+    CHECK_FALSE(load.ok());
+    for (const auto& e : load.errors) CHECK_FALSE(e.message.empty());
+  }
 }

@@ -72,6 +72,55 @@ TEST_CASE("replies: progress, result and error parse back", "[protocol]") {
   CHECK(junk.error->code == ErrorCode::bad_request);
 }
 
+TEST_CASE("a reply whose members have the wrong types is malformed, not an exception",
+          "[protocol]") {
+  // Json::value() throws type_error for a member of another type: backyctl died with
+  // "terminate called" on {"v":1,"type":true}. Found by tests/fuzz/fuzz_protocol.cc.
+  for (const std::string line : {
+           R"({"v":1,"type":true})",
+           R"({"v":"1","type":"response","ok":true})",
+           R"({"v":1.5,"type":"response","ok":true})",
+           R"({"v":1,"type":"response","ok":1,"result":{}})",
+           R"({"v":1,"type":"response","ok":false,"error":[]})",
+           R"({"v":1,"type":"response","ok":false})",
+           R"({"v":1,"type":"bogus"})",
+           R"({"v":null})",
+       }) {
+    INFO(line);
+    Reply r;
+    REQUIRE_NOTHROW(r = parse_reply(line));
+    CHECK(r.final);
+    CHECK_FALSE(r.ok);
+    REQUIRE(r.error);
+    CHECK(r.error->code == ErrorCode::bad_request);
+    CHECK_THAT(r.error->message, Catch::StartsWith("malformed reply from the daemon: "));
+  }
+  // An error with a code or message of the wrong type keeps what it can.
+  const Reply odd =
+      parse_reply(R"({"v":1,"type":"response","ok":false,"error":{"code":7,"message":["x"]}})");
+  REQUIRE(odd.error);
+  CHECK(odd.error->code == ErrorCode::internal);
+  CHECK(odd.error->message == "(no message)");
+}
+
+TEST_CASE("a line nested 32000 levels deep is refused, not a stack overflow", "[protocol]") {
+  // Copying the parsed args recursed once per level: 64 KiB of '[' overflowed the daemon's stack
+  // (found with tests/fuzz/fuzz_protocol.cc and a hand-made seed).
+  const std::string deep = std::string(32000, '[') + std::string(32000, ']');
+  const std::string request = R"({"v":1,"cmd":"status","args":{"job":)" + deep + "}}\n";
+  REQUIRE(request.size() <= kMaxRequestBytes);
+  const Error e = parse_error(request);
+  CHECK(e.code == ErrorCode::bad_request);
+  CHECK(e.message == "the request nests deeper than 32 levels");
+  const Reply r = parse_reply(R"({"v":1,"type":"progress","progress":)" + deep + "}");
+  REQUIRE(r.error);
+  CHECK(r.error->message == "malformed reply from the daemon: nested deeper than 32 levels");
+  // As deep as allowed still parses.
+  const std::string ok = std::string(kMaxNesting - 2, '[') + std::string(kMaxNesting - 2, ']');
+  CHECK(std::holds_alternative<Request>(
+      parse_request(R"({"v":1,"cmd":"status","args":{"job":)" + ok + "}}")));
+}
+
 TEST_CASE("invalid UTF-8 in a message does not throw while encoding", "[protocol]") {
   std::string line;
   REQUIRE_NOTHROW(line = encode_error({ErrorCode::failed, "file \xff\xfe"}));

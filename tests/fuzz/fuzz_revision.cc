@@ -1,0 +1,40 @@
+// Fuzzes the .rev parser with arbitrary text: revision_from_yaml either returns a revision or
+// throws backy::Error, nothing else. A revision it returns must survive to_yaml and come back
+// the same (that is how tag changes and scrubs rewrite it).
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "repo/revision.h"
+#include "util/error.h"
+
+namespace {
+
+void expect(bool ok) {
+  if (!ok) std::abort();
+}
+
+bool same(const backy::Revision& a, const backy::Revision& b) {
+  return a.uuid == b.uuid && a.timestamp == b.timestamp && a.parent == b.parent &&
+         a.tags == b.tags && a.trust == b.trust && a.source == b.source && a.size == b.size &&
+         a.stats.bytes_read == b.stats.bytes_read &&
+         a.stats.bytes_written == b.stats.bytes_written &&
+         a.stats.verified_blocks == b.stats.verified_blocks && a.bad_blocks == b.bad_blocks &&
+         a.scrubbed == b.scrubbed;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  backy::Revision r;
+  try {
+    r = backy::revision_from_yaml(text, "fuzz.rev");
+  } catch (const backy::Error&) {
+    return 0;
+  }
+  const backy::Revision back = backy::revision_from_yaml(backy::to_yaml(r), "fuzz.rev (again)");
+  expect(same(r, back));
+  return 0;
+}
