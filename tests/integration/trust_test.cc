@@ -17,6 +17,7 @@
 #include "integration/daemon_support.h"
 #include "protocol/commands.h"
 #include "store/block_sums.h"
+#include "support/crash_rounds.h"
 #include "support/ctl_daemon.h"
 #include "support/dir_state.h"
 #include "support/loop_xfs.h"
@@ -50,15 +51,6 @@ void rewrite_some(const fs::path& file, uint64_t size, std::mt19937_64& rng, int
   write_random(file, mib(rng) * MiB, MiB, rng());
 }
 
-// `backyctl scrub JOB all` found every revision intact.
-void check_scrub_clean(const CtlDaemon& d, const std::string& job) {
-  ProcessResult scrub = d.ctl({"scrub", job, "all"});
-  INFO(scrub.out << scrub.err);
-  CHECK(scrub.exit_code == 0);
-  CHECK(scrub.out.find("distrusted") == std::string::npos);
-  CHECK(count_of(scrub.out, ": verified\n") == revisions_of(d.job_dir(job)).size());
-}
-
 double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -90,28 +82,13 @@ TEST_CASE("trust: kill -9 of backyd at random moments during 20 backups of a fil
   for (const auto& uuid : ledger.check()) CHECK(ledger.image_digest(uuid) == want);
   std::fprintf(stderr, "trust kill -9, file source: an incremental takes %.2f s\n", run_seconds);
 
-  std::uniform_real_distribution<double> delay(0, 2 * run_seconds);
-  int completed = 0;
-  for (int i = 0; i < 20; ++i) {
-    // The source changes only while no run is active: a revision made in this round must equal
-    // the source as it is now.
+  CrashRounds rounds;
+  rounds.max_delay = 2 * run_seconds;
+  rounds.change_source = [&] {
     rewrite_some(source, kSize, rng, 32);
-    want = content_digest(source);
-    const double kill_after = delay(rng);
-    INFO("round " << i << ", kill after " << kill_after << " s");
-    {
-      Child run({BACKYCTL_PATH, "-s", d.socket(), "run", "vm", "--wait"}, dir / "run.log");
-      std::this_thread::sleep_for(std::chrono::duration<double>(kill_after));
-      d.kill();
-      REQUIRE(run.wait(10).has_value());  // the answer ends with the daemon's connection
-    }
-    d.start();
-    check_scrub_clean(d, "vm");
-    for (const auto& uuid : ledger.check()) {
-      CHECK(ledger.image_digest(uuid) == want);
-      ++completed;
-    }
-  }
+    return content_digest(source);
+  };
+  const int completed = run_crash_rounds(d, "vm", ledger, rounds, rng);
   std::fprintf(stderr, "trust kill -9, file source: %d of 20 killed runs had committed\n",
                completed);
   CHECK(completed < 20);  // some kills landed in a run (else the test proves little)
