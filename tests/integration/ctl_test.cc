@@ -13,6 +13,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include "support/ctl_daemon.h"
 #include "support/test_env.h"
 
 namespace fs = std::filesystem;
@@ -31,66 +32,38 @@ struct Job {
 class Daemon {
  public:
   explicit Daemon(const std::vector<Job>& jobs, const std::string& extra_global = "")
-      : data_(xfs_mount(), "ctl"), run_dir_("/tmp", "backy-ctl-sock") {
-    fs::permissions(run_dir_.path(), fs::perms(0755));
-    socket_ = (run_dir_ / "backyd.sock").string();
-    std::string yaml = "global:\n  base-dir: " + (data_ / "base").string() +
-                       "\n  worker-limit: 2\n  socket: " + socket_ + "\n" + extra_global +
-                       "schedules:\n  daily:\n    daily: {interval: 1d, keep: 5}\n"
-                       "  fast:\n    often: {interval: 2s, keep: 5}\njobs:\n";
-    for (const auto& j : jobs)
-      yaml += "  " + j.name + ":\n    schedule: " + j.schedule +
-              "\n    source: {type: file, filename: " + j.source + "}\n";
-    config_ = write_config(data_.path(), yaml);
-    child_ = std::make_unique<Child>(std::vector<std::string>{BACKYD_PATH, "-c", config_.string()},
-                                     data_ / "backyd.log");
-    REQUIRE(eventually(20, [&] { return ctl({"version"}).exit_code == 0; }));
-  }
-  ~Daemon() { stop(); }
+      : data_(xfs_mount(), "ctl"),
+        d_(data_.path(), config_rest(jobs), "  worker-limit: 2\n" + extra_global) {}
 
-  ProcessResult ctl(std::vector<std::string> args) const {
-    args.insert(args.begin(), {BACKYCTL_PATH, "-s", socket_});
-    return run(args);
-  }
+  ProcessResult ctl(std::vector<std::string> args) const { return d_.ctl(std::move(args)); }
   ProcessResult ctl_as_nobody(std::vector<std::string> args) const {
-    args.insert(args.begin(), {"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                               BACKYCTL_PATH, "-s", socket_});
-    return run(args);
+    return d_.ctl_as_nobody(std::move(args));
   }
-  json ctl_json(std::vector<std::string> args) const {
-    args.push_back("--json");
-    ProcessResult r = ctl(args);
-    INFO(r.err);
-    REQUIRE(r.exit_code == 0);
-    return json::parse(r.out);
-  }
-  void stop() {
-    if (!child_) return;
-    child_->signal(SIGTERM);
-    CHECK(child_->wait(30) == 0);
-    child_.reset();
-  }
+  json ctl_json(std::vector<std::string> args) const { return d_.ctl_json(std::move(args)); }
+  void stop() { d_.stop(); }
   // Waits until `job` has `n` revisions.
-  bool wait_revisions(const std::string& job, size_t n) const {
-    return eventually(30, [&] {
-      ProcessResult r = ctl({"status", job, "--json"});
-      return r.exit_code == 0 && json::parse(r.out)["revisions"].size() >= n;
-    });
-  }
+  bool wait_revisions(const std::string& job, size_t n) const { return d_.wait_revisions(job, n); }
 
   const fs::path& dir() const { return data_.path(); }
-  const fs::path& config() const { return config_; }
-  const std::string& socket() const { return socket_; }
+  const fs::path& config() const { return d_.config(); }
+  const std::string& socket() const { return d_.socket(); }
   fs::path image(const std::string& job, const std::string& uuid) const {
-    return data_ / "base" / job / uuid;
+    return d_.job_dir(job) / uuid;
   }
 
  private:
-  TempDir data_;
-  TempDir run_dir_;
-  std::string socket_;
-  fs::path config_;
-  std::unique_ptr<Child> child_;
+  static std::string config_rest(const std::vector<Job>& jobs) {
+    std::string yaml =
+        "schedules:\n  daily:\n    daily: {interval: 1d, keep: 5}\n"
+        "  fast:\n    often: {interval: 2s, keep: 5}\njobs:\n";
+    for (const auto& j : jobs)
+      yaml += "  " + j.name + ":\n    schedule: " + j.schedule +
+              "\n    source: {type: file, filename: " + j.source + "}\n";
+    return yaml;
+  }
+
+  TempDir data_;  // first: outlives the daemon
+  CtlDaemon d_;
 };
 
 std::string source_image(const fs::path& dir, const std::string& name, uint64_t seed) {
