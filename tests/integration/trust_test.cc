@@ -2,9 +2,6 @@
 // through backyctl, on the real XFS mount, with a file source: kill -9 at random moments, a full
 // filesystem, a flipped byte in a revision, and every changing command tried as `nobody`.
 // (The RBD half of the crash test is tests/ceph/rbd_trust_test.cc.)
-#include <signal.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
