@@ -12,6 +12,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <list>
 #include <random>
 #include <sstream>
 
@@ -91,16 +92,20 @@ uint64_t TestImage::size() {
   return s;
 }
 
-void TestImage::write(uint64_t offset, uint64_t len, uint64_t seed) {
-  Open o(cluster_, name_);
+std::string pseudo_random_bytes(uint64_t len, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::string data(len, '\0');
   for (size_t i = 0; i + 8 <= len; i += 8) {
     uint64_t v = rng();
     std::memcpy(&data[i], &v, 8);
   }
+  return data;
+}
+
+void TestImage::write(uint64_t offset, uint64_t len, uint64_t seed) {
+  Open o(cluster_, name_);
   ceph::bufferlist bl;
-  bl.append(data);
+  bl.append(pseudo_random_bytes(len, seed));
   REQUIRE(o.img.write(offset, len, bl) == static_cast<ssize_t>(len));
 }
 
@@ -139,6 +144,21 @@ std::vector<std::string> TestImage::backy_snapshots() {
   for (const auto& s : snapshots())
     if (s.rfind("backy-", 0) == 0) out.push_back(s);
   return out;
+}
+
+int TestImage::fence_watchers() {
+  Open o(cluster_, name_);
+  std::list<librbd::image_watcher_t> watchers;
+  REQUIRE(o.img.list_watchers(watchers) == 0);
+  const auto me = static_cast<int64_t>(cluster_.rados().get_instance_id());
+  int fenced = 0;
+  for (const auto& w : watchers) {
+    if (w.id == me) continue;
+    INFO("blocklist " << w.addr);
+    REQUIRE(cluster_.rados().blocklist_add(w.addr, 600) == 0);
+    ++fenced;
+  }
+  return fenced;
 }
 
 uint64_t unshared_bytes(const std::filesystem::path& file) {

@@ -35,6 +35,7 @@ class TestCluster {
   explicit TestCluster(const std::string& conf = ceph_conf());
   ~TestCluster();
   librados::IoCtx& pool() { return io_; }
+  librados::Rados& rados() { return rados_; }
   const std::string& conf() const { return conf_; }
 
  private:
@@ -54,7 +55,7 @@ class TestImage {
   const std::string& name() const { return name_; }
   std::string spec() const { return "rbd/" + name_; }
   uint64_t size();
-  // Pseudo-random bytes from `seed`.
+  // pseudo_random_bytes(len, seed), below.
   void write(uint64_t offset, uint64_t len, uint64_t seed);
   void discard(uint64_t offset, uint64_t len);
   void resize(uint64_t size);
@@ -62,6 +63,11 @@ class TestImage {
   void snap_remove(const std::string& snap);
   std::vector<std::string> snapshots();
   std::vector<std::string> backy_snapshots();  // names starting with "backy-"
+  // Blocklists (for 10 minutes) every client watching the image but this test's own, and
+  // returns how many: how an operator fences a client that crashed (kill -9 of backyd), so that
+  // its dead watch does not stall the image's next notifications (the lock handover before a
+  // write, a snapshot) until the OSDs' watch timeout, 30 s.
+  int fence_watchers();
   // Deletes the image now (snapshots first), as an operator would.
   void remove();
   // Do not remove the image on destruction (its cluster is gone).
@@ -74,6 +80,10 @@ class TestImage {
   std::string name_;
   bool removed_ = false;
 };
+
+// The bytes TestImage::write(offset, len, seed) writes: what a test that models the image's
+// content in memory copies into its model.
+std::string pseudo_random_bytes(uint64_t len, uint64_t seed);
 
 // Bytes of `file` in data extents that FIEMAP does not mark shared: what this file alone costs
 // (st_blocks also counts XFS's speculative copy-on-write preallocation, freed later).

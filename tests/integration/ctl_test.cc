@@ -22,7 +22,7 @@ using namespace backy::test;
 
 namespace {
 
-using Daemon = CtlDaemon;
+using Daemon = CtlTestDaemon;
 
 int raw_connect(const std::string& path) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);

@@ -106,7 +106,7 @@ struct OneRevision {
   }
   TempDir src;
   std::string img;
-  CtlDaemon d;
+  CtlTestDaemon d;
   std::string uuid;
   fs::path image;
 };
@@ -244,7 +244,7 @@ TEST_CASE("restore stopped by SIGTERM leaves no target and no temp file", "[rest
   TempDir src(xfs_mount(), "restore-big");
   const fs::path img = src / "big.img";
   write_random(img, 0, 768u << 20, 77);
-  CtlDaemon d({{"vm1", img.string()}});
+  CtlTestDaemon d({{"vm1", img.string()}});
   REQUIRE(eventually(180, [&] {
     ProcessResult st = d.ctl({"status", "vm1", "--json"});
     return st.exit_code == 0 && json::parse(st.out)["revisions"].size() == 1;

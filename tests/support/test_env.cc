@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -250,6 +251,14 @@ bool eventually(double seconds, const std::function<bool()>& pred) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return pred();
+}
+
+uint64_t test_seed(const std::string& what) {
+  const char* fixed = std::getenv("BACKY_TEST_SEED");
+  const uint64_t seed = fixed && *fixed ? std::stoull(fixed) : std::random_device{}();
+  std::fprintf(stderr, "%s: seed %llu (BACKY_TEST_SEED=%llu replays it)\n", what.c_str(),
+               static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
+  return seed;
 }
 
 }  // namespace backy::test

@@ -79,5 +79,8 @@ uint64_t allocated_bytes(const std::filesystem::path& file);
 std::filesystem::path write_config(const std::filesystem::path& dir, const std::string& yaml);
 // Waits until `pred` is true or `seconds` pass; returns pred().
 bool eventually(double seconds, const std::function<bool()>& pred);
+// The seed of a randomised test: BACKY_TEST_SEED when set (to replay a failure), else a fresh
+// one. Printed to stderr with `what`, so that a failure can be reproduced.
+uint64_t test_seed(const std::string& what);
 
 }  // namespace backy::test
