@@ -23,14 +23,17 @@ install(FILES ${BACKY_CHANGELOG_GZ} DESTINATION ${CMAKE_INSTALL_DOCDIR})
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME backyd)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
-set(CPACK_PACKAGE_CONTACT "backyd maintainers <backyd@localhost>")
+set(BACKY_MAINTAINER "backyd maintainers <backyd@users.noreply.github.com>"
+    CACHE STRING "the package's Maintainer: field")
+set(CPACK_PACKAGE_CONTACT "${BACKY_MAINTAINER}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "block-level backup daemon for VM disks (Ceph RBD, image files)")
+# Debian wants description lines of at most 80 characters.
 set(CPACK_PACKAGE_DESCRIPTION
-    "backyd backs up virtual machine disks, Ceph RBD images or plain image files and block\n\
-devices, on a schedule. Each revision is a plain raw image on a reflink filesystem (XFS,\n\
-btrfs) sharing unchanged extents with its parent, so an incremental costs what changed and a\n\
-restore needs nothing but dd. backyctl talks to the daemon: status, health for monitoring,\n\
-metrics, run now, restore.")
+    "backyd backs up virtual machine disks, Ceph RBD images or plain image files\n\
+and block devices, on a schedule. Each revision is a raw image on a reflink\n\
+filesystem (XFS, btrfs) sharing unchanged extents with its parent, so an\n\
+incremental costs what changed and a restore needs nothing but dd. backyctl\n\
+talks to the daemon: status, health for monitoring, metrics, run now, restore.")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
