@@ -200,6 +200,10 @@ int main(int argc, char** argv) {
   }
   const backy::Config& config = *load.config;
   if (vm.count("check-config")) return check_config(config, vm.count("online") > 0);
+  if (vm.count("online")) {
+    std::cerr << "backyd: --online goes with --check-config\n";
+    return 2;
+  }
 
   if (vm.count("log-level") && !backy::parse_log_level(vm["log-level"].as<std::string>())) {
     std::cerr << "backyd: unknown log level '" << vm["log-level"].as<std::string>()
