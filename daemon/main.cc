@@ -17,8 +17,11 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/program_options.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <sstream>
 
@@ -155,6 +158,29 @@ int check_config(const backy::Config& config, bool online) {
   return 0;
 }
 
+// --write-paths: base-dir and the metrics file's directory, one a line, for backyd-generator to
+// put into a drop-in as ReadWritePaths=. A path that a unit file would read differently (spaces,
+// quotes, backslashes, % specifiers, control characters) is refused with a message, not printed.
+int print_write_paths(const backy::Config& config) {
+  std::vector<std::filesystem::path> paths = {config.global.base_dir};
+  if (!config.global.metrics_file.empty())
+    paths.push_back(std::filesystem::path(config.global.metrics_file).parent_path());
+  int code = 0;
+  for (const auto& p : paths) {
+    const std::string s = p.lexically_normal().string();
+    const bool plain = p.is_absolute() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+                         return std::isalnum(c) || std::strchr("/._+-@:,=", c) != nullptr;
+                       });
+    if (plain) {
+      std::cout << s << "\n";
+    } else {
+      std::cerr << "backyd: " << s << ": not usable in a unit file; allow it by hand\n";
+      code = 1;
+    }
+  }
+  return code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -166,6 +192,9 @@ int main(int argc, char** argv) {
       "check the configuration and what it names (base-dir, sources, group, callback), print "
       "errors and warnings as file:line:col and a summary, and exit")(
       "online", "with --check-config: also connect to Ceph and check every RBD image")(
+      "write-paths",
+      "print the directories the configuration has backyd write (base-dir, the metrics file's), "
+      "one a line, and exit (for backyd-generator: the service's ReadWritePaths=)")(
       "once", po::value<std::vector<std::string>>()->multitoken(),
       "back up the named jobs now, in the foreground, and exit")(
       "tags", po::value<std::string>(), "with --once: the tags of the new revisions (T1,T2)")(
@@ -200,6 +229,7 @@ int main(int argc, char** argv) {
   }
   const backy::Config& config = *load.config;
   if (vm.count("check-config")) return check_config(config, vm.count("online") > 0);
+  if (vm.count("write-paths")) return print_write_paths(config);
   if (vm.count("online")) {
     std::cerr << "backyd: --online goes with --check-config\n";
     return 2;

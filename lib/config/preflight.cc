@@ -62,8 +62,9 @@ std::string errno_text(int err) {
 // Under the unit's ProtectSystem=strict a path outside ReadWritePaths= is read-only.
 std::string sandbox_hint(int err, const fs::path& dir) {
   if (err != EROFS) return "";
-  return " (under systemd: allow it with `systemctl edit backyd`, [Service] ReadWritePaths=" +
-         dir.string() + ")";
+  return " (under systemd: `systemctl daemon-reload && systemctl restart backyd` lets "
+         "backyd-generator add " +
+         dir.string() + " to the sandbox's ReadWritePaths=)";
 }
 
 void check_base_dir(const Config& c, const Positions& at, PreflightReport& r) {

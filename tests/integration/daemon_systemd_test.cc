@@ -75,3 +75,25 @@ TEST_CASE("systemd: the sysusers entry creates the admin group backy", "[daemon]
   CHECK(r.exit_code == 0);
   CHECK(read_text(root / "etc/group").find("backy:x:") != std::string::npos);
 }
+
+TEST_CASE(
+    "systemd: backyd --write-paths names base-dir and the metrics directory for the generator",
+    "[daemon]") {
+  TempDir dir("/tmp", "backyd-write-paths");
+  const std::string tail = "\nschedules: {s: {daily: {interval: 1d, keep: 3}}}\n";
+  const auto cfg = write_config(dir.path(),
+                                "global: {base-dir: /backup/backy, metrics-file: "
+                                "/var/lib/prometheus/node-exporter/backy.prom}" +
+                                    tail);
+  const auto r = run({BACKYD_PATH, "-c", cfg.string(), "--write-paths"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "/backup/backy\n/var/lib/prometheus/node-exporter\n");
+  // A path a unit file would read differently is refused, not printed.
+  const auto odd = write_config(dir.path(), "global: {base-dir: '/backup/my backups'}" + tail);
+  const auto refused = run({BACKYD_PATH, "-c", odd.string(), "--write-paths"});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.out.empty());
+  CHECK(refused.err.find("not usable in a unit file") != std::string::npos);
+  // The generator is shipped beside the units and asks exactly this.
+  CHECK(read_text(kUnits / "backyd-generator").find("--write-paths") != std::string::npos);
+}
