@@ -150,18 +150,23 @@ std::optional<std::string> check_file_source(const JobConfig& job, const Positio
   const std::string& file = job.source.filename;
   const auto where = std::vector<std::string>{"jobs", job.name, "source", "filename"};
   const std::string what = "job '" + job.name + "': file source " + file;
+  // stat before open: opening a character device or FIFO can have effects of its own (a
+  // watchdog arms, a tape rewinds), and neither is a valid source anyway.
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) {
+    r.errors.push_back(at.at(where, what + ": " + errno_text(errno)));
+    return std::nullopt;
+  }
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+    r.errors.push_back(at.at(where, what + " is neither a regular file nor a block device"));
+    return std::nullopt;
+  }
   UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd) {
     r.errors.push_back(at.at(where, what + ": " + errno_text(errno)));
     return std::nullopt;
   }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return std::nullopt;
   if (S_ISBLK(st.st_mode)) return "blk:" + std::to_string(st.st_rdev);
-  if (!S_ISREG(st.st_mode)) {
-    r.errors.push_back(at.at(where, what + " is neither a regular file nor a block device"));
-    return std::nullopt;
-  }
   return "file:" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
 }
 

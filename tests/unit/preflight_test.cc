@@ -112,7 +112,7 @@ TEST_CASE("preflight: each problem is named at the key that names the thing", "[
   CHECK(has(warnings, "3:16: admin-group 'no-such-group-backy' does not exist"));
 }
 
-TEST_CASE("preflight: base-dir that is a file or not writable is an error", "[config]") {
+TEST_CASE("preflight: a base-dir that is a file is an error", "[config]") {
   ScratchDir t;
   std::ofstream(t.dir / "file") << "x";
   const std::string yaml_tail = "\nschedules:\n  s: {daily: {interval: 1d, keep: 3}}\n";
@@ -121,6 +121,20 @@ TEST_CASE("preflight: base-dir that is a file or not writable is an error", "[co
   REQUIRE(r.errors.size() == 1);
   CHECK(r.errors[0].message.find("is not a directory") != std::string::npos);
   CHECK(r.errors[0].line == 2);
+}
+
+TEST_CASE("preflight: a character device as file source is refused without being opened",
+          "[config]") {
+  ScratchDir t;
+  fs::create_directory(t.dir / "base");
+  const PreflightReport r = preflight(
+      load(t.dir, "global:\n  base-dir: " + (t.dir / "base").string() +
+                      "\nschedules:\n  s: {daily: {interval: 1d, keep: 3}}\n"
+                      "jobs:\n  vm: {schedule: s, source: {type: file, filename: /dev/null}}\n"));
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].message ==
+        "job 'vm': file source /dev/null is neither a regular file nor a block device");
+  CHECK(r.errors[0].line == 6);
 }
 
 TEST_CASE("preflight: check_images reports each missing image, and an unreachable cluster once",
