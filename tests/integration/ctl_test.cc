@@ -79,6 +79,15 @@ class Daemon {
     });
   }
 
+  // The job's run has ended (its revision is committed before the run reports back: until then a
+  // new `run` is refused as a conflict).
+  bool wait_idle(const std::string& job) const {
+    return eventually(30, [&] {
+      ProcessResult r = ctl({"status", job, "--json"});
+      return r.exit_code == 0 && json::parse(r.out)["job"]["state"] == "waiting";
+    });
+  }
+
   const fs::path& dir() const { return data_.path(); }
   const fs::path& config() const { return config_; }
   const std::string& socket() const { return socket_; }
@@ -184,6 +193,7 @@ TEST_CASE("backyctl: run --wait, restore to a file and to stdout equal the revis
   const std::string img = source_image(src.path(), "vm1.img", 3);
   Daemon d({{"vm1", img}});
   REQUIRE(d.wait_revisions("vm1", 1));
+  REQUIRE(d.wait_idle("vm1"));
   write_random(img, 8 << 20, 1 << 20, 99);  // the next revision differs
 
   ProcessResult run_wait = d.ctl({"run", "vm1", "--tags", "manual:test", "--wait"});
@@ -365,6 +375,7 @@ TEST_CASE("backyd gives a socket it binds itself to admin-group, whose members m
   TempDir src(xfs_mount(), "src");
   Daemon d({{"vm1", source_image(src.path(), "vm1.img", 7)}}, "  admin-group: nogroup\n");
   REQUIRE(d.wait_revisions("vm1", 1));
+  REQUIRE(d.wait_idle("vm1"));
   struct stat st {};
   REQUIRE(::stat(d.socket().c_str(), &st) == 0);
   const struct group* g = ::getgrnam("nogroup");
