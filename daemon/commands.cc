@@ -150,6 +150,7 @@ void CommandHandler::health(Out out) {
   auto facts = std::make_shared<HealthFacts>();
   facts->jobs = scheduler_.status();
   facts->base_dir = scheduler_.config().global.base_dir.string();
+  facts->refused_reload = scheduler_.refused_reload();
   executors_.read([facts, out, cache = cache_, loop = executors_.loop] {
     const std::filesystem::path base = facts->base_dir;
     std::lock_guard lock(cache->mutex);

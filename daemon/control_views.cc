@@ -148,6 +148,10 @@ Json evaluate_health(const HealthFacts& f) {
     }
     for (const auto& p : it->second.problems) add(false, s.name, p);
   }
+  if (f.refused_reload)
+    add(false, "",
+        "configuration reload refused, the previous configuration is running: " +
+            *f.refused_reload);
   if (f.reflinks == false)
     add(false, "",
         "base-dir " + f.base_dir +

@@ -34,13 +34,15 @@ struct HealthFacts {
   std::map<std::string, RepoFindings> repos;  // by job
   std::optional<bool> reflinks;  // whether base-dir supports reflinks (unknown: nullopt)
   std::string base_dir;
+  std::optional<std::string> refused_reload;  // JobScheduler::refused_reload
 };
 
 // {"status": "OK"|"WARNING"|"CRITICAL", "exit_code": 0|1|2, "summary": "...",
 //  "problems": [{"level": "CRITICAL"|"WARNING", "job": "...", "message": "..."}]}
 // CRITICAL: a job overdue, a revision with bad blocks. WARNING: a job whose last run failed but
 // is within its SLA, a committed run whose later steps failed (expiry, `latest`, the source's
-// clean-up), distrusted revisions, a base-dir without reflinks, unreadable metadata.
+// clean-up), distrusted revisions, a base-dir without reflinks, unreadable metadata, a refused
+// configuration reload (until an accepted one).
 protocol::Json evaluate_health(const HealthFacts& facts);
 
 // Prometheus text exposition format, version 0.0.4.

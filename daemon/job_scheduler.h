@@ -85,6 +85,9 @@ class JobScheduler {
   virtual std::optional<std::string> resume(const std::string& job) = 0;
   // Re-reads the configuration file (as SIGHUP does).
   virtual ReloadResult reload() = 0;
+  // The first error of the last reload when it was refused (health shows it as WARNING: the file
+  // on disk is not what runs); nullopt once a reload was accepted, or before any reload.
+  virtual std::optional<std::string> refused_reload() const { return std::nullopt; }
 
   // Runs `work` on the worker pool (for restore, scrub, forget, tags: anything doing I/O), then
   // `done` on the io_context thread with the error message (nullopt = success). `job` names the

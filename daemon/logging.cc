@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "config/preflight.h"
+
 namespace backy {
 
 namespace {
@@ -98,6 +100,12 @@ std::shared_ptr<spdlog::logger> job_logger(const spdlog::logger& base, const std
   log->set_level(base.level());
   log->flush_on(base.flush_level());
   return log;
+}
+
+void log_preflight(const Config& config, spdlog::logger& log) {
+  const PreflightReport report = preflight(config);
+  for (const auto& e : report.errors) log.error("preflight: {}", e.to_string());
+  for (const auto& w : report.warnings) log.warn("preflight: {}", w.to_string());
 }
 
 }  // namespace backy

@@ -13,6 +13,8 @@
 #include <optional>
 #include <string>
 
+#include "config/config.h"
+
 namespace backy {
 
 // The config's spelling ("info", "debug", "warning", ...) as spdlog's level; nullopt if unknown.
@@ -25,5 +27,10 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& level, bool force
 std::shared_ptr<spdlog::logger> job_logger(const spdlog::logger& base, const std::string& job);
 // Whether stderr is systemd's journal stream.
 bool stderr_is_journal();
+
+// Logs what preflight() finds for `config` (config/preflight.h): errors at error level, warnings
+// at warning level, each as "file:line:col: message". At start and on every accepted reload, so
+// the journal says what `backyd --check-config` would; nothing is refused.
+void log_preflight(const Config& config, spdlog::logger& log);
 
 }  // namespace backy

@@ -1,5 +1,6 @@
 // backyd: the backup daemon. main() parses argv, loads the configuration and hands over to one
-// of the modes: --check-config, --once, or the long-running daemon (run_daemon below), which
+// of the modes: --check-config (the preflight, config/preflight.h), --once, or the long-running
+// daemon (run_daemon below), which
 // builds the parts, owns them for the process's lifetime, and tears them down in order:
 //
 //   DaemonLock   one daemon per base-dir
@@ -16,18 +17,24 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/program_options.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <sstream>
 
 #include "config/config.h"
+#include "config/preflight.h"
 #include "control_server.h"
 #include "daemon_lock.h"
 #include "logging.h"
 #include "notifier.h"
 #include "once.h"
 #include "scheduler.h"
+#include "socket_group.h"
+#include "source/rbd_image_check.h"
 #include "source/source_factory.h"
 #include "util/error.h"
 #include "worker_pool.h"
@@ -50,6 +57,9 @@ int run_daemon(backy::Config config, std::shared_ptr<spdlog::logger> log, bool l
     log->error("{}", e.what());
     return 1;
   }
+  // Not refused: a missing file source fails its job, not the daemon. Logged so that the journal
+  // says what `--check-config` would.
+  backy::log_preflight(config, *log);
   // The control server's socket when systemd activated us (-1: it binds global.socket itself).
   const int listen_fd = backy::activated_socket(*log);
 
@@ -71,6 +81,10 @@ int run_daemon(backy::Config config, std::shared_ptr<spdlog::logger> log, bool l
     log->error("control socket: {}", e.what());
     return 1;
   }
+  // An activated socket got its group from backyd.socket (SocketGroup=).
+  if (listen_fd < 0)
+    backy::give_socket_to_group(scheduler->config().global.socket,
+                                scheduler->config().global.admin_group, *log);
   scheduler->start();
 
   int exit_code = 0;
@@ -118,6 +132,55 @@ int run_daemon(backy::Config config, std::shared_ptr<spdlog::logger> log, bool l
   return 0;
 }
 
+// --check-config after a successful load: the preflight, its findings on stderr, a summary on
+// stdout when there are no errors. Returns the exit code.
+int check_config(const backy::Config& config, bool online) {
+  backy::PreflightReport report = backy::preflight(config);
+  if (online) backy::check_images(config, backy::make_rbd_image_check(config.ceph), report);
+  for (const auto& e : report.errors) std::cerr << e.to_string() << "\n";
+  for (auto w : report.warnings) {
+    w.message = "warning: " + w.message;
+    std::cerr << w.to_string() << "\n";
+  }
+  auto count = [](size_t n, const char* what) {
+    return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+  };
+  const std::string file = config.file.string();
+  if (!report.ok()) {
+    std::cerr << "backyd: " << file << ": " << count(report.errors.size(), "error") << ", "
+              << count(report.warnings.size(), "warning") << "\n";
+    return 1;
+  }
+  std::cout << file << ": ok, " << count(config.jobs.size(), "job") << ", "
+            << count(config.schedules.size(), "schedule") << ", base-dir "
+            << config.global.base_dir.string() << ", " << count(report.warnings.size(), "warning")
+            << (online ? ", images checked" : "") << "\n";
+  return 0;
+}
+
+// --write-paths: base-dir and the metrics file's directory, one a line, for backyd-generator to
+// put into a drop-in as ReadWritePaths=. A path that a unit file would read differently (spaces,
+// quotes, backslashes, % specifiers, control characters) is refused with a message, not printed.
+int print_write_paths(const backy::Config& config) {
+  std::vector<std::filesystem::path> paths = {config.global.base_dir};
+  if (!config.global.metrics_file.empty())
+    paths.push_back(std::filesystem::path(config.global.metrics_file).parent_path());
+  int code = 0;
+  for (const auto& p : paths) {
+    const std::string s = p.lexically_normal().string();
+    const bool plain = p.is_absolute() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+                         return std::isalnum(c) || std::strchr("/._+-@:,=", c) != nullptr;
+                       });
+    if (plain) {
+      std::cout << s << "\n";
+    } else {
+      std::cerr << "backyd: " << s << ": not usable in a unit file; allow it by hand\n";
+      code = 1;
+    }
+  }
+  return code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -125,7 +188,13 @@ int main(int argc, char** argv) {
       "Usage: backyd -c CONFIG [--check-config | --once JOB...]\n\nOptions");
   opts.add_options()("help,h", "show this help")("version", "show the version")(
       "config,c", po::value<std::string>()->default_value("/etc/backy.yaml"), "configuration file")(
-      "check-config", "validate the configuration, print a summary, and exit")(
+      "check-config",
+      "check the configuration and what it names (base-dir, sources, group, callback), print "
+      "errors and warnings as file:line:col and a summary, and exit")(
+      "online", "with --check-config: also connect to Ceph and check every RBD image")(
+      "write-paths",
+      "print the directories the configuration has backyd write (base-dir, the metrics file's), "
+      "one a line, and exit (for backyd-generator: the service's ReadWritePaths=)")(
       "once", po::value<std::vector<std::string>>()->multitoken(),
       "back up the named jobs now, in the foreground, and exit")(
       "tags", po::value<std::string>(), "with --once: the tags of the new revisions (T1,T2)")(
@@ -159,10 +228,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   const backy::Config& config = *load.config;
-  if (vm.count("check-config")) {
-    std::cout << file << ": ok, " << config.jobs.size() << " jobs, " << config.schedules.size()
-              << " schedules, base-dir " << config.global.base_dir.string() << "\n";
-    return 0;
+  if (vm.count("check-config")) return check_config(config, vm.count("online") > 0);
+  if (vm.count("write-paths")) return print_write_paths(config);
+  if (vm.count("online")) {
+    std::cerr << "backyd: --online goes with --check-config\n";
+    return 2;
   }
 
   if (vm.count("log-level") && !backy::parse_log_level(vm["log-level"].as<std::string>())) {

@@ -85,6 +85,7 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
   std::optional<std::string> pause(const std::string& job) override;
   std::optional<std::string> resume(const std::string& job) override;
   ReloadResult reload() override;
+  std::optional<std::string> refused_reload() const override { return refused_reload_; }
   void post_job_work(const std::string& job, std::function<void(std::stop_token)> work,
                      std::function<void(std::optional<std::string>)> done) override;
   std::shared_ptr<SourceFactory> restore_targets() const override { return sources_; }
@@ -163,7 +164,8 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
   Options options_;
   std::map<std::string, Job> jobs_;  // also jobs a reload removed while their task still runs
   std::vector<std::string> orphans_;
-  int untracked_tasks_ = 0;  // job work for names not in the config (orphans)
+  std::optional<std::string> refused_reload_;  // see JobScheduler::refused_reload
+  int untracked_tasks_ = 0;                    // job work for names not in the config (orphans)
   bool stopping_ = false;
   std::function<void(bool)> stopped_;
   boost::asio::steady_timer stop_timer_;

@@ -36,11 +36,14 @@ ReloadResult Scheduler::reload() {
     for (const auto& e : result.errors) log_->error("reload: {}", e);
     log_->error("reload refused: {} error{}; the running configuration stays", result.errors.size(),
                 result.errors.size() == 1 ? "" : "s");
+    refused_reload_ = result.errors.front();
     notifier_.ready();
     return result;
   }
   Config next = std::move(*load.config);
   result.accepted = true;
+  refused_reload_.reset();
+  log_preflight(next, *log_);
 
   if (next.global.worker_limit != config_.global.worker_limit) {
     log_->info("worker-limit {} -> {}", config_.global.worker_limit, next.global.worker_limit);

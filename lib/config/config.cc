@@ -446,7 +446,8 @@ ConfigLoad parse_config(const std::string& text, const std::string& file) {
       parse_schedules(v, root["schedules"], cfg.schedules);
     else
       v.error(root, "'schedules' is required");
-    if (root["jobs"]) parse_jobs(v, root["jobs"], cfg);
+    // `jobs:` with nothing but comments under it (a fresh install) is a host with no jobs yet.
+    if (root["jobs"] && !root["jobs"].IsNull()) parse_jobs(v, root["jobs"], cfg);
   } catch (const YAML::Exception& e) {
     v.error(e.mark, "invalid configuration: " + e.msg);
   }

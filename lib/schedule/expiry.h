@@ -4,7 +4,7 @@
 // module applies them (rewrites .rev tags, deletes files). Nothing here touches a file or reads
 // the clock, so a plan can be logged or shown exactly as it would be applied.
 //
-// Rules (backy 2.x, DESIGN.md "Schedule semantics"):
+// Rules (backy 2.x; docs/operations.md, "How schedules place runs"):
 //   - Per schedule tag {interval, keep}: the newest `keep` revisions carrying it keep it; an older
 //     one loses it once it is older than keep x interval. A tag is therefore kept while either
 //     holds, so a burst of runs (catch-up after downtime) cannot push out a revision that is still

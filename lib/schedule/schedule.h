@@ -5,7 +5,7 @@
 // the same answer for the same inputs. Safe to call from any thread. The expiry plan (which
 // revisions lose tags or go) lives beside it in schedule/expiry.h.
 //
-// Semantics follow backy 2.x (DESIGN.md, "Schedule semantics"):
+// Semantics follow backy 2.x (docs/operations.md, "How schedules place runs"):
 //   - Every tag {interval, keep} has regular slots k * interval + (spread mod interval) seconds
 //     after the Unix epoch. A job's regular run is the earliest slot over its tags and carries
 //     every tag whose slot falls on that same second (daily and weekly coincide once a week).

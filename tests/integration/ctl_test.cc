@@ -1,6 +1,7 @@
 // backyctl against a real backyd on the real XFS mount: every command in text and --json form,
 // rights, health states, misbehaving clients. The socket lives in its own directory under /tmp
 // (mode 0755) so that `nobody` can reach it; the revisions on XFS.
+#include <grp.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -106,6 +107,7 @@ TEST_CASE("backyctl: run --wait, restore to a file and to stdout equal the revis
   const std::string img = source_image(src.path(), "vm1.img", 3);
   Daemon d({{"vm1", img}});
   REQUIRE(d.wait_revisions("vm1", 1));
+  REQUIRE(d.wait_idle("vm1"));
   write_random(img, 8 << 20, 1 << 20, 99);  // the next revision differs
 
   ProcessResult run_wait = d.ctl({"run", "vm1", "--tags", "manual:test", "--wait"});
@@ -280,6 +282,25 @@ TEST_CASE("backyctl as nobody: may read, may not change", "[ctl]") {
   ProcessResult refused = d.ctl_as_nobody({"status"});
   CHECK(refused.exit_code == 1);
   CHECK(refused.err.find("permission denied on") != std::string::npos);
+}
+
+TEST_CASE("backyd gives a socket it binds itself to admin-group, whose members may change",
+          "[ctl]") {
+  TempDir src(xfs_mount(), "src");
+  Daemon d({{"vm1", source_image(src.path(), "vm1.img", 7)}}, "  admin-group: nogroup\n");
+  REQUIRE(d.wait_revisions("vm1", 1));
+  REQUIRE(d.wait_idle("vm1"));
+  struct stat st {};
+  REQUIRE(::stat(d.socket().c_str(), &st) == 0);
+  const struct group* g = ::getgrnam("nogroup");
+  REQUIRE(g);
+  CHECK(st.st_gid == g->gr_gid);
+  CHECK((st.st_mode & 0777) == 0660);
+  // nobody's primary group is nogroup here: it connects, and runs a backup as a member.
+  ProcessResult r = d.ctl_as_nobody({"run", "vm1", "--wait"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(d.ctl_json({"status", "vm1"})["revisions"].size() == 2);
 }
 
 TEST_CASE("backyd survives garbage, oversized and half-sent requests and many clients", "[ctl]") {

@@ -161,10 +161,31 @@ TEST_CASE("backyd --check-config reports every error with file:line:col, or a su
   CHECK(r.err.find(bad.string() + ":9:15: job 'vm' names schedule 't'") != std::string::npos);
   CHECK(r.err.find("3 errors") != std::string::npos);
 
-  ProcessResult ok = run(
-      {BACKYD_PATH, "-c", std::string(BACKY_SOURCE_DIR) + "/config/backy.yaml", "--check-config"});
+  // The shipped example (no jobs) with its base-dir here: ok, and the preflight ran (the
+  // base-dir without reflinks is a warning naming the key's position).
+  std::string example = read_file(fs::path(BACKY_SOURCE_DIR) / "config/backy.yaml");
+  const std::string key = "base-dir: /srv/backy";
+  REQUIRE(example.find(key) != std::string::npos);
+  example.replace(example.find(key), key.size(), "base-dir: " + t.path().string());
+  const fs::path good = t / "good.yaml";
+  std::ofstream(good) << example;
+  ProcessResult ok = run({BACKYD_PATH, "-c", good.string(), "--check-config"});
+  INFO(ok.err);
   CHECK(ok.exit_code == 0);
-  CHECK(ok.out.find("ok, 3 jobs, 2 schedules") != std::string::npos);
+  CHECK(ok.out.find("ok, 0 jobs, 2 schedules") != std::string::npos);
+  CHECK(ok.err.find(good.string() + ":9:13: warning: base-dir " + t.path().string() +
+                    " does not support reflinks") != std::string::npos);
+
+  // What the file names must exist: a missing file source is an error at its filename.
+  example.replace(example.find("\njobs:\n"), 7,
+                  "\njobs:\n  vm: {schedule: default, source: {type: file, filename: " +
+                      (t / "missing.img").string() + "}}\n");
+  std::ofstream(good, std::ios::trunc) << example;
+  ProcessResult missing = run({BACKYD_PATH, "-c", good.string(), "--check-config"});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.err.find("job 'vm': file source " + (t / "missing.img").string() +
+                         ": No such file or directory") != std::string::npos);
+  CHECK(missing.err.find(": 1 error, ") != std::string::npos);
 }
 
 TEST_CASE("backyd --once names an unknown job or a failing source and exits 1", "[integration]") {

@@ -220,6 +220,23 @@ TEST_CASE_METHOD(Fixture, "reload reports acceptance and errors", "[control]") {
   CHECK((*r->result_body)["errors"][0] == "backy.yaml:3:4: bad");
 }
 
+TEST_CASE_METHOD(Fixture, "health shows a refused reload as WARNING until an accepted one",
+                 "[control]") {
+  sched.reload_accepts = false;
+  call("reload");
+  auto h = call("health");
+  REQUIRE(h->result_body);
+  CHECK((*h->result_body)["status"] == "WARNING");
+  CHECK((*h->result_body)["problems"].dump().find("reload refused") != std::string::npos);
+  CHECK((*h->result_body)["problems"].dump().find("backy.yaml:3:4: bad") != std::string::npos);
+
+  sched.reload_accepts = true;
+  call("reload");
+  h = call("health");
+  REQUIRE(h->result_body);
+  CHECK((*h->result_body)["problems"].dump().find("reload refused") == std::string::npos);
+}
+
 TEST_CASE_METHOD(Fixture, "status JOB lists revisions newest last with the data total",
                  "[control]") {
   add_revision("vm1", "aaaaaaaa-0000-4000-8000-000000000001", 48, 'a');

@@ -85,8 +85,10 @@ class FakeScheduler : public JobScheduler {
     ReloadResult r;
     r.accepted = reload_accepts;
     if (!reload_accepts) r.errors = {"backy.yaml:3:4: bad"};
+    refused_ = reload_accepts ? std::nullopt : std::optional<std::string>(r.errors[0]);
     return r;
   }
+  std::optional<std::string> refused_reload() const override { return refused_; }
   void post_job_work(const std::string&, std::function<void(std::stop_token)> work,
                      std::function<void(std::optional<std::string>)> done) override {
     work(std::stop_token{});
@@ -96,6 +98,7 @@ class FakeScheduler : public JobScheduler {
   std::function<void(std::function<void()>)> post = [](std::function<void()> f) { f(); };
   std::map<std::string, std::function<void(const RunOutcome&)>> pending_runs;
   std::map<std::string, std::set<std::string>> run_tags;
+  std::optional<std::string> refused_;
   std::vector<std::string> orphans_;
   bool reload_accepts = true;
 
