@@ -68,6 +68,9 @@ void check_no_leftovers(const fs::path& job_dir) {
     const std::string name = e.path().filename().string();
     if (name == ".lock" || name == "latest") continue;
     const std::string uuid = name.substr(0, std::min<size_t>(name.size(), 36));
+    // The newest revision's source record stays while its snapshot does (the base of the next
+    // incremental); every other run's went with its snapshot.
+    if (name == revs.back().uuid + ".snapshot") continue;
     const bool own = name == uuid || name == uuid + ".rev" || name == uuid + ".sums";
     if (!own || !fs::exists(job_dir / (uuid + ".rev"))) stray.push_back(name);
   }
