@@ -2,8 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <filesystem>
-#include <sstream>
+#include <algorithm>
 
 #include "protocol/commands.h"
 #include "schedule/schedule.h"
@@ -11,7 +10,13 @@
 
 namespace backy::ctl {
 
-const char* const kUsage = R"(Usage: backyctl [options] COMMAND [ARGS...]
+using protocol::CommandSpec;
+using protocol::Json;
+using protocol::Positional;
+
+namespace {
+
+const char* const kHead = R"(Usage: backyctl [options] COMMAND [ARGS...]
 
 Options:
   -s, --socket PATH   the daemon's control socket (default /run/backy/backyd.sock)
@@ -20,34 +25,86 @@ Options:
   -h, --help          show this help
 
 Commands:
-  status [JOB]                      the job table, or one job's revisions
-  health                            monitoring check (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)
-  metrics                           Prometheus text exposition
-  version                           client and daemon versions
-  run JOB... [--tags T1,T2] [--wait]  back up now; --wait follows the run and exits with its outcome
-  pause JOB...|--all                stop scheduling jobs
-  resume JOB...|--all               schedule them again
-  reload                            re-read the daemon's configuration
-  restore JOB REV TARGET [--force]  TARGET: a file, a block device, - (stdout) or rbd:POOL/IMAGE
-  scrub JOB [REV|all]               check revisions against their checksums (default: all)
-  forget JOB REV                    delete one revision
-  tags JOB REV [--add T]... [--remove T]...
-REV: a uuid, N (0 = newest), latest, tag:NAME (scrub, tags), all (scrub, tags).
 )";
 
-namespace {
+const char* const kRevLine =
+    "REV: a uuid, N (0 = newest), latest, tag:NAME (scrub, tags), all (scrub, tags).\n";
 
-void need(bool ok, const std::string& usage) {
-  if (!ok) throw Error("usage: backyctl " + usage);
+std::string make_usage() {
+  std::string out = kHead;
+  size_t width = 0;
+  for (const auto& c : protocol::all_commands()) width = std::max(width, c.synopsis.size());
+  for (const auto& c : protocol::all_commands()) {
+    std::string line = "  " + std::string(c.synopsis);
+    line.resize(std::max(width + 4, size_t{36}), ' ');
+    out += line + std::string(c.help) + "\n";
+  }
+  return out + kRevLine;
+}
+
+[[noreturn]] void usage_error(const CommandSpec& spec) {
+  throw Error("usage: backyctl " + std::string(spec.synopsis));
+}
+
+const protocol::Option* find_option(const CommandSpec& spec, const std::string& flag) {
+  for (const auto& o : spec.options)
+    if (o.flag == flag) return &o;
+  return nullptr;
+}
+
+// A command's own options as met on the line, before the command is known.
+struct GivenOption {
+  std::string flag;
+  std::optional<std::string> value;
+};
+
+// Fills the positional arguments from the words after the command, in the row's order.
+void fill_positionals(const CommandSpec& spec, const std::vector<std::string>& words, Json& args) {
+  size_t next = 0;
+  for (const auto& p : spec.positionals) {
+    const std::string arg(p.arg);
+    switch (p.count) {
+      case Positional::one:
+        if (next >= words.size()) usage_error(spec);
+        args[arg] = words[next++];
+        break;
+      case Positional::optional:
+        if (next < words.size())
+          args[arg] = words[next++];
+        else if (!p.fallback.empty())
+          args[arg] = std::string(p.fallback);
+        break;
+      case Positional::many:
+      case Positional::any:
+        if (next == words.size() && p.count == Positional::many) usage_error(spec);
+        if (next < words.size())
+          args[arg] = std::vector<std::string>(words.begin() + next, words.end());
+        next = words.size();
+        break;
+    }
+  }
+  if (next != words.size()) usage_error(spec);
 }
 
 }  // namespace
 
+const std::string& usage() {
+  static const std::string text = make_usage();
+  return text;
+}
+
+const std::vector<GlobalOption>& global_options() {
+  static const std::vector<GlobalOption> options{{"-s", "--socket", true},
+                                                 {"-c", "--config", true},
+                                                 {"", "--json", false},
+                                                 {"-h", "--help", false}};
+  return options;
+}
+
 Invocation parse_args(const std::vector<std::string>& argv) {
   Invocation inv;
-  std::vector<std::string> pos;
-  std::vector<std::string> tags, add, remove;
-  bool wait = false, all = false, force = false, has_tags = false;
+  std::vector<std::string> words;
+  std::vector<GivenOption> given;
   for (size_t i = 0; i < argv.size(); ++i) {
     std::string a = argv[i];
     std::optional<std::string> inline_value;
@@ -68,83 +125,57 @@ Invocation parse_args(const std::vector<std::string>& argv) {
       inv.json = true;
     } else if (a == "-h" || a == "--help") {
       inv.help = true;
-    } else if (a == "--tags") {
-      has_tags = true;
-      for (auto& t : parse_tag_list(value())) tags.push_back(t);
-    } else if (a == "--add") {
-      for (auto& t : parse_tag_list(value())) add.push_back(t);
-    } else if (a == "--remove") {
-      for (auto& t : parse_tag_list(value())) remove.push_back(t);
-    } else if (a == "--wait") {
-      wait = true;
-    } else if (a == "--all") {
-      all = true;
-    } else if (a == "--force") {
-      force = true;
     } else if (a.size() > 1 && a[0] == '-' && a != "-") {
-      throw Error("unknown option " + a);
+      // A command's option: which command owns it is known once the line is read; whether it
+      // takes a value is the same for every command that has it.
+      const protocol::Option* known = nullptr;
+      for (const auto& c : protocol::all_commands())
+        if (!known) known = find_option(c, a);
+      if (!known) throw Error("unknown option " + a);
+      given.push_back({a, known->takes_value ? std::optional(value()) : std::nullopt});
     } else {
-      pos.push_back(argv[i]);
+      words.push_back(argv[i]);
     }
   }
   if (inv.help) return inv;
-  if (pos.empty()) throw Error("no command given (backyctl --help lists them)");
-  const std::string cmd = pos[0];
-  const std::vector<std::string> rest(pos.begin() + 1, pos.end());
-  if (!protocol::find_command(cmd)) throw Error("unknown command \"" + cmd + "\"");
-  auto refuse = [&](bool given, const char* opt) {
-    if (given) throw Error(std::string(opt) + " does not apply to " + cmd);
-  };
-  refuse(has_tags && cmd != "run", "--tags");
-  refuse(wait && cmd != "run", "--wait");
-  refuse(all && cmd != "pause" && cmd != "resume", "--all");
-  refuse(force && cmd != "restore", "--force");
-  refuse((!add.empty() || !remove.empty()) && cmd != "tags", "--add/--remove");
+  if (words.empty()) throw Error("no command given (backyctl --help lists them)");
+  const std::string cmd = words[0];
+  const CommandSpec* spec = protocol::find_command(cmd);
+  if (!spec) throw Error("unknown command \"" + cmd + "\"");
 
-  protocol::Json args = protocol::Json::object();
-  if (cmd == "version" || cmd == "health" || cmd == "metrics" || cmd == "reload") {
-    need(rest.empty(), cmd);
-  } else if (cmd == "status") {
-    need(rest.size() <= 1, "status [JOB]");
-    if (!rest.empty()) args["job"] = rest[0];
-  } else if (cmd == "run") {
-    need(!rest.empty(), "run JOB... [--tags T1,T2] [--wait]");
-    args["jobs"] = rest;
-    if (has_tags) args["tags"] = tags;
-    if (wait) args["wait"] = true;
-  } else if (cmd == "pause" || cmd == "resume") {
-    need(all != !rest.empty(), cmd + " JOB...|--all");
-    if (all)
-      args["all"] = true;
-    else
-      args["jobs"] = rest;
-  } else if (cmd == "restore") {
-    need(rest.size() == 3, "restore JOB REV TARGET [--force]");
-    std::string target = rest[2];
-    // The daemon runs elsewhere: a relative path means the caller's directory.
-    if (target != "-" && target.rfind("rbd:", 0) != 0)
-      target = std::filesystem::absolute(target).lexically_normal().string();
-    args = {{"job", rest[0]}, {"rev", rest[1]}, {"target", target}};
-    if (force) args["force"] = true;
-    // Files, devices and stdout: backyctl writes them from the image the daemon passes.
-    if (target.rfind("rbd:", 0) != 0) args["fd"] = true;
-  } else if (cmd == "scrub") {
-    need(rest.size() == 1 || rest.size() == 2, "scrub JOB [REV|all]");
-    args = {{"job", rest[0]}, {"rev", rest.size() == 2 ? rest[1] : "all"}};
-  } else if (cmd == "forget") {
-    need(rest.size() == 2, "forget JOB REV");
-    args = {{"job", rest[0]}, {"rev", rest[1]}};
-  } else if (cmd == "tags") {
-    need(rest.size() == 2 && (!add.empty() || !remove.empty()),
-         "tags JOB REV [--add T]... [--remove T]...");
-    args = {{"job", rest[0]}, {"rev", rest[1]}};
-    if (!add.empty()) args["add"] = add;
-    if (!remove.empty()) args["remove"] = remove;
+  Json args = Json::object();
+  fill_positionals(*spec, std::vector<std::string>(words.begin() + 1, words.end()), args);
+  for (const auto& g : given) {
+    const protocol::Option* o = find_option(*spec, g.flag);
+    if (!o) throw Error(g.flag + " does not apply to " + cmd);
+    const std::string arg(o->arg);
+    if (!o->takes_value) {
+      args[arg] = true;
+      continue;
+    }
+    if (!args.contains(arg)) args[arg] = Json::array();
+    for (const auto& t : parse_tag_list(*g.value)) args[arg].push_back(t);
   }
+  if (spec->check && spec->check(args)) usage_error(*spec);
+  if (spec->finish) spec->finish(args);
   inv.request = protocol::Request{cmd, args};
   // Catch what the daemon would refuse before connecting, with the same words.
   if (auto err = protocol::validate_args(inv.request)) throw Error(err->message);
   return inv;
+}
+
+bool waits_long(const protocol::Request& request) {
+  const CommandSpec* spec = protocol::find_command(request.command);
+  if (!spec) return false;
+  switch (spec->reply_time) {
+    case protocol::ReplyTime::prompt:
+      return false;
+    case protocol::ReplyTime::slow:
+      return true;
+    case protocol::ReplyTime::slow_if_waits:
+      return request.args.value("wait", false);
+  }
+  return false;
 }
 
 std::string socket_path(const Invocation& inv) {

@@ -3,12 +3,14 @@
 //
 //   backyctl [-s PATH | -c CONFIG] [--json] COMMAND [ARGS...]
 //
-// Options may appear anywhere on the line; command options (--tags, --wait, --all, --force,
-// --add, --remove) are accepted only by the commands they belong to.
+// What each command takes comes from the command table (protocol/commands.h): its positionals,
+// its own options and its synopsis. Options may appear anywhere on the line; a command's options
+// are accepted only by the commands they belong to.
 #pragma once
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "protocol/message.h"
@@ -30,6 +32,17 @@ Invocation parse_args(const std::vector<std::string>& argv);
 // half-edited config does not lock the operator out), else the default.
 std::string socket_path(const Invocation& inv);
 
-extern const char* const kUsage;
+// Whether the answer may take longer than a timeout should allow (a run --wait, a restore).
+bool waits_long(const protocol::Request& request);
+
+// backyctl --help: the global options, then every command's synopsis and help line.
+const std::string& usage();
+
+struct GlobalOption {
+  std::string_view short_flag;  // "" when none
+  std::string_view long_flag;
+  bool takes_value;
+};
+const std::vector<GlobalOption>& global_options();
 
 }  // namespace backy::ctl

@@ -7,12 +7,14 @@
 // target itself, with its user's rights (restore_writer.h; docs/protocol.md).
 #include <signal.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <vector>
 
 #include "args.h"
 #include "client.h"
+#include "completion.h"
 #include "render.h"
 #include "restore_writer.h"
 #include "util/error.h"
@@ -39,6 +41,12 @@ int health_unreachable(const backy::ctl::Invocation& inv, const std::string& why
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 3 && std::strcmp(argv[1], "__complete") == 0) {
+    const std::vector<std::string> words(argv + 3, argv + argc);
+    for (const auto& w : backy::ctl::complete(words, std::strtoul(argv[2], nullptr, 10)))
+      std::cout << w << '\n';
+    return 0;
+  }
   backy::ctl::Invocation inv;
   try {
     inv = backy::ctl::parse_args(std::vector<std::string>(argv + 1, argv + argc));
@@ -47,13 +55,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (inv.help) {
-    std::cout << backy::ctl::kUsage;
+    std::cout << backy::ctl::usage();
     return 0;
   }
   const std::string& cmd = inv.request.command;
   const bool health = cmd == "health";
-  const bool long_running = (cmd == "run" && inv.request.args.value("wait", false)) ||
-                            cmd == "restore" || cmd == "scrub" || cmd == "forget" || cmd == "tags";
+  const bool long_running = backy::ctl::waits_long(inv.request);
   try {
     const std::string socket = backy::ctl::socket_path(inv);
     auto progress = [&](const Json& p) {

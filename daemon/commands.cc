@@ -6,7 +6,9 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <ctime>
+#include <stdexcept>
 
 #include "backup/job_backup.h"
 #include "control_views.h"
@@ -65,51 +67,73 @@ bool is_admin(const Peer& peer, const std::string& admin_group) {
   return peer.in_group(found->gr_gid);
 }
 
+const std::vector<CommandHandler::Binding>& CommandHandler::bindings() {
+  static const std::vector<Binding> table{
+      {"version", &CommandHandler::version}, {"status", &CommandHandler::status},
+      {"health", &CommandHandler::health},   {"metrics", &CommandHandler::metrics},
+      {"run", &CommandHandler::run},         {"pause", &CommandHandler::pause},
+      {"resume", &CommandHandler::resume},   {"reload", &CommandHandler::reload},
+      {"restore", &CommandHandler::restore}, {"scrub", &CommandHandler::scrub},
+      {"forget", &CommandHandler::forget},   {"tags", &CommandHandler::tags},
+  };
+  return table;
+}
+
+std::vector<std::string> CommandHandler::unbound_commands() {
+  std::vector<std::string> out;
+  for (const auto& c : protocol::all_commands()) {
+    const bool bound =
+        std::ranges::any_of(bindings(), [&](const Binding& b) { return b.command == c.name; });
+    if (!bound) out.emplace_back(c.name);
+  }
+  for (const auto& b : bindings())
+    if (!protocol::find_command(b.command)) out.emplace_back(b.command);
+  return out;
+}
+
 CommandHandler::CommandHandler(JobScheduler& scheduler, spdlog::logger& log, Executors executors)
     : scheduler_(scheduler),
       log_(log),
       executors_(std::move(executors)),
-      cache_(std::make_shared<Cache>()) {}
+      cache_(std::make_shared<Cache>()) {
+  if (auto unbound = unbound_commands(); !unbound.empty())
+    throw std::logic_error("command table and handlers disagree on \"" + unbound[0] + "\"");
+}
 
 void CommandHandler::handle(const protocol::Request& req, const Peer& peer, Out out) {
   if (auto err = protocol::validate_args(req)) return out->error(*err);
-  const protocol::CommandInfo* info = protocol::find_command(req.command);
+  const protocol::CommandSpec& spec = *protocol::find_command(req.command);
   const std::string& admin_group = scheduler_.config().global.admin_group;
-  if (info->admin && !is_admin(peer, admin_group)) {
-    log_.warn("control: refused {} from uid {} (pid {}): not root or admin-group", req.command,
-              peer.uid, peer.pid);
-    return out->error(
-        {ErrorCode::permission_denied,
-         "permission denied: \"" + req.command + "\" needs root" +
-             (admin_group.empty() ? std::string() : " or membership in group " + admin_group)});
+  const bool allowed = spec.access == protocol::Access::anyone || peer.uid == 0 ||
+                       (spec.access == protocol::Access::admin && is_admin(peer, admin_group));
+  if (!allowed) {
+    log_.warn("control: refused {} from uid {} (pid {}): not {}", req.command, peer.uid, peer.pid,
+              spec.access == protocol::Access::root ? "root" : "root or admin-group");
+    const bool group_helps = spec.access == protocol::Access::admin && !admin_group.empty();
+    return out->error({ErrorCode::permission_denied,
+                       "permission denied: \"" + req.command + "\" needs root" +
+                           (group_helps ? " or membership in group " + admin_group : "")});
   }
-  if (info->admin) log_.info("control: {} {} from uid {}", req.command, req.args.dump(), peer.uid);
-  const std::string& c = req.command;
-  if (c == "version")
-    out->result(
-        {{"daemon", "backyd"}, {"version", BACKY_VERSION}, {"protocol", protocol::kVersion}});
-  else if (c == "status")
-    status(req.args, out);
-  else if (c == "health")
-    health(out);
-  else if (c == "metrics")
-    out->result({{"text", metrics_text()}});
-  else if (c == "run")
-    run(req.args, out);
-  else if (c == "pause" || c == "resume")
-    pause_resume(c == "pause", req.args, out);
-  else if (c == "reload")
-    reload(out);
-  else if (c == "restore")
-    restore(req.args, out);
-  else if (c == "scrub")
-    scrub(req.args, out);
-  else if (c == "forget")
-    forget(req.args, out);
-  else if (c == "tags")
-    tags(req.args, out);
-  else
-    out->error({ErrorCode::unknown_command, "unknown command \"" + c + "\""});
+  if (spec.access != protocol::Access::anyone)
+    log_.info("control: {} {} from uid {}", req.command, req.args.dump(), peer.uid);
+  for (const auto& b : bindings())
+    if (b.command == spec.name) return (this->*b.handler)(req.args, std::move(out));
+}
+
+void CommandHandler::version(const Json&, Out out) {
+  out->result({{"daemon", "backyd"}, {"version", BACKY_VERSION}, {"protocol", protocol::kVersion}});
+}
+
+void CommandHandler::metrics(const Json&, Out out) {
+  out->result({{"text", metrics_text()}});
+}
+
+void CommandHandler::pause(const Json& args, Out out) {
+  pause_resume(true, args, std::move(out));
+}
+
+void CommandHandler::resume(const Json& args, Out out) {
+  pause_resume(false, args, std::move(out));
 }
 
 void CommandHandler::status(const Json& args, Out out) {
@@ -146,7 +170,7 @@ void CommandHandler::status(const Json& args, Out out) {
   });
 }
 
-void CommandHandler::health(Out out) {
+void CommandHandler::health(const Json&, Out out) {
   auto facts = std::make_shared<HealthFacts>();
   facts->jobs = scheduler_.status();
   facts->base_dir = scheduler_.config().global.base_dir.string();
@@ -275,7 +299,7 @@ void CommandHandler::pause_resume(bool pause, const Json& args, Out out) {
   out->result({{"jobs", results}});
 }
 
-void CommandHandler::reload(Out out) {
+void CommandHandler::reload(const Json&, Out out) {
   ReloadResult r = scheduler_.reload();
   log_.info("control: reload {}", r.accepted ? "accepted" : "rejected");
   out->result({{"accepted", r.accepted},

@@ -25,6 +25,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "job_scheduler.h"
 #include "peer.h"
@@ -75,7 +77,13 @@ class CommandHandler {
   CommandHandler(const CommandHandler&) = delete;
   CommandHandler& operator=(const CommandHandler&) = delete;
 
+  // Checks the request against its row of the command table (arguments, then access), then
+  // calls the row's handler.
   void handle(const protocol::Request& request, const Peer& peer, std::shared_ptr<Responder> out);
+
+  // The commands of the table without a handler here, and handlers of commands the table lacks.
+  // Empty, or the constructor throws.
+  static std::vector<std::string> unbound_commands();
 
   // The Prometheus text exposition of the job table (the `metrics` command's text).
   std::string metrics_text() const;
@@ -84,11 +92,23 @@ class CommandHandler {
 
  private:
   using Out = std::shared_ptr<Responder>;
+  // One per row of the command table (protocol/commands.h), bound by name in commands.cc.
+  using Handler = void (CommandHandler::*)(const protocol::Json& args, Out out);
+  struct Binding {
+    std::string_view command;
+    Handler handler;
+  };
+  static const std::vector<Binding>& bindings();
+
+  void version(const protocol::Json& args, Out out);
   void status(const protocol::Json& args, Out out);
-  void health(Out out);
+  void health(const protocol::Json& args, Out out);
+  void metrics(const protocol::Json& args, Out out);
   void run(const protocol::Json& args, Out out);
+  void pause(const protocol::Json& args, Out out);
+  void resume(const protocol::Json& args, Out out);
   void pause_resume(bool pause, const protocol::Json& args, Out out);
-  void reload(Out out);
+  void reload(const protocol::Json& args, Out out);
   void restore(const protocol::Json& args, Out out);
   void restore_to_rbd(const std::string& job, const std::string& spec, const std::string& target,
                       const RbdImageName& name, Out out);

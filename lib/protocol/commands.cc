@@ -1,6 +1,6 @@
 #include "protocol/commands.h"
 
-#include <map>
+#include <filesystem>
 
 #include "config/config.h"
 
@@ -8,94 +8,147 @@ namespace backy::protocol {
 
 namespace {
 
-enum class Kind { job, string, strings, jobs, tags, boolean };
+// Cross-argument rules.
 
-struct Arg {
-  const char* name;
-  Kind kind;
-  bool required;
-};
-
-// The argument table of docs/protocol.md; keep the two in step.
-const std::map<std::string, std::vector<Arg>>& arg_table() {
-  static const std::map<std::string, std::vector<Arg>> table{
-      {"version", {}},
-      {"status", {{"job", Kind::job, false}}},
-      {"health", {}},
-      {"metrics", {}},
-      {"run",
-       {{"jobs", Kind::jobs, true}, {"tags", Kind::tags, false}, {"wait", Kind::boolean, false}}},
-      {"pause", {{"jobs", Kind::jobs, false}, {"all", Kind::boolean, false}}},
-      {"resume", {{"jobs", Kind::jobs, false}, {"all", Kind::boolean, false}}},
-      {"reload", {}},
-      {"restore",
-       {{"job", Kind::job, true},
-        {"rev", Kind::string, true},
-        {"target", Kind::string, true},
-        {"force", Kind::boolean, false},
-        {"fd", Kind::boolean, false}}},
-      {"scrub", {{"job", Kind::job, true}, {"rev", Kind::string, false}}},
-      {"forget", {{"job", Kind::job, true}, {"rev", Kind::string, true}}},
-      {"tags",
-       {{"job", Kind::job, true},
-        {"rev", Kind::string, true},
-        {"add", Kind::tags, false},
-        {"remove", Kind::tags, false}}},
-  };
-  return table;
-}
-
-Error bad(const std::string& cmd, const std::string& what) {
-  return Error{ErrorCode::bad_request, cmd + ": " + what};
-}
-
-std::optional<std::string> check(const Arg& a, const Json& v) {
-  const std::string n = std::string("\"") + a.name + "\"";
-  switch (a.kind) {
-    case Kind::boolean:
-      if (!v.is_boolean()) return n + " must be true or false";
-      return std::nullopt;
-    case Kind::string:
-      if (!v.is_string() || v.get<std::string>().empty()) return n + " must be a non-empty string";
-      if (v.get<std::string>().find('\0') != std::string::npos) return n + " contains NUL";
-      return std::nullopt;
-    case Kind::job:
-      if (!v.is_string() || !is_safe_job_name(v.get<std::string>()))
-        return n + " must be a job name ([A-Za-z0-9][A-Za-z0-9._-]*)";
-      return std::nullopt;
-    case Kind::strings:
-    case Kind::jobs:
-    case Kind::tags: {
-      if (!v.is_array()) return n + " must be an array of strings";
-      if (a.kind == Kind::jobs && v.empty()) return n + " must name at least one job";
-      for (const auto& e : v) {
-        if (!e.is_string()) return n + " must be an array of strings";
-        const std::string s = e.get<std::string>();
-        if (a.kind == Kind::jobs && !is_safe_job_name(s)) return "\"" + s + "\" is no job name";
-        if (a.kind == Kind::tags && !is_valid_tag(s))
-          return "\"" + s + "\" is no valid tag ([A-Za-z0-9_.:-], 1 to 64 characters)";
-      }
-      return std::nullopt;
-    }
-  }
+std::optional<std::string> jobs_or_all(const Json& args) {
+  const bool all = args.value("all", false);
+  if (all == args.contains("jobs")) return "give either \"jobs\" or \"all\": true";
   return std::nullopt;
 }
 
+std::optional<std::string> some_tag_change(const Json& args) {
+  const bool any = (args.contains("add") && !args["add"].empty()) ||
+                   (args.contains("remove") && !args["remove"].empty());
+  if (!any) return "nothing to do: give \"add\" or \"remove\" tags";
+  return std::nullopt;
+}
+
+// A file target names the caller's file: relative to the caller's directory, and written by
+// backyctl from the image the daemon passes (the "fd" argument); rbd: targets the daemon writes.
+void restore_target(Json& args) {
+  std::string target = args["target"];
+  if (target.rfind("rbd:", 0) == 0) return;
+  if (target != "-") target = std::filesystem::absolute(target).lexically_normal().string();
+  args["target"] = target;
+  args["fd"] = true;
+}
+
+constexpr std::string_view kRevWords = "latest 0 1 2";
+constexpr std::string_view kRevSetWords = "latest 0 1 2 all tag:";
+
+using P = Positional;
+
 }  // namespace
 
-const std::vector<CommandInfo>& all_commands() {
-  static const std::vector<CommandInfo> commands{
-      {"version", false}, {"status", false}, {"health", false}, {"metrics", false},
-      {"run", true},      {"pause", true},   {"resume", true},  {"reload", true},
-      {"restore", true},  {"scrub", true},   {"forget", true},  {"tags", true},
+const std::vector<CommandSpec>& all_commands() {
+  static const std::vector<CommandSpec> commands{
+      {.name = "status",
+       .access = Access::anyone,
+       .args = {{"job", ArgKind::job}},
+       .positionals = {{"job", P::optional, "", "@jobs"}},
+       .synopsis = "status [JOB]",
+       .help = "the job table, or one job's revisions"},
+      {.name = "health",
+       .access = Access::anyone,
+       .synopsis = "health",
+       .help = "monitoring check (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)"},
+      {.name = "metrics",
+       .access = Access::anyone,
+       .synopsis = "metrics",
+       .help = "Prometheus text exposition"},
+      {.name = "version",
+       .access = Access::anyone,
+       .synopsis = "version",
+       .help = "client and daemon versions"},
+      {.name = "run",
+       .access = Access::admin,
+       .args = {{"jobs", ArgKind::jobs, true}, {"tags", ArgKind::tags}, {"wait", ArgKind::boolean}},
+       .positionals = {{"jobs", P::many, "", "@jobs"}},
+       .options = {{"--tags", "tags", true}, {"--wait", "wait"}},
+       .synopsis = "run JOB... [--tags T1,T2] [--wait]",
+       .help = "back up now; --wait follows the run and exits with its outcome",
+       .reply_time = ReplyTime::slow_if_waits},
+      {.name = "pause",
+       .access = Access::admin,
+       .args = {{"jobs", ArgKind::jobs}, {"all", ArgKind::boolean}},
+       .positionals = {{"jobs", P::any, "", "@jobs"}},
+       .options = {{"--all", "all"}},
+       .synopsis = "pause JOB...|--all",
+       .help = "stop scheduling jobs",
+       .check = jobs_or_all},
+      {.name = "resume",
+       .access = Access::admin,
+       .args = {{"jobs", ArgKind::jobs}, {"all", ArgKind::boolean}},
+       .positionals = {{"jobs", P::any, "", "@jobs"}},
+       .options = {{"--all", "all"}},
+       .synopsis = "resume JOB...|--all",
+       .help = "schedule paused jobs again",
+       .check = jobs_or_all},
+      {.name = "reload",
+       .access = Access::admin,
+       .synopsis = "reload",
+       .help = "re-read the daemon's configuration"},
+      {.name = "restore",
+       .access = Access::admin,
+       .args = {{"job", ArgKind::job, true},
+                {"rev", ArgKind::string, true},
+                {"target", ArgKind::string, true},
+                {"force", ArgKind::boolean},
+                {"fd", ArgKind::boolean}},
+       .positionals = {{"job", P::one, "", "@jobs"},
+                       {"rev", P::one, "", kRevWords},
+                       {"target", P::one, "", "@files - rbd:"}},
+       .options = {{"--force", "force"}},
+       .synopsis = "restore JOB REV TARGET [--force]",
+       .help = "write a revision to TARGET: a file, a block device, - (stdout) or rbd:POOL/IMAGE",
+       .reply_time = ReplyTime::slow,
+       .finish = restore_target},
+      {.name = "scrub",
+       .access = Access::admin,
+       .args = {{"job", ArgKind::job, true}, {"rev", ArgKind::string}},
+       .positionals = {{"job", P::one, "", "@jobs"}, {"rev", P::optional, "all", kRevSetWords}},
+       .synopsis = "scrub JOB [REV|all]",
+       .help = "check revisions against their checksums (default: all)",
+       .reply_time = ReplyTime::slow},
+      {.name = "forget",
+       .access = Access::admin,
+       .args = {{"job", ArgKind::job, true}, {"rev", ArgKind::string, true}},
+       .positionals = {{"job", P::one, "", "@jobs"}, {"rev", P::one, "", kRevWords}},
+       .synopsis = "forget JOB REV",
+       .help = "delete one revision",
+       .reply_time = ReplyTime::slow},
+      {.name = "tags",
+       .access = Access::admin,
+       .args = {{"job", ArgKind::job, true},
+                {"rev", ArgKind::string, true},
+                {"add", ArgKind::tags},
+                {"remove", ArgKind::tags}},
+       .positionals = {{"job", P::one, "", "@jobs"}, {"rev", P::one, "", kRevSetWords}},
+       .options = {{"--add", "add", true}, {"--remove", "remove", true}},
+       .synopsis = "tags JOB REV [--add T]... [--remove T]...",
+       .help = "add or remove tags of revisions",
+       .reply_time = ReplyTime::slow,
+       .check = some_tag_change},
   };
   return commands;
 }
 
-const CommandInfo* find_command(const std::string& name) {
+const CommandSpec* find_command(std::string_view name) {
   for (const auto& c : all_commands())
     if (c.name == name) return &c;
   return nullptr;
+}
+
+std::string_view to_string(Access access) {
+  switch (access) {
+    case Access::anyone:
+      return "anyone";
+    case Access::admin:
+      return "admin";
+    case Access::root:
+      return "root";
+  }
+  return "?";
 }
 
 bool is_valid_tag(const std::string& tag) {
@@ -108,32 +161,95 @@ bool is_valid_tag(const std::string& tag) {
   return true;
 }
 
-std::optional<Error> validate_args(const Request& r) {
-  auto it = arg_table().find(r.command);
-  if (it == arg_table().end())
-    return Error{ErrorCode::unknown_command, "unknown command \"" + r.command + "\""};
-  const auto& spec = it->second;
-  for (const auto& [key, value] : r.args.items()) {
-    const Arg* arg = nullptr;
-    for (const auto& a : spec)
-      if (key == a.name) arg = &a;
-    if (!arg) return bad(r.command, "unknown argument \"" + key + "\"");
-    if (auto why = check(*arg, value)) return bad(r.command, *why);
-  }
-  for (const auto& a : spec)
-    if (a.required && !r.args.contains(a.name))
-      return bad(r.command, std::string("missing argument \"") + a.name + "\"");
-  if (r.command == "pause" || r.command == "resume") {
-    const bool all = r.args.value("all", false);
-    if (all == r.args.contains("jobs"))
-      return bad(r.command, "give either \"jobs\" or \"all\": true");
-  }
-  if (r.command == "tags") {
-    const bool any = (r.args.contains("add") && !r.args["add"].empty()) ||
-                     (r.args.contains("remove") && !r.args["remove"].empty());
-    if (!any) return bad(r.command, "nothing to do: give \"add\" or \"remove\" tags");
+namespace {
+
+Error bad(const std::string& cmd, const std::string& what) {
+  return Error{ErrorCode::bad_request, cmd + ": " + what};
+}
+
+std::optional<std::string> check_arg(const ArgSpec& a, const Json& v) {
+  const std::string n = "\"" + std::string(a.name) + "\"";
+  switch (a.kind) {
+    case ArgKind::boolean:
+      if (!v.is_boolean()) return n + " must be true or false";
+      return std::nullopt;
+    case ArgKind::string:
+      if (!v.is_string() || v.get<std::string>().empty()) return n + " must be a non-empty string";
+      if (v.get<std::string>().find('\0') != std::string::npos) return n + " contains NUL";
+      return std::nullopt;
+    case ArgKind::job:
+      if (!v.is_string() || !is_safe_job_name(v.get<std::string>()))
+        return n + " must be a job name ([A-Za-z0-9][A-Za-z0-9._-]*)";
+      return std::nullopt;
+    case ArgKind::jobs:
+    case ArgKind::tags: {
+      if (!v.is_array()) return n + " must be an array of strings";
+      if (a.kind == ArgKind::jobs && v.empty()) return n + " must name at least one job";
+      for (const auto& e : v) {
+        if (!e.is_string()) return n + " must be an array of strings";
+        const std::string s = e.get<std::string>();
+        if (a.kind == ArgKind::jobs && !is_safe_job_name(s)) return "\"" + s + "\" is no job name";
+        if (a.kind == ArgKind::tags && !is_valid_tag(s))
+          return "\"" + s + "\" is no valid tag ([A-Za-z0-9_.:-], 1 to 64 characters)";
+      }
+      return std::nullopt;
+    }
   }
   return std::nullopt;
+}
+
+std::string_view kind_name(ArgKind kind) {
+  switch (kind) {
+    case ArgKind::job:
+      return "job";
+    case ArgKind::string:
+      return "string";
+    case ArgKind::jobs:
+      return "[job]";
+    case ArgKind::tags:
+      return "[tag]";
+    case ArgKind::boolean:
+      return "bool";
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::optional<Error> validate_args(const Request& r) {
+  const CommandSpec* spec = find_command(r.command);
+  if (!spec) return Error{ErrorCode::unknown_command, "unknown command \"" + r.command + "\""};
+  for (const auto& [key, value] : r.args.items()) {
+    const ArgSpec* arg = nullptr;
+    for (const auto& a : spec->args)
+      if (key == a.name) arg = &a;
+    if (!arg) return bad(r.command, "unknown argument \"" + key + "\"");
+    if (auto why = check_arg(*arg, value)) return bad(r.command, *why);
+  }
+  for (const auto& a : spec->args)
+    if (a.required && !r.args.contains(a.name))
+      return bad(r.command, "missing argument \"" + std::string(a.name) + "\"");
+  if (spec->check)
+    if (auto why = spec->check(r.args)) return bad(r.command, *why);
+  return std::nullopt;
+}
+
+std::string markdown_command_list() {
+  std::string out =
+      "| command | who | arguments (? = optional) | what it does |\n"
+      "|---|---|---|---|\n";
+  for (const auto& c : all_commands()) {
+    std::string args;
+    for (const auto& a : c.args) {
+      if (!args.empty()) args += ", ";
+      args += "`" + std::string(a.name) + (a.required ? "" : "?") + ": " +
+              std::string(kind_name(a.kind)) + "`";
+    }
+    if (args.empty()) args = "-";
+    out += "| `" + std::string(c.name) + "` | " + std::string(to_string(c.access)) + " | " + args +
+           " | " + std::string(c.help) + " |\n";
+  }
+  return out;
 }
 
 }  // namespace backy::protocol

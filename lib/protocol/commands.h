@@ -1,21 +1,16 @@
-// The control socket's command table: which commands exist, which need admin rights, and what
-// arguments each takes. The daemon checks every request against it before acting, so handlers
-// can read their arguments without re-checking types.
+// The control socket's command table: every command backyd answers, in one place. Each row says
+// who may run it, which arguments it takes, how backyctl spells it on a command line, and its
+// one-line help. Everything else is derived from the rows:
 //
-//   command  admin  args (? = optional)
-//   version         -
-//   status          job?: string
-//   health          -
-//   metrics         -
-//   run      yes    jobs: [string] (at least one), tags?: [string], wait?: bool
-//   pause    yes    jobs?: [string], all?: bool       (exactly one of the two)
-//   resume   yes    jobs?: [string], all?: bool
-//   reload   yes    -
-//   restore  yes    job, rev, target: string, force?: bool, fd?: bool (the client takes the
-//                   image as a file descriptor; required unless target is rbd:)
-//   scrub    yes    job: string, rev?: string ("all" when absent)
-//   forget   yes    job, rev: string
-//   tags     yes    job, rev: string, add?: [string], remove?: [string] (at least one tag)
+//   the daemon's argument and permission checks   validate_args(), CommandSpec::access
+//   the daemon's dispatch                         daemon/commands.cc binds each name to a
+//                                                 handler and refuses to start if one has none
+//   backyctl's command line, --help, completion   ctl/args.cc, ctl/completion.cc
+//   docs/protocol.md's command list               markdown_command_list(); a unit test holds
+//                                                 the document to it (and the man page to --help)
+//
+// Adding a command is adding a row here, a handler there, and a section in docs/protocol.md;
+// the tests name whichever is missing.
 //
 // Job names follow the config's rule (is_safe_job_name), tags [A-Za-z0-9_.:-]{1,64}.
 // Pure; any thread.
@@ -23,24 +18,87 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "protocol/message.h"
 
 namespace backy::protocol {
 
-struct CommandInfo {
-  std::string name;
-  bool admin = false;  // changes something: root or the admin group only
+enum class Access {
+  anyone,  // reads only
+  admin,   // changes something: root or the admin group
+  root,    // acts on the host outside base-dir: uid 0 only
+};
+std::string_view to_string(Access access);
+
+enum class ArgKind {
+  job,      // a job name
+  string,   // non-empty, no NUL
+  jobs,     // at least one job name
+  tags,     // tag names (may be empty)
+  boolean,  // true or false
 };
 
-// nullptr when `name` is no command.
-const CommandInfo* find_command(const std::string& name);
-const std::vector<CommandInfo>& all_commands();
+struct ArgSpec {
+  std::string_view name;
+  ArgKind kind;
+  bool required = false;
+};
 
-// Checks `r.args` against the table above; nullopt when it is fine, else a bad_request naming
-// the argument. Unknown arguments are refused too (a typo must not be silently ignored).
+// How backyctl fills an argument from a word of its command line.
+struct Positional {
+  enum Count { one, optional, many, any };  // many: 1 or more; any: 0 or more
+  std::string_view arg;                     // the argument it fills
+  Count count = one;
+  std::string_view fallback = {};  // an absent optional positional's value ("": leave it out)
+  // What bash completion offers: words, or @jobs (the daemon's jobs), @files (file names).
+  std::string_view completes = {};
+};
+
+// A command's own option. A switch sets its boolean argument to true; a valued option
+// (`--tags daily,weekly`, repeatable) appends comma-separated tags to its list argument.
+struct Option {
+  std::string_view flag;  // "--wait"
+  std::string_view arg;
+  bool takes_value = false;
+};
+
+// When backyctl may give up waiting for the answer.
+enum class ReplyTime {
+  prompt,         // answered at once: a 120 s timeout catches a hung daemon
+  slow,           // reads or writes revisions: no timeout
+  slow_if_waits,  // slow when "wait" is true (run --wait)
+};
+
+struct CommandSpec {
+  std::string_view name;
+  Access access;
+  std::vector<ArgSpec> args = {};
+  std::vector<Positional> positionals = {};
+  std::vector<Option> options = {};
+  std::string_view synopsis;  // as --help and backyctl(8) show it: "run JOB... [--wait]"
+  std::string_view help;      // one line
+  ReplyTime reply_time = ReplyTime::prompt;
+  // Rules across arguments ("jobs" or "all", not both); the reason when `args` break them.
+  std::optional<std::string> (*check)(const Json& args) = nullptr;
+  // backyctl's last touch on a request built from a command line (restore makes a relative
+  // target absolute: the daemon runs elsewhere).
+  void (*finish)(Json& args) = nullptr;
+};
+
+// Every command, in the order --help lists them.
+const std::vector<CommandSpec>& all_commands();
+// nullptr when `name` is no command.
+const CommandSpec* find_command(std::string_view name);
+
+// Checks `r.args` against the command's row; nullopt when it is fine, else a bad_request naming
+// the argument (or unknown_command). Unknown arguments are refused too: a typo must not be
+// silently ignored.
 std::optional<Error> validate_args(const Request& r);
+
+// The command list of docs/protocol.md (a Markdown table: command, who, arguments, what it does).
+std::string markdown_command_list();
 
 bool is_valid_tag(const std::string& tag);
 

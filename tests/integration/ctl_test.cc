@@ -331,3 +331,28 @@ TEST_CASE("backyd survives garbage, oversized and half-sent requests and many cl
   CHECK(half_answer.get().find("\"timeout\"") != std::string::npos);
   CHECK(d.ctl({"version"}).exit_code == 0);
 }
+
+TEST_CASE("bash completion offers commands, options and the daemon's jobs", "[ctl]") {
+  TempDir src(xfs_mount(), "src");
+  Daemon d({{"vm1", source_image(src.path(), "vm1.img", 1)}, {"web2", "missing.img"}});
+  // Completes the line `words` (the last word being completed) as bash would, through the
+  // installed script and the real backyctl.
+  auto complete = [&](const std::vector<std::string>& words) {
+    std::string line = "COMP_WORDS=(" BACKYCTL_PATH " -s " + d.socket();
+    for (const auto& w : words) line += " '" + w + "'";
+    line +=
+        "); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _backyctl; printf '%s\\n' \"${COMPREPLY[@]}\"";
+    ProcessResult r =
+        run({"bash", "-c", "source " BACKY_SOURCE_DIR "/ctl/backyctl.bash-completion && " + line});
+    REQUIRE(r.exit_code == 0);
+    return r.out;
+  };
+  const std::string commands = complete({""});
+  for (const char* c : {"status", "run", "restore", "scrub", "forget", "tags", "reload"})
+    CHECK(commands.find(std::string(c) + "\n") != std::string::npos);
+  CHECK(complete({"re"}) == "resume\nreload\nrestore\n");
+  CHECK(complete({"run", "--w"}) == "--wait\n");
+  CHECK(complete({"run", "vm1", ""}) == "vm1\nweb2\n");
+  CHECK(complete({"restore", "vm1", "la"}) == "latest\n");
+  CHECK(complete({"forget", "w"}) == "web2\n");
+}

@@ -249,8 +249,8 @@ TEST_CASE("trust: nobody may read but no changing command changes anything", "[t
   const json status_before = d.ctl_json({"status", "vm"});
 
   for (const auto& c : backy::protocol::all_commands()) {
-    if (c.admin) continue;
-    ProcessResult r = d.ctl_as_nobody({c.name});
+    if (c.access != backy::protocol::Access::anyone) continue;
+    ProcessResult r = d.ctl_as_nobody({std::string(c.name)});
     INFO(c.name << ": " << r.out << r.err);
     CHECK(r.exit_code == 0);
     CHECK_FALSE(r.out.empty());
@@ -260,10 +260,11 @@ TEST_CASE("trust: nobody may read but no changing command changes anything", "[t
   const auto invocations = changing_invocations(targets.path());
   size_t refusals = 0;
   for (const auto& c : backy::protocol::all_commands()) {
-    if (!c.admin) continue;
+    if (c.access == backy::protocol::Access::anyone) continue;
     INFO("command " << c.name);
-    REQUIRE(invocations.contains(c.name));
-    for (const auto& args : invocations.at(c.name)) {
+    const std::string name(c.name);
+    REQUIRE(invocations.contains(name));
+    for (const auto& args : invocations.at(name)) {
       ProcessResult r = d.ctl_as_nobody(args);
       INFO(args[0] << " " << (args.size() > 1 ? args[1] : "") << ": " << r.out << r.err);
       CHECK(r.exit_code == 1);
@@ -272,7 +273,8 @@ TEST_CASE("trust: nobody may read but no changing command changes anything", "[t
       ++refusals;
     }
   }
-  for (const auto& [name, args] : invocations) CHECK(backy::protocol::find_command(name)->admin);
+  for (const auto& [name, args] : invocations)
+    CHECK(backy::protocol::find_command(name)->access != backy::protocol::Access::anyone);
 
   // Had anything been accepted, it would show by now (a run takes well under a second here).
   std::this_thread::sleep_for(std::chrono::seconds(1));

@@ -1,6 +1,7 @@
-// backyctl --help (ctl/args.cc's kUsage) and the man page backyctl(8) (docs/man/backyctl.8.scd)
-// are written separately; this keeps them from disagreeing: every option and command synopsis of
-// the help appears verbatim in the man page, and every one the man page lists is in the help.
+// backyctl --help (ctl/args.cc's usage(), from the command table) and the man page backyctl(8)
+// (docs/man/backyctl.8.scd) are written separately; this keeps them from disagreeing: every option
+// and command synopsis of the help appears verbatim in the man page, and every one the man page
+// lists is in the help.
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <regex>
@@ -15,7 +16,7 @@ namespace {
 // to the first run of two spaces ("run JOB... [--tags T1,T2] [--wait]").
 std::set<std::string> help_synopses() {
   std::set<std::string> out;
-  std::istringstream in(backy::ctl::kUsage);
+  std::istringstream in(backy::ctl::usage());
   std::string line;
   bool listed = false;
   while (std::getline(in, line)) {
@@ -79,7 +80,7 @@ TEST_CASE("backyctl --help and backyctl(8) name the same commands and options", 
     CHECK(help.count(synopsis) == 1);
   }
   // The line explaining REV is the same in both.
-  const std::string usage = backy::ctl::kUsage;
+  const std::string usage = backy::ctl::usage();
   const size_t rev = usage.find("REV: ");
   REQUIRE(rev != std::string::npos);
   CHECK(man.find(usage.substr(rev, usage.find('\n', rev) - rev)) != std::string::npos);
