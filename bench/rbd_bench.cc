@@ -28,8 +28,8 @@
 #include <string>
 
 #include "backup/job_backup.h"
+#include "ceph/source_factory.h"
 #include "repo/repository.h"
-#include "source/source_factory.h"
 
 namespace fs = std::filesystem;
 using namespace backy;

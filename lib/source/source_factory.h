@@ -1,8 +1,9 @@
 // SourceFactory: turns a job's `source:` configuration into a Source.
 //
 // The daemon owns one factory for its lifetime, so that all RBD jobs share one cluster
-// connection. make_source_factory() (in backy_rbd, since it knows Ceph) builds the factory that
-// handles every source type; tests of the core library use FileSourceFactory.
+// connection. make_source_factory() (lib/ceph/source_factory.h, in backy_ceph, since it knows
+// Ceph) builds the factory that handles every source type; tests of the core library use
+// FileSourceFactory.
 #pragma once
 
 #include <memory>
@@ -30,8 +31,5 @@ class FileSourceFactory : public SourceFactory {
  public:
   std::unique_ptr<Source> make(const SourceConfig& config) override;
 };
-
-// Every source type; connects to Ceph lazily, on the first RBD job, with `ceph`'s settings.
-std::unique_ptr<SourceFactory> make_source_factory(const CephConfig& ceph);
 
 }  // namespace backy

@@ -5,9 +5,10 @@
 #include <random>
 #include <set>
 
+#include "ceph/rbd_source.h"
 #include "ceph/rbd_support.h"
+#include "ceph/source_factory.h"
 #include "repo/repository.h"
-#include "source/rbd_source.h"
 #include "support/test_env.h"
 
 namespace backy::test {

@@ -2,10 +2,10 @@
 // `backyctl restore ... rbd:POOL/IMAGE` writes the revision into a new image through the daemon.
 #include <catch2/catch.hpp>
 
+#include "ceph/rbd_source.h"
 #include "integration/daemon_support.h"
 #include "rbd_support.h"
 #include "repo/repository.h"
-#include "source/rbd_source.h"
 #include "support/test_env.h"
 
 namespace backy::test {

@@ -7,9 +7,10 @@
 #include <fstream>
 
 #include "ceph/fault_source.h"
+#include "ceph/rbd_source.h"
 #include "ceph/rbd_support.h"
+#include "ceph/source_factory.h"
 #include "repo/repository.h"
-#include "source/rbd_source.h"
 #include "support/test_env.h"
 #include "util/error.h"
 

@@ -2,10 +2,11 @@
 // ceph-rbd job end to end.
 #include <catch2/catch.hpp>
 
+#include "ceph/rbd_source.h"
 #include "ceph/rbd_support.h"
+#include "ceph/rbd_target.h"
+#include "ceph/source_factory.h"
 #include "repo/repository.h"
-#include "restore/rbd_target.h"
-#include "source/rbd_source.h"
 #include "support/test_env.h"
 #include "util/error.h"
 

@@ -4,9 +4,10 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
+#include "ceph/rbd_source.h"
 #include "ceph/rbd_support.h"
+#include "ceph/source_factory.h"
 #include "repo/repository.h"
-#include "source/rbd_source.h"
 #include "support/test_env.h"
 #include "util/uuid.h"
 

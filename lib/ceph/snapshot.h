@@ -21,7 +21,7 @@
 #include <optional>
 #include <string>
 
-#include "source/rbd_cluster.h"
+#include "ceph/cluster.h"
 #include "source/source.h"
 
 namespace backy {

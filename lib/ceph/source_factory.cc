@@ -1,16 +1,12 @@
-// The daemon's SourceFactory: file sources, and ceph-rbd sources through one shared cluster
-// connection made on first use.
-//
-// Connecting lazily keeps a host with only file jobs (or a Ceph outage at start-up) from
-// failing: the connection is tried again by the next RBD job after a failure, and a failure
-// fails only the job that needed it, after at most ceph.timeout. Worker threads call make()
-// concurrently; the mutex serialises only the connect.
+// make_source_factory(). Worker threads call make() concurrently; the mutex serialises only the
+// connect.
+#include "ceph/source_factory.h"
+
 #include <mutex>
 
-#include "restore/rbd_target.h"
-#include "source/rbd_cluster.h"
-#include "source/rbd_source.h"
-#include "source/source_factory.h"
+#include "ceph/cluster.h"
+#include "ceph/rbd_source.h"
+#include "ceph/rbd_target.h"
 #include "util/error.h"
 
 namespace backy {

@@ -19,8 +19,8 @@
 #include <memory>
 #include <string>
 
+#include "ceph/cluster.h"
 #include "config/config.h"
-#include "source/rbd_cluster.h"
 #include "source/source.h"
 
 namespace backy {
