@@ -22,10 +22,9 @@ class AnySourceFactory : public SourceFactory {
     return files_.make(config);
   }
 
-  std::unique_ptr<RestoreTarget> open_restore_target(const std::string& target, uint64_t size,
-                                                     bool force) override {
-    if (auto name = parse_rbd_target(target)) return open_rbd_target(cluster(), *name, size);
-    return files_.open_restore_target(target, size, force);
+  std::unique_ptr<RestoreTarget> open_restore_target(const RbdImageName& name,
+                                                     uint64_t size) override {
+    return open_rbd_target(cluster(), name, size);
   }
 
  private:

@@ -1,4 +1,4 @@
-// The daemon's SourceFactory: every source type and restore target, through one
+// The daemon's SourceFactory: every source type, and restores into new RBD images, through one
 // cluster connection shared by every RBD job and restore.
 //
 // The connection is made lazily, on the first RBD job or restore, with `ceph`'s settings: a host

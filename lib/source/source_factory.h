@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "restore/restore.h"
+#include "restore/target_name.h"
 #include "source/source.h"
 
 namespace backy {
@@ -19,11 +20,12 @@ class SourceFactory {
   virtual ~SourceFactory() = default;
   // Throws backy::Error when the source cannot be reached (cluster down, pool missing).
   virtual std::unique_ptr<Source> make(const SourceConfig& config) = 0;
-  // The target of a restore: "rbd:POOL/IMAGE" or "rbd:POOL/NAMESPACE/IMAGE" is a new RBD image
-  // (through the shared cluster; never overwritten), anything else is open_file_target().
-  // This default handles file targets only and refuses "rbd:" with a clear error.
-  virtual std::unique_ptr<RestoreTarget> open_restore_target(const std::string& target,
-                                                             uint64_t size, bool force);
+  // The daemon's restore target: a new RBD image `name` of `size` bytes, made through the shared
+  // cluster connection (never overwritten: an existing image is an error). The daemon writes
+  // nothing else; backyctl writes files, devices and stdout itself (open_file_target()).
+  // This default has no cluster and refuses with a clear error naming the target.
+  virtual std::unique_ptr<RestoreTarget> open_restore_target(const RbdImageName& name,
+                                                             uint64_t size);
 };
 
 // Only `type: file`; any other type is an error naming it.
