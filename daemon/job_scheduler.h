@@ -96,7 +96,8 @@ class JobScheduler {
                              std::function<void(std::optional<std::string>)> done) = 0;
 
   // The source factory the workers share: restores to rbd:POOL/IMAGE go through its cluster
-  // connection (SourceFactory::open_restore_target). nullptr: file and device targets only.
+  // connection (SourceFactory::open_restore_target). nullptr: none (a restore into rbd: fails
+  // with a clear error; files and devices are written by backyctl, never by the daemon).
   // Any thread may use the returned factory (it is what the workers use).
   virtual std::shared_ptr<SourceFactory> restore_targets() const { return nullptr; }
 };

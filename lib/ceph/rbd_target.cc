@@ -1,4 +1,4 @@
-#include "restore/rbd_target.h"
+#include "ceph/rbd_target.h"
 
 #include <rados/librados.h>
 #include <rbd/librbd.hpp>
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <vector>
 
-#include "source/rbd_aio.h"
+#include "ceph/aio_window.h"
 #include "util/error.h"
 
 namespace backy {

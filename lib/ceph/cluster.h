@@ -1,7 +1,7 @@
 // RbdCluster: the daemon's one connection to a Ceph cluster, shared by every RBD job.
 //
 // Connecting costs a monitor handshake and an OSD map, so the daemon connects once (lazily, on
-// the first RBD job; see rbd_source_factory.cc) and every job opens its pool through the same
+// the first RBD job; see source_factory.h) and every job opens its pool through the same
 // librados::Rados. librados is thread-safe: jobs on different workers may call io_ctx() and use
 // their IoCtx concurrently.
 //

@@ -1,11 +1,11 @@
-#include "source/rbd_source.h"
+#include "ceph/rbd_source.h"
 
 #include <rbd/librbd.hpp>
 
 #include <cstring>
 #include <optional>
 
-#include "source/rbd_snapshot.h"
+#include "ceph/snapshot.h"
 #include "util/error.h"
 
 namespace backy {

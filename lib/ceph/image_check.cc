@@ -1,10 +1,10 @@
-#include "source/rbd_image_check.h"
+#include "ceph/image_check.h"
 
 #include <rbd/librbd.hpp>
 
 #include <memory>
 
-#include "source/rbd_cluster.h"
+#include "ceph/cluster.h"
 
 namespace backy {
 

@@ -1,4 +1,4 @@
-#include "source/rbd_aio.h"
+#include "ceph/aio_window.h"
 
 #include <condition_variable>
 #include <deque>
