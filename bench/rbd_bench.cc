@@ -14,9 +14,6 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
-#include <rados/librados.hpp>
-#include <rbd/librbd.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -29,6 +26,7 @@
 
 #include "backup/job_backup.h"
 #include "repo/repository.h"
+#include "source/ceph_api.h"
 #include "source/source_factory.h"
 
 namespace fs = std::filesystem;

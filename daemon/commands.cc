@@ -14,6 +14,7 @@
 #include "repo/repository.h"
 #include "store/image_writer.h"
 #include "util/file_io.h"
+#include "util/thread_annotations.h"
 
 namespace backy {
 
@@ -24,13 +25,13 @@ using protocol::Json;
 // commit, update and removal renames or unlinks in it), so a health check of 10,000 jobs costs
 // 10,000 stat() calls, not the parse of every .rev file.
 struct CommandHandler::Cache {
-  std::mutex mutex;
+  Mutex mutex;
   struct Entry {
     struct timespec mtime {};
     RepoFindings findings;
   };
-  std::map<std::string, Entry> repos;    // by job directory
-  std::map<std::string, bool> reflinks;  // by base-dir
+  std::map<std::string, Entry> repos GUARDED_BY(mutex);    // by job directory
+  std::map<std::string, bool> reflinks GUARDED_BY(mutex);  // by base-dir
 };
 
 namespace {
@@ -153,7 +154,7 @@ void CommandHandler::health(Out out) {
   facts->refused_reload = scheduler_.refused_reload();
   executors_.read([facts, out, cache = cache_, loop = executors_.loop] {
     const std::filesystem::path base = facts->base_dir;
-    std::lock_guard lock(cache->mutex);
+    MutexLock lock(cache->mutex);
     auto rl = cache->reflinks.find(facts->base_dir);
     if (rl == cache->reflinks.end()) {
       try {

@@ -1,12 +1,12 @@
 #include "restore/rbd_target.h"
 
 #include <rados/librados.h>
-#include <rbd/librbd.hpp>
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
+#include "source/ceph_api.h"
 #include "source/rbd_aio.h"
 #include "util/error.h"
 

@@ -1,9 +1,8 @@
 #include "source/rbd_image_check.h"
 
-#include <rbd/librbd.hpp>
-
 #include <memory>
 
+#include "source/ceph_api.h"
 #include "source/rbd_cluster.h"
 
 namespace backy {

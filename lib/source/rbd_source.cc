@@ -1,10 +1,9 @@
 #include "source/rbd_source.h"
 
-#include <rbd/librbd.hpp>
-
 #include <cstring>
 #include <optional>
 
+#include "source/ceph_api.h"
 #include "source/rbd_snapshot.h"
 #include "util/error.h"
 

@@ -5,13 +5,12 @@
 // failing: the connection is tried again by the next RBD job after a failure, and a failure
 // fails only the job that needed it, after at most ceph.timeout. Worker threads call make()
 // concurrently; the mutex serialises only the connect.
-#include <mutex>
-
 #include "restore/rbd_target.h"
 #include "source/rbd_cluster.h"
 #include "source/rbd_source.h"
 #include "source/source_factory.h"
 #include "util/error.h"
+#include "util/thread_annotations.h"
 
 namespace backy {
 
@@ -33,16 +32,16 @@ class AnySourceFactory : public SourceFactory {
   }
 
  private:
-  std::shared_ptr<RbdCluster> cluster() {
-    std::lock_guard lock(mu_);
+  std::shared_ptr<RbdCluster> cluster() EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     if (!cluster_) cluster_ = RbdCluster::connect(ceph_);
     return cluster_;
   }
 
   const CephConfig ceph_;
   FileSourceFactory files_;
-  std::mutex mu_;
-  std::shared_ptr<RbdCluster> cluster_;  // guarded by mu_
+  Mutex mu_;
+  std::shared_ptr<RbdCluster> cluster_ GUARDED_BY(mu_);
 };
 
 }  // namespace
