@@ -73,6 +73,7 @@ CommandHandler::CommandHandler(JobScheduler& scheduler, spdlog::logger& log, Exe
       cache_(std::make_shared<Cache>()) {}
 
 void CommandHandler::handle(const protocol::Request& req, const Peer& peer, Out out) {
+  io_thread_.check("CommandHandler::handle");
   if (auto err = protocol::validate_args(req)) return out->error(*err);
   const protocol::CommandInfo* info = protocol::find_command(req.command);
   const std::string& admin_group = scheduler_.config().global.admin_group;
@@ -183,11 +184,13 @@ void CommandHandler::health(Out out) {
 }
 
 std::string CommandHandler::metrics_text() const {
+  io_thread_.check("CommandHandler::metrics_text");
   return backy::metrics_text(scheduler_.status(), scheduler_.running_count(),
                              scheduler_.queued_count(), scheduler_.config().global.worker_limit);
 }
 
 void CommandHandler::write_metrics_file() {
+  io_thread_.check("CommandHandler::write_metrics_file");
   const std::string path = scheduler_.config().global.metrics_file;
   if (path.empty()) return;
   executors_.read([path, text = metrics_text(), &log = log_] {

@@ -1,13 +1,54 @@
-// The threading helpers of lib/util: the annotated Mutex / MutexLock / CondVar
-// (thread_annotations.h).
+// The threading helpers of lib/util: ThreadChecker (an io-thread-only object's proof of its
+// thread) and the annotated Mutex / MutexLock / CondVar (thread_annotations.h).
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <stop_token>
 #include <thread>
 
 #include "util/thread_annotations.h"
+#include "util/thread_checker.h"
 
 using namespace backy;
+
+TEST_CASE("a ThreadChecker binds to its first caller, not to the thread that built it",
+          "[threads]") {
+  ThreadChecker checker;
+  bool first = false, again = false;
+  std::thread([&] {
+    first = checker.on_owner_thread();
+    again = checker.on_owner_thread();
+  }).join();
+  CHECK(first);
+  CHECK(again);
+  // The builder's thread is now a stranger.
+  CHECK_FALSE(checker.on_owner_thread());
+}
+
+TEST_CASE("a ThreadChecker's check() aborts the process on another thread", "[threads]") {
+  // In a child process: the abort is the behaviour under test.
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ThreadChecker checker;
+    checker.check("owner");  // binds this thread
+    std::thread([&] { checker.check("Test::entry"); }).join();
+    ::_exit(0);  // not reached when check() works
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGABRT);
+}
+
+TEST_CASE("a ThreadChecker's check() on the owner thread passes, every time", "[threads]") {
+  ThreadChecker checker;
+  for (int i = 0; i < 3; ++i) checker.check("Test::entry");
+  CHECK(checker.on_owner_thread());
+}
 
 namespace {
 
