@@ -252,8 +252,6 @@ void Scheduler::on_work_done(const std::string& name, uint64_t seq,
       forget_job(it);
     else
       start_next(job);
-  } else if (it == jobs_.end() || seq == 0) {
-    --untracked_tasks_;
   }
   if (done) done(error);
   status_changed();
@@ -340,33 +338,20 @@ std::optional<std::string> Scheduler::resume(const std::string& name) {
 void Scheduler::post_job_work(const std::string& name, std::function<void(std::stop_token)> work,
                               std::function<void(std::optional<std::string>)> done) {
   io_thread_.check("Scheduler::post_job_work");
-  if (stopping_) {
-    boost::asio::post(io_, [done = std::move(done)] {
-      if (done) done("the daemon is stopping");
+  auto it = jobs_.find(name);
+  std::optional<std::string> refused;
+  if (stopping_)
+    refused = "the daemon is stopping";
+  else if (it == jobs_.end() || it->second.removed)
+    refused = "no job named '" + name + "'";
+  if (refused) {
+    boost::asio::post(io_, [done = std::move(done), why = *refused] {
+      if (done) done(why);
     });
     return;
   }
-  auto it = jobs_.find(name);
-  if (it != jobs_.end() && !it->second.removed) {
-    it->second.work_queue.push_back({std::move(work), std::move(done)});
-    start_next(it->second);
-    return;
-  }
-  // A directory the config does not name (an orphan): nothing to coordinate with but its lock.
-  ++untracked_tasks_;
-  auto error = std::make_shared<std::optional<std::string>>();
-  pool_.submit(
-      Clock::now(),
-      [work = std::move(work), error](std::stop_token stop) {
-        try {
-          work(stop);
-        } catch (const std::exception& e) {
-          *error = e.what();
-        }
-      },
-      [self = weak(), error, name, done = std::move(done)](bool ran) {
-        if (auto s = self.lock()) s->on_work_done(name, 0, *error, std::nullopt, done, ran);
-      });
+  it->second.work_queue.push_back({std::move(work), std::move(done)});
+  start_next(it->second);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -389,7 +374,6 @@ void Scheduler::shutdown(std::chrono::seconds bound, std::function<void(bool)> d
     if (job.task != TaskKind::none) ++running;
   }
   pool_.shutdown();
-  running += untracked_tasks_;
   log_->info("stopping: {} task{} to end (at most {}s)", running, running == 1 ? "" : "s",
              bound.count());
   status_timer_.cancel();
@@ -410,7 +394,6 @@ void Scheduler::task_ended() {
   if (!stopping_ || !stopped_) return;
   for (const auto& [name, job] : jobs_)
     if (job.task != TaskKind::none) return;
-  if (untracked_tasks_ > 0) return;
   stop_timer_.cancel();
   auto done = std::move(stopped_);
   stopped_ = nullptr;

@@ -184,7 +184,6 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
   std::map<std::string, Job> jobs_;  // also jobs a reload removed while their task still runs
   std::vector<std::string> orphans_;
   std::optional<std::string> refused_reload_;  // see JobScheduler::refused_reload
-  int untracked_tasks_ = 0;                    // job work for names not in the config (orphans)
   bool stopping_ = false;
   std::function<void(bool)> stopped_;
   boost::asio::steady_timer stop_timer_;
