@@ -14,9 +14,6 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
-#include <rados/librados.hpp>
-#include <rbd/librbd.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +27,7 @@
 #include "backup/job_backup.h"
 #include "ceph/source_factory.h"
 #include "repo/repository.h"
+#include "ceph/ceph_api.h"
 
 namespace fs = std::filesystem;
 using namespace backy;

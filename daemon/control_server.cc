@@ -265,8 +265,7 @@ class ControlConnection : public Responder, public std::enable_shared_from_this<
 
 ControlServer::ControlServer(asio::io_context& io, JobScheduler& scheduler, const Config& config,
                              spdlog::logger& log, int listen_fd, ControlLimits limits)
-    : io_(io),
-      log_(log),
+    : log_(log),
       limits_(limits),
       socket_path_(listen_fd < 0 ? config.global.socket : std::string()),
       listen_fd_(listen_fd),

@@ -14,12 +14,11 @@
 // is gone: holders keep the cluster alive through shared_ptr). Not copyable.
 #pragma once
 
-#include <rados/librados.hpp>
-
 #include <memory>
 #include <string>
 
 #include "config/config.h"
+#include "ceph/ceph_api.h"
 #include "util/error.h"
 
 namespace backy {

@@ -1,9 +1,8 @@
 #include "ceph/image_check.h"
 
-#include <rbd/librbd.hpp>
-
 #include <memory>
 
+#include "ceph/ceph_api.h"
 #include "ceph/cluster.h"
 
 namespace backy {

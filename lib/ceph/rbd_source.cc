@@ -1,10 +1,9 @@
 #include "ceph/rbd_source.h"
 
-#include <rbd/librbd.hpp>
-
 #include <cstring>
 #include <optional>
 
+#include "ceph/ceph_api.h"
 #include "ceph/snapshot.h"
 #include "util/error.h"
 

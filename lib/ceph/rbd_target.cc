@@ -1,12 +1,12 @@
 #include "ceph/rbd_target.h"
 
 #include <rados/librados.h>
-#include <rbd/librbd.hpp>
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
+#include "ceph/ceph_api.h"
 #include "ceph/aio_window.h"
 #include "util/error.h"
 

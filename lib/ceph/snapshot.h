@@ -14,13 +14,11 @@
 // Holds the image open read-only; one thread at a time; sinks run on the caller's thread.
 #pragma once
 
-#include <rados/librados.hpp>
-#include <rbd/librbd.hpp>
-
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "ceph/ceph_api.h"
 #include "ceph/cluster.h"
 #include "source/source.h"
 

@@ -2,12 +2,11 @@
 // connect.
 #include "ceph/source_factory.h"
 
-#include <mutex>
-
 #include "ceph/cluster.h"
 #include "ceph/rbd_source.h"
 #include "ceph/rbd_target.h"
 #include "util/error.h"
+#include "util/thread_annotations.h"
 
 namespace backy {
 
@@ -28,16 +27,16 @@ class AnySourceFactory : public SourceFactory {
   }
 
  private:
-  std::shared_ptr<RbdCluster> cluster() {
-    std::lock_guard lock(mu_);
+  std::shared_ptr<RbdCluster> cluster() EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     if (!cluster_) cluster_ = RbdCluster::connect(ceph_);
     return cluster_;
   }
 
   const CephConfig ceph_;
   FileSourceFactory files_;
-  std::mutex mu_;
-  std::shared_ptr<RbdCluster> cluster_;  // guarded by mu_
+  Mutex mu_;
+  std::shared_ptr<RbdCluster> cluster_ GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -34,6 +34,8 @@ bool is_regular(const std::optional<struct stat>& st) {
 }  // namespace
 
 const Dir& Repository::locked(const Lock& lock) const {
+  if (!lock.held())
+    throw std::logic_error("a released (moved-from) lock used for " + dir_.string());
   if (lock.of_ != dir_)
     throw std::logic_error("the lock of " + lock.of_.string() + " used for " + dir_.string());
   return lock.dir_;

@@ -5,9 +5,6 @@
 // The product never uses the rbd CLI; the tests may, to check it from the outside.
 #pragma once
 
-#include <rados/librados.hpp>
-#include <rbd/librbd.hpp>
-
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -18,6 +15,7 @@
 
 #include "backup/job_backup.h"
 #include "config/config.h"
+#include "ceph/ceph_api.h"
 #include "source/source_factory.h"
 #include "support/test_env.h"
 

@@ -1,8 +1,8 @@
 // `backyctl restore` to files, devices and stdout against a real backyd on the real XFS mount:
 // backyctl writes the target with its own rights from the image the daemon passes, and refuses
-// what would hurt (issue "Trust"): the repository itself, symlinks, existing files without
-// --force, mounted devices, files the caller may not write. A failed or interrupted restore
-// leaves neither the target nor a temp file.
+// what would hurt: the repository itself, symlinks, existing files without --force, mounted
+// devices, files the caller may not write. A failed or interrupted restore leaves neither the
+// target nor a temp file.
 #include <grp.h>
 #include <signal.h>
 #include <sys/stat.h>
