@@ -198,11 +198,13 @@ void Repository::update(const Lock& lock, const Revision& rev) {
 void Repository::remove(const Lock& lock, const std::string& uuid) {
   const Dir& dir = locked(lock);
   if (!is_uuid(uuid)) throw Error("'" + uuid + "' is no revision uuid");
-  std::vector<Revision> all = read_revisions(dir, nullptr);
-  // `latest` must never name a revision that is going: move it first, if it is the newest.
-  if (!all.empty() && all.back().uuid == uuid) {
-    all.pop_back();
-    point_latest(dir, all);
+  // `latest` must never name a revision that is going: move it first, if it names this one.
+  // Only then is the history read (expiring n revisions must not parse it n times); a `latest`
+  // that names another revision names a complete one, and stays.
+  if (dir.read_symlink(kLatest) == uuid) {
+    std::vector<Revision> rest = read_revisions(dir, nullptr);
+    std::erase_if(rest, [&](const Revision& r) { return r.uuid == uuid; });
+    point_latest(dir, rest);
   }
   dir.remove(uuid + ".rev");
   dir.sync();  // from here on the revision does not exist, even after a crash
