@@ -130,8 +130,8 @@ class Repository {
   const Dir& locked(const Lock& lock) const;
   std::optional<Dir> open_dir() const;
   static std::vector<Revision> read_revisions(const Dir& dir, std::vector<std::string>* problems);
-  // Points `latest` at the newest revision of `all` (removes it when there is none).
-  static void point_latest(const Dir& dir, const std::vector<Revision>& all);
+  // Points `latest` at `newest` (removes it when there is none).
+  static void point_latest(const Dir& dir, const Revision* newest);
 
   std::filesystem::path dir_;
   FileSystem* fs_;
