@@ -48,6 +48,19 @@ void rewrite_some(const fs::path& file, uint64_t size, std::mt19937_64& rng, int
   write_random(file, mib(rng) * MiB, MiB, rng());
 }
 
+// After a disturbed run: the next `run vm --wait` succeeds, its revision is the only new one the
+// ledger sees and holds `want`, and the job directory has no leftovers and scrubs clean.
+void check_after_run(CtlDaemon& d, RevisionLedger& ledger, const std::string& want) {
+  ProcessResult next = d.ctl({"run", "vm", "--wait"});
+  INFO(next.out << next.err << d.log());
+  REQUIRE(next.exit_code == 0);
+  const auto fresh = ledger.check();
+  REQUIRE(fresh.size() == 1);
+  CHECK(ledger.image_digest(fresh[0]) == want);
+  check_no_leftovers(d.job_dir("vm"));
+  check_scrub_clean(d, "vm");
+}
+
 double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -92,15 +105,7 @@ TEST_CASE("trust: kill -9 of backyd at random moments during 20 backups of a fil
 
   // The next successful run leaves nothing of the interrupted ones behind.
   rewrite_some(source, kSize, rng, 32);
-  want = content_digest(source);
-  ProcessResult last = d.ctl({"run", "vm", "--wait"});
-  INFO(last.out << last.err << d.log());
-  REQUIRE(last.exit_code == 0);
-  const auto fresh = ledger.check();
-  REQUIRE(fresh.size() == 1);
-  CHECK(ledger.image_digest(fresh[0]) == want);
-  check_no_leftovers(d.job_dir("vm"));
-  check_scrub_clean(d, "vm");
+  check_after_run(d, ledger, content_digest(source));
   d.stop();
 }
 
@@ -141,14 +146,7 @@ TEST_CASE("trust: ENOSPC in the middle of a backup fails it clearly and keeps ev
 
   // With space again, the next run succeeds.
   fs::remove(filler);
-  ProcessResult ok = d.ctl({"run", "vm", "--wait"});
-  INFO(ok.out << ok.err);
-  REQUIRE(ok.exit_code == 0);
-  const auto second = ledger.check();
-  REQUIRE(second.size() == 1);
-  CHECK(ledger.image_digest(second[0]) == content_digest(source));
-  check_no_leftovers(d.job_dir("vm"));
-  check_scrub_clean(d, "vm");
+  check_after_run(d, ledger, content_digest(source));
   d.stop();
 }
 
