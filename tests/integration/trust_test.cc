@@ -82,6 +82,7 @@ TEST_CASE("trust: kill -9 of backyd at random moments during 20 backups of a fil
   RevisionLedger ledger(d.job_dir("vm"));
   // Without revisions the job runs at once; that full run is left alone.
   REQUIRE(d.wait_revisions("vm", 1, 60));
+  REQUIRE(d.wait_idle("vm"));
   for (const auto& uuid : ledger.check()) CHECK(ledger.image_digest(uuid) == want);
   // An undisturbed incremental gives the time a run takes, and so the range of the kill delays.
   rewrite_some(source, kSize, rng, 32);
@@ -118,6 +119,7 @@ TEST_CASE("trust: ENOSPC in the middle of a backup fails it clearly and keeps ev
   CtlDaemon d(dir.path(), file_job(source), "", small.mount() / "base");
   RevisionLedger ledger(d.job_dir("vm"));
   REQUIRE(d.wait_revisions("vm", 1, 60));
+  REQUIRE(d.wait_idle("vm"));
   const auto first = ledger.check();
   REQUIRE(first.size() == 1);
   CHECK(ledger.image_digest(first[0]) == content_digest(source));
@@ -160,6 +162,7 @@ TEST_CASE("trust: a flipped byte in the newest revision is found and never becom
   CtlDaemon d(dir.path(), file_job(source));
   RevisionLedger ledger(d.job_dir("vm"));
   REQUIRE(d.wait_revisions("vm", 1, 60));
+  REQUIRE(d.wait_idle("vm"));
   write_random(source, 4 * MiB, 64 * 1024, 3);
   REQUIRE(d.ctl({"run", "vm", "--wait"}).exit_code == 0);
   REQUIRE(ledger.check().size() == 2);
@@ -236,6 +239,7 @@ TEST_CASE("trust: nobody may read but no changing command changes anything", "[t
   write_random(source, 0, 4 * MiB, 1);
   CtlDaemon d(dir.path(), file_job(source));
   REQUIRE(d.wait_revisions("vm", 1, 60));
+  REQUIRE(d.wait_idle("vm"));
   REQUIRE(d.ctl({"run", "vm", "--wait"}).exit_code == 0);
   // The operator gives the socket to the readers' group (systemd: SocketGroup=).
   REQUIRE(run({"chgrp", "nogroup", d.socket()}).exit_code == 0);
