@@ -18,6 +18,7 @@
 
 #include "protocol/message.h"
 #include "util/error.h"
+#include "util/fd_passing.h"
 
 namespace backy {
 
@@ -40,27 +41,6 @@ bool someone_listens(const std::string& path) {
   bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
   return ok;
-}
-
-// Sends `line` with `fd` attached as SCM_RIGHTS to its first byte, without blocking. Returns the
-// bytes sent (at least 1), or -1 with errno (EAGAIN: try again when the socket is writable).
-ssize_t send_with_fd(int socket, const std::string& line, int fd) {
-  iovec iov{const_cast<char*>(line.data()), line.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  ssize_t n;
-  do n = ::sendmsg(socket, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  return n;
 }
 
 }  // namespace

@@ -117,9 +117,10 @@ class Repository {
   PendingRevision begin(const Lock&, const std::string& uuid);
   // REQUIRES: lock held; `rev` complete. Rewrites its metadata (tags, trust, scrub result).
   void update(const Lock&, const Revision& rev);
-  // REQUIRES: lock held. Deletes a revision: `latest` first moves off it when it is the newest,
-  // then its .rev goes (from then on it no longer exists), then its .sums and image. A failure
-  // after the .rev is gone is reported, and repair() removes what is left.
+  // REQUIRES: lock held. Deletes a revision: `latest` first moves off it when it names it (to
+  // the newest of the others; the history is read only then), then its .rev goes (from then on
+  // it no longer exists), then its .sums and image. A failure after the .rev is gone is
+  // reported, and repair() removes what is left.
   void remove(const Lock&, const std::string& uuid);
 
   // Records, durably, that a run of `uuid` is about to leave state on its source.
@@ -135,8 +136,8 @@ class Repository {
   const Dir& locked(const Lock& lock) const;
   std::optional<Dir> open_dir() const;
   static std::vector<Revision> read_revisions(const Dir& dir, std::vector<std::string>* problems);
-  // Points `latest` at the newest revision of `all` (removes it when there is none).
-  static void point_latest(const Dir& dir, const std::vector<Revision>& all);
+  // Points `latest` at `newest` (removes it when there is none).
+  static void point_latest(const Dir& dir, const Revision* newest);
 
   std::filesystem::path dir_;
   FileSystem* fs_;
