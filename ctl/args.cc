@@ -16,22 +16,22 @@ using protocol::Positional;
 
 namespace {
 
-const char* const kHead = R"(Usage: backyctl [options] COMMAND [ARGS...]
-
-Options:
-  -s, --socket PATH   the daemon's control socket (default /run/backy/backyd.sock)
-  -c, --config FILE   read the socket path from this configuration (global.socket)
-      --json          print JSON instead of text
-  -h, --help          show this help
-
-Commands:
-)";
+const char* const kHead = "Usage: backyctl [options] COMMAND [ARGS...]\n\nOptions:\n";
 
 const char* const kRevLine =
-    "REV: a uuid, N (0 = newest), latest, tag:NAME (scrub, tags), all (scrub, tags).\n";
+    "REV: a uuid or its first 6 or more characters, N (0 = newest), latest,\n"
+    "     tag:NAME and all (forget, scrub, tags).\n";
 
 std::string make_usage() {
   std::string out = kHead;
+  for (const auto& g : global_options()) {
+    std::string line =
+        "  " + std::string(g.short_flag.empty() ? "   " : std::string(g.short_flag) + ",") + " " +
+        std::string(g.long_flag) + (g.value_name.empty() ? "" : " " + std::string(g.value_name));
+    line.resize(22, ' ');
+    out += line + std::string(g.help) + "\n";
+  }
+  out += "\nCommands:\n";
   size_t width = 0;
   for (const auto& c : protocol::all_commands()) width = std::max(width, c.synopsis.size());
   for (const auto& c : protocol::all_commands()) {
@@ -94,10 +94,12 @@ const std::string& usage() {
 }
 
 const std::vector<GlobalOption>& global_options() {
-  static const std::vector<GlobalOption> options{{"-s", "--socket", true},
-                                                 {"-c", "--config", true},
-                                                 {"", "--json", false},
-                                                 {"-h", "--help", false}};
+  static const std::vector<GlobalOption> options{
+      {"-s", "--socket", "PATH", "the daemon's control socket (default /run/backy/backyd.sock)"},
+      {"-c", "--config", "FILE", "read the socket path from this configuration (global.socket)"},
+      {"", "--json", "", "print JSON instead of text (errors too)"},
+      {"-V", "--version", "", "print backyctl's version, and the daemon's when reachable"},
+      {"-h", "--help", "", "show this help"}};
   return options;
 }
 
@@ -117,14 +119,16 @@ Invocation parse_args(const std::vector<std::string>& argv) {
       if (i + 1 >= argv.size()) throw Error("option " + a + " needs a value");
       return argv[++i];
     };
-    if (a == "-s" || a == "--socket") {
-      inv.socket = value();
-    } else if (a == "-c" || a == "--config") {
-      inv.config = value();
-    } else if (a == "--json") {
-      inv.json = true;
-    } else if (a == "-h" || a == "--help") {
-      inv.help = true;
+    const GlobalOption* global = nullptr;
+    for (const auto& g : global_options())
+      if (a == g.long_flag || (!g.short_flag.empty() && a == g.short_flag)) global = &g;
+    if (global) {
+      const std::string_view flag = global->long_flag;
+      if (flag == "--socket") inv.socket = value();
+      if (flag == "--config") inv.config = value();
+      if (flag == "--json") inv.json = true;
+      if (flag == "--version") inv.version = true;
+      if (flag == "--help") inv.help = true;
     } else if (a.size() > 1 && a[0] == '-' && a != "-") {
       // A command's option: which command owns it is known once the line is read; whether it
       // takes a value is the same for every command that has it.
@@ -137,7 +141,7 @@ Invocation parse_args(const std::vector<std::string>& argv) {
       words.push_back(argv[i]);
     }
   }
-  if (inv.help) return inv;
+  if (inv.help || (inv.version && words.empty())) return inv;
   if (words.empty()) throw Error("no command given (backyctl --help lists them)");
   const std::string cmd = words[0];
   const CommandSpec* spec = protocol::find_command(cmd);

@@ -22,6 +22,7 @@ struct Invocation {
   std::optional<std::string> config;  // -c/--config
   bool json = false;
   bool help = false;
+  bool version = false;       // --version without a command
   protocol::Request request;  // command and args
 };
 
@@ -38,10 +39,12 @@ bool waits_long(const protocol::Request& request);
 // backyctl --help: the global options, then every command's synopsis and help line.
 const std::string& usage();
 
+// The options before or after any command, as --help lists them and completion offers them.
 struct GlobalOption {
   std::string_view short_flag;  // "" when none
   std::string_view long_flag;
-  bool takes_value;
+  std::string_view value_name;  // "" for a flag without a value
+  std::string_view help;
 };
 const std::vector<GlobalOption>& global_options();
 

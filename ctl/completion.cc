@@ -21,7 +21,7 @@ std::vector<std::string> split(std::string_view words) {
 // Whether `word` is an option that swallows the next word (global, or any command's).
 bool takes_value(const std::string& word) {
   for (const auto& g : global_options())
-    if (word == g.short_flag || word == g.long_flag) return g.takes_value;
+    if (word == g.short_flag || word == g.long_flag) return !g.value_name.empty();
   for (const auto& c : protocol::all_commands())
     for (const auto& o : c.options)
       if (word == o.flag) return o.takes_value;

@@ -6,7 +6,9 @@
 // checks the request and passes the revision's image as a read-only fd, and backyctl writes the
 // target itself, with its user's rights (restore_writer.h; docs/protocol.md).
 #include <signal.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -38,6 +40,43 @@ int health_unreachable(const backy::ctl::Invocation& inv, const std::string& why
   return code;
 }
 
+// A failure as the caller asked to see it: with --json a JSON object on stdout (scripts parse one
+// stream), else a line on stderr.
+int fail(bool json, std::string_view code, const std::string& message) {
+  if (json)
+    std::cout << Json{{"error", {{"code", code}, {"message", message}}}}.dump(2) << '\n';
+  else if (code == "usage" || code == "unreachable" || code == "client")
+    std::cerr << "backyctl: " << message << '\n';
+  else
+    std::cerr << "backyctl: " << message << " [" << code << "]\n";
+  return 1;
+}
+
+// backyctl --version: the client's version always, the daemon's when it answers.
+int print_versions(const backy::ctl::Invocation& inv) {
+  Json daemon;
+  try {
+    const auto reply =
+        backy::ctl::call(backy::ctl::socket_path(inv), {"version", Json::object()}, 5, {}, nullptr);
+    if (reply.ok) daemon = reply.body;
+  } catch (const backy::ctl::Unreachable& u) {
+    daemon = Json{{"unreachable", u.message}};
+  } catch (const std::exception& e) {
+    daemon = Json{{"unreachable", e.what()}};
+  }
+  if (inv.json) {
+    std::cout << Json{{"backyctl", BACKY_VERSION}, {"backyd", daemon}}.dump(2) << '\n';
+    return 0;
+  }
+  std::cout << "backyctl " << BACKY_VERSION << '\n';
+  if (daemon.contains("version"))
+    std::cout << "backyd " << daemon.value("version", "?") << " (protocol "
+              << daemon.value("protocol", 0) << ")\n";
+  else
+    std::cout << "backyd: not reachable (" << daemon.value("unreachable", "no answer") << ")\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -47,18 +86,25 @@ int main(int argc, char** argv) {
       std::cout << w << '\n';
     return 0;
   }
+  const std::vector<std::string> args(argv + 1, argv + argc);
   backy::ctl::Invocation inv;
   try {
-    inv = backy::ctl::parse_args(std::vector<std::string>(argv + 1, argv + argc));
+    inv = backy::ctl::parse_args(args);
   } catch (const backy::Error& e) {
-    std::cerr << "backyctl: " << e.what() << '\n';
-    return 1;
+    // The line did not parse, but a --json on it still says how the caller reads errors.
+    const bool json = std::find(args.begin(), args.end(), "--json") != args.end();
+    return fail(json, "usage", e.what());
   }
   if (inv.help) {
     std::cout << backy::ctl::usage();
     return 0;
   }
+  if (inv.version) return print_versions(inv);
   const std::string& cmd = inv.request.command;
+  if (cmd == "restore" && inv.request.args.value("target", "") == "-" && ::isatty(STDOUT_FILENO))
+    return fail(inv.json, "usage",
+                "restore to - writes the disk image to stdout, which is a terminal; redirect it "
+                "(> FILE, | COMMAND) or name a target file");
   const bool health = cmd == "health";
   const bool long_running = backy::ctl::waits_long(inv.request);
   try {
@@ -72,8 +118,7 @@ int main(int argc, char** argv) {
     if (!reply.ok) {
       const auto& e = *reply.error;
       if (health) return health_unreachable(inv, "daemon error: " + e.message, 3);
-      std::cerr << "backyctl: " << e.message << " [" << backy::protocol::to_string(e.code) << "]\n";
-      return 1;
+      return fail(inv.json, backy::protocol::to_string(e.code), e.message);
     }
     if (cmd == "restore" && image) {
       const Json& args = inv.request.args;
@@ -102,11 +147,10 @@ int main(int argc, char** argv) {
     return backy::ctl::render(cmd, reply.body, std::cout);
   } catch (const backy::ctl::Unreachable& u) {
     if (health) return health_unreachable(inv, "daemon not reachable: " + u.message, 2);
-    std::cerr << "backyctl: " << u.message << '\n';
-    return 1;
+    if (cmd == "version" && !inv.json) std::cout << "backyctl " << BACKY_VERSION << '\n';
+    return fail(inv.json, "unreachable", u.message);
   } catch (const std::exception& e) {
     if (health) return health_unreachable(inv, e.what(), 3);
-    std::cerr << "backyctl: " << e.what() << '\n';
-    return 1;
+    return fail(inv.json, "client", e.what());
   }
 }

@@ -5,6 +5,9 @@
 #include <sstream>
 #include <vector>
 
+#include "util/text.h"
+#include "util/uuid.h"
+
 namespace backy::ctl {
 
 using protocol::Json;
@@ -19,17 +22,6 @@ std::string join(const Json& arr, const char* sep = ",") {
     out += e.is_string() ? e.get<std::string>() : e.dump();
   }
   return out;
-}
-
-std::string seconds(double s) {
-  char buf[32];
-  if (s < 60)
-    std::snprintf(buf, sizeof buf, "%.1f s", s);
-  else if (s < 3600)
-    std::snprintf(buf, sizeof buf, "%dm%02ds", int(s) / 60, int(s) % 60);
-  else
-    std::snprintf(buf, sizeof buf, "%dh%02dm", int(s) / 3600, int(s) % 3600 / 60);
-  return buf;
 }
 
 // A plain text table: columns as wide as their widest cell, two spaces apart.
@@ -57,13 +49,13 @@ int status_table(const Json& r, std::ostream& out) {
                     j.value("overdue", false) ? "overdue" : "ok",
                     last.is_object() ? short_time(last.value("time", "")) : "-",
                     last.is_object() ? join(last["tags"]) : "-",
-                    last.is_object() ? seconds(last.value("duration", 0.0)) : "-",
+                    last.is_object() ? human_duration(last.value("duration", 0.0)) : "-",
                     short_time(j["next_time"].is_string() ? j["next_time"].get<std::string>() : ""),
                     join(j["next_tags"])});
   }
   table(out, rows);
   const Json& s = r["summary"];
-  out << s.value("jobs", 0) << " jobs: " << s.value("running", 0) << " running, "
+  out << count(s.value("jobs", 0), "job") << ": " << s.value("running", 0) << " running, "
       << s.value("queued", 0) << " queued, " << s.value("failed", 0) << " failed, "
       << s.value("paused", 0) << " paused, " << s.value("overdue", 0) << " overdue (worker limit "
       << s.value("worker_limit", 0) << ")\n";
@@ -77,12 +69,12 @@ int job_revisions(const Json& r, std::ostream& out) {
   std::vector<std::vector<std::string>> rows{
       {"Date (UTC)", "ID", "Size", "Duration", "Tags", "Trust"}};
   for (const auto& v : r["revisions"])
-    rows.push_back({short_time(v.value("time", "")), v.value("uuid", ""),
-                    human_bytes(v.value("bytes_written", 0.0)), seconds(v.value("duration", 0.0)),
-                    join(v["tags"]), v.value("trust", "")});
+    rows.push_back({short_time(v.value("time", "")), short_uuid(v.value("uuid", "")),
+                    human_bytes(v.value("bytes_written", 0.0)),
+                    human_duration(v.value("duration", 0.0)), join(v["tags"]),
+                    v.value("trust", "")});
   table(out, rows);
-  const size_t n = r["revisions"].size();
-  out << n << " revision" << (n == 1 ? "" : "s") << ", "
+  out << count(r["revisions"].size(), "revision") << ", "
       << human_bytes(r.value("bytes_written", 0.0)) << " data (estimated)\n";
   for (const auto& p : r["problems"]) out << "problem: " << p.get<std::string>() << '\n';
   return 0;
@@ -97,7 +89,7 @@ int per_job(const Json& r, std::ostream& out, const char* verb) {
       code = 1;
     } else if (j.contains("uuid")) {
       out << "finished, revision " << j["uuid"].get<std::string>() << " ("
-          << seconds(j.value("duration", 0.0)) << ")\n";
+          << human_duration(j.value("duration", 0.0)) << ")\n";
     } else {
       out << verb << '\n';
     }
@@ -106,18 +98,6 @@ int per_job(const Json& r, std::ostream& out, const char* verb) {
 }
 
 }  // namespace
-
-std::string human_bytes(double b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  int u = 0;
-  while (b >= 1024 && u < 5) {
-    b /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
-  return buf;
-}
 
 std::string short_time(const std::string& iso) {
   if (iso.size() < 19) return "-";
@@ -176,12 +156,16 @@ int render(const std::string& cmd, const Json& r, std::ostream& out) {
     for (const auto& v : r["revisions"]) {
       out << v.value("uuid", "") << ": " << v.value("trust", "");
       if (v.contains("bad_blocks") && !v["bad_blocks"].empty())
-        out << ", " << v["bad_blocks"].size() << " bad block(s): " << join(v["bad_blocks"], " ");
+        out << ", " << count(v["bad_blocks"].size(), "bad block") << ": "
+            << join(v["bad_blocks"], " ");
       if (v.contains("error")) out << " (" << v["error"].get<std::string>() << ")";
       out << '\n';
     }
   } else if (cmd == "forget") {
-    out << "forgot revision " << r.value("forgotten", "") << '\n';
+    const bool dry_run = r.value("dry_run", false);
+    for (const auto& v : r["forgotten"])
+      out << (dry_run ? "would forget " : "forgot ") << v.value("uuid", "") << "  "
+          << short_time(v.value("time", "")) << "  " << join(v["tags"]) << '\n';
   } else if (cmd == "tags") {
     for (const auto& v : r["revisions"])
       out << v.value("uuid", "") << ": " << join(v["tags"]) << '\n';
@@ -195,8 +179,8 @@ std::string render_progress(const std::string& cmd, const Json& p) {
     o << p.value("job", "") << ": " << p.value("event", "");
     if (p.value("event", "") == "finished") {
       if (p.value("ok", false))
-        o << ", revision " << p.value("uuid", "") << " (" << seconds(p.value("duration", 0.0))
-          << ")";
+        o << ", revision " << p.value("uuid", "") << " ("
+          << human_duration(p.value("duration", 0.0)) << ")";
       else
         o << " with an error: " << p.value("error", "");
     }

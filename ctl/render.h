@@ -16,8 +16,6 @@ std::string render_progress(const std::string& command, const protocol::Json& pr
 // The exit code of a `--json` answer (the same rules, without the text).
 int exit_code(const std::string& command, const protocol::Json& result);
 
-// "1.5 GiB"
-std::string human_bytes(double bytes);
 // ISO 8601 UTC from the daemon -> "2026-11-28 08:56:30"; "-" when empty.
 std::string short_time(const std::string& iso);
 

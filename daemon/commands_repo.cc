@@ -17,8 +17,11 @@
 #include "repo/revision_scrub.h"
 #include "restore/restore.h"
 #include "restore/target_name.h"
+#include "schedule/schedule.h"
 #include "source/source_factory.h"
 #include "util/error.h"
+#include "util/text.h"
+#include "util/uuid.h"
 
 namespace backy {
 
@@ -247,16 +250,34 @@ void CommandHandler::scrub(const Json& args, Out out) {
 
 void CommandHandler::forget(const Json& args, Out out) {
   const std::string job = args["job"], spec = args["rev"];
+  const bool force = args.value("force", false), dry_run = args.value("dry_run", false);
   job_work(
       job,
-      [dir = job_dir(scheduler_.config(), job), spec, &log = log_, job](std::stop_token,
-                                                                        std::function<void(Json)>) {
+      [dir = job_dir(scheduler_.config(), job), spec, force, dry_run, &log = log_, job](
+          std::stop_token, std::function<void(Json)>) {
         Repository repo(dir);
         auto lock = repo.lock();
-        Revision r = find_or_refuse(repo, spec);
-        repo.remove(lock, r.uuid);
-        log.info("control: forgot revision {} of {}", r.uuid, job);
-        return Json{{"forgotten", r.uuid}};
+        const std::vector<Revision> all = repo.revisions();
+        const std::vector<Revision> doomed = select_or_refuse(repo, spec);
+        // A slip of the finger must not cost the newest backup or a whole history.
+        const bool newest = doomed.back().uuid == all.back().uuid;
+        if (!dry_run && !force && (newest || doomed.size() > 1))
+          throw Refusal{{ErrorCode::bad_request,
+                         "'" + spec + "' names " +
+                             (doomed.size() > 1 ? count(doomed.size(), "revision")
+                                                : std::string("the newest revision")) +
+                             " of " + job + " (" + short_uuid(doomed.back().uuid) +
+                             "); give --force to delete " + (doomed.size() > 1 ? "them" : "it") +
+                             ", or --dry-run to list them"}};
+        Json gone = Json::array();
+        for (const Revision& r : doomed) {
+          if (!dry_run) {
+            repo.remove(lock, r.uuid);
+            log.info("control: forgot revision {} of {}", r.uuid, job);
+          }
+          gone.push_back(revision_json(r));
+        }
+        return Json{{"forgotten", gone}, {"dry_run", dry_run}};
       },
       out);
 }
@@ -266,6 +287,15 @@ void CommandHandler::tags(const Json& args, Out out) {
   std::vector<std::string> add, remove;
   for (const auto& t : args.value("add", Json::array())) add.push_back(t);
   for (const auto& t : args.value("remove", Json::array())) remove.push_back(t);
+  // A tag expiry does not know would keep a revision forever or never: the tags a run may take.
+  if (!add.empty()) {
+    const Config& config = scheduler_.config();
+    const auto job_it = config.jobs.find(job);
+    if (job_it != config.jobs.end())
+      if (auto bad = check_forced_tags(config.schedules.at(job_it->second.schedule),
+                                       std::set<std::string>(add.begin(), add.end())))
+        return out->error({ErrorCode::bad_request, "tags --add: " + *bad});
+  }
   job_work(
       job,
       [dir = job_dir(scheduler_.config(), job), spec, add, remove](std::stop_token,

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "util/text.h"
+
 namespace backy {
 
 using protocol::Json;
@@ -165,9 +167,9 @@ Json evaluate_health(const HealthFacts& f) {
   } else {
     std::vector<std::string> parts;
     if (overdue) parts.push_back(std::to_string(overdue) + " overdue");
-    if (bad_revs) parts.push_back(std::to_string(bad_revs) + " revision(s) with bad blocks");
+    if (bad_revs) parts.push_back(count(bad_revs, "revision") + " with bad blocks");
     if (failed) parts.push_back(std::to_string(failed) + " failed within SLA");
-    if (distrusted) parts.push_back(std::to_string(distrusted) + " distrusted revision(s)");
+    if (distrusted) parts.push_back(count(distrusted, "distrusted revision"));
     int other = critical + warning - overdue - bad_revs - failed - distrusted;
     if (other) parts.push_back(std::to_string(other) + " other problem(s)");
     summary = jobs;

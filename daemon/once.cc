@@ -6,6 +6,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <csignal>
+#include <iostream>
 #include <thread>
 
 #include "backup/job_backup.h"
@@ -13,6 +14,7 @@
 #include "logging.h"
 #include "schedule/schedule.h"
 #include "util/error.h"
+#include "util/time.h"
 
 namespace backy {
 
@@ -48,7 +50,13 @@ int run_once(const Config& config, const std::vector<std::string>& jobs,
           for (const auto& name : repaired.removed)
             jlog->info("removed leftover of an interrupted run: {}", name);
           for (const auto& w : repaired.warnings) jlog->warn("{}", w);
-          jlog->debug("no backup due");
+          // Said on stderr, not only in the log: the operator asked for a run and gets none.
+          const DueRun next = next_job_run(config, job, Clock::now());
+          std::cerr << "backyd: nothing due for " << name << " (next: "
+                    << (next.tags.empty()
+                            ? std::string("never, the schedule is empty")
+                            : join_tags(next.tags) + " at " + format_iso8601(next.time))
+                    << "); use --tags to run anyway\n";
           continue;
         }
         backup_job(config, job, *sources, tags, *jlog, stop);

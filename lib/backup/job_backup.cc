@@ -41,6 +41,12 @@ std::set<std::string> tags_due_now(const Config& config, const JobConfig& job, T
   return due_tags(schedule, job_spread(job.name, schedule), now, revision_infos(repo.revisions()));
 }
 
+DueRun next_job_run(const Config& config, const JobConfig& job, TimePoint now) {
+  const Schedule& schedule = config.schedules.at(job.schedule);
+  Repository repo(job_dir(config, job.name));
+  return next_run(schedule, job_spread(job.name, schedule), now, revision_infos(repo.revisions()));
+}
+
 Repository::Repair repair_job(const Config& config, const JobConfig& job) {
   Repository repo(job_dir(config, job.name));
   Repository::Lock lock = repo.lock();

@@ -12,6 +12,7 @@
 
 #include "backup/backup.h"
 #include "config/config.h"
+#include "schedule/schedule.h"
 #include "source/source_factory.h"
 
 namespace backy {
@@ -22,6 +23,8 @@ std::filesystem::path job_dir(const Config& config, const std::string& job);
 // The tags a run of `job` would carry if it started at `now` (schedule/schedule.h due_tags over
 // the job's revisions); empty when nothing is due.
 std::set<std::string> tags_due_now(const Config& config, const JobConfig& job, TimePoint now);
+// The job's next scheduled run after `now` (schedule/schedule.h next_run over its revisions).
+DueRun next_job_run(const Config& config, const JobConfig& job, TimePoint now);
 
 // Takes the job's lock and repairs its directory (Repository::repair); returns what it did.
 Repository::Repair repair_job(const Config& config, const JobConfig& job);

@@ -5,11 +5,13 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <stdexcept>
 
 #include "repo/pending_revision.h"
 #include "util/error.h"
+#include "util/text.h"
 #include "util/uuid.h"
 
 namespace backy {
@@ -17,6 +19,28 @@ namespace backy {
 namespace {
 
 constexpr size_t kUuidLength = 36;
+// A number names a revision by age (0 = newest). Up to five digits: six or more hex digits are a
+// uuid prefix, and no job keeps 100,000 revisions.
+bool is_revision_number(const std::string& spec) {
+  return !spec.empty() && spec.size() < kMinUuidPrefix &&
+         std::all_of(spec.begin(), spec.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
+// The start of a uuid as the tables print it: lowercase hex digits and dashes where a uuid has
+// them, at least kMinUuidPrefix characters.
+bool is_uuid_prefix(const std::string& spec) {
+  static constexpr std::string_view kShape = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+  if (spec.size() < kMinUuidPrefix || spec.size() > kShape.size()) return false;
+  for (size_t i = 0; i < spec.size(); ++i) {
+    const char c = spec[i];
+    const bool ok = kShape[i] == '-'
+                        ? c == '-'
+                        : (std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f'));
+    if (!ok) return false;
+  }
+  return true;
+}
+
 constexpr const char* kLatest = "latest";
 
 // "<uuid><suffix>" -> uuid, when `name` has that form.
@@ -108,20 +132,25 @@ std::vector<Revision> Repository::select(const std::string& spec) const {
     const std::string tag = spec.substr(4);
     for (const auto& r : all)
       if (r.tags.contains(tag)) out.push_back(r);
-  } else if (!spec.empty() && std::all_of(spec.begin(), spec.end(), ::isdigit)) {
-    if (spec.size() > 9) throw Error("revision number " + spec + " is out of range");
+  } else if (is_revision_number(spec)) {
     size_t n = std::stoul(spec);
     if (n < all.size()) out.push_back(all[all.size() - 1 - n]);
-  } else if (is_uuid(spec)) {
+  } else if (is_uuid_prefix(spec)) {
     for (const auto& r : all)
-      if (r.uuid == spec) out.push_back(r);
+      if (r.uuid.starts_with(spec)) out.push_back(r);
+    if (out.size() > 1) {
+      std::string names;
+      for (const auto& r : out) names += (names.empty() ? "" : ", ") + r.uuid;
+      throw Error("revision prefix '" + spec + "' is ambiguous: it matches " + names);
+    }
   } else {
-    throw Error("unknown revision spec '" + spec +
-                "' (expected a uuid, a number (0 = newest), latest, all or tag:NAME)");
+    throw Error("unknown revision spec '" + spec + "' (expected a uuid or its first " +
+                std::to_string(kMinUuidPrefix) +
+                " or more characters, a number (0 = newest), latest, all or tag:NAME)");
   }
   if (out.empty())
     throw Error("no revision matches '" + spec + "' in " + dir_.string() + " (" +
-                std::to_string(all.size()) + " revisions)");
+                count(all.size(), "revision") + ")");
   return out;
 }
 

@@ -96,9 +96,10 @@ class Repository {
   // `problems` (if given): one damaged file must not hide the rest.
   std::vector<Revision> revisions(std::vector<std::string>* problems = nullptr) const;
 
-  // Revision specs: a full uuid; N (0 = newest, 1 = the one before, ...); "latest"; "all";
-  // "tag:NAME" (every revision carrying NAME). Newest last. Throws backy::Error for an unknown
-  // spec or one that matches nothing.
+  // Revision specs: a uuid or its first kMinUuidPrefix or more characters (which must name one
+  // revision: an ambiguous prefix is an error listing the candidates); N (0 = newest, 1 = the one
+  // before, ..., up to five digits); "latest"; "all"; "tag:NAME" (every revision carrying NAME).
+  // Newest last. Throws backy::Error for an unknown spec or one that matches nothing.
   std::vector<Revision> select(const std::string& spec) const;
   // select() that must match exactly one revision.
   Revision find(const std::string& spec) const;

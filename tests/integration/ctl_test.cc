@@ -184,11 +184,31 @@ TEST_CASE("backyctl: scrub, tags, forget, pause, resume, reload", "[ctl]") {
       d.ctl({"tags", "vm1", old_uuid, "--add", "manual:keep", "--remove", "daily"});
   CHECK(tags.exit_code == 0);
   CHECK(tags.out == old_uuid + ": manual:keep\n");
-  CHECK(d.ctl_json({"tags", "vm1", old_uuid, "--add", "x1"})["revisions"][0]["tags"] ==
-        json{"manual:keep", "x1"});
+  CHECK(d.ctl_json({"tags", "vm1", old_uuid, "--add", "manual:x1"})["revisions"][0]["tags"] ==
+        json{"manual:keep", "manual:x1"});
+  // A tag expiry does not know is refused, as run --tags refuses it; in --json form as JSON.
+  ProcessResult bad_tag = d.ctl({"tags", "vm1", old_uuid, "--add", "x1", "--json"});
+  CHECK(bad_tag.exit_code == 1);
+  json bad_tag_json = json::parse(bad_tag.out);
+  CHECK(bad_tag_json["error"]["code"] == "bad_request");
+  CHECK(bad_tag_json["error"]["message"].get<std::string>().find("unknown tag 'x1'") !=
+        std::string::npos);
 
-  CHECK(d.ctl({"forget", "vm1", new_uuid}).out == "forgot revision " + new_uuid + "\n");
-  CHECK(d.ctl_json({"forget", "vm1", old_uuid})["forgotten"] == old_uuid);
+  // Revisions by the start of their uuid; the newest, or several, only with --force.
+  const std::string new_short = new_uuid.substr(0, 8);
+  ProcessResult careful = d.ctl({"forget", "vm1", new_short});
+  CHECK(careful.exit_code == 1);
+  CHECK(careful.err.find("the newest revision of vm1 (" + new_short + "); give --force") !=
+        std::string::npos);
+  ProcessResult both = d.ctl({"forget", "vm1", "all", "--dry-run"});
+  CHECK(both.exit_code == 0);
+  CHECK(both.out.find("would forget " + old_uuid) != std::string::npos);
+  CHECK(both.out.find("would forget " + new_uuid) != std::string::npos);
+  CHECK(d.ctl({"forget", "vm1", "all"}).err.find("names 2 revisions of vm1") != std::string::npos);
+  CHECK(d.ctl({"forget", "vm1", new_short, "--force"}).out.starts_with("forgot " + new_uuid));
+  json forgot = d.ctl_json({"forget", "vm1", old_uuid.substr(0, 6), "--force"});
+  CHECK(forgot["forgotten"][0]["uuid"] == old_uuid);
+  CHECK(forgot["dry_run"] == false);
   // (The daemon may already be taking a new one: a job without revisions runs at once.)
   for (const auto& r : d.ctl_json({"status", "vm1"})["revisions"]) {
     CHECK(r["uuid"] != old_uuid);

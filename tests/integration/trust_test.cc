@@ -190,7 +190,7 @@ TEST_CASE("trust: a flipped byte in the newest revision is found and never becom
   ProcessResult scrub = d.ctl({"scrub", "vm", "all"});
   INFO(scrub.out << scrub.err);
   CHECK(scrub.exit_code == 1);
-  CHECK(scrub.out.find(newest + ": distrusted, 1 bad block(s): 5\n") != std::string::npos);
+  CHECK(scrub.out.find(newest + ": distrusted, 1 bad block: 5\n") != std::string::npos);
   CHECK(scrub.out.find(older + ": verified\n") != std::string::npos);  // its copy is untouched
 
   ProcessResult health = d.ctl({"health"});
@@ -226,8 +226,9 @@ std::map<std::string, std::vector<std::vector<std::string>>> changing_invocation
         {"restore", "vm", "latest", (target_dir / "f.img").string(), "--force"},
         {"restore", "vm", "latest", "-"}}},
       {"scrub", {{"scrub", "vm", "all"}, {"scrub", "vm", "latest"}}},
-      {"forget", {{"forget", "vm", "0"}}},
-      {"tags", {{"tags", "vm", "0", "--add", "keep"}, {"tags", "vm", "all", "--remove", "daily"}}},
+      {"forget", {{"forget", "vm", "0", "--force"}}},
+      {"tags",
+       {{"tags", "vm", "0", "--add", "manual:keep"}, {"tags", "vm", "all", "--remove", "daily"}}},
   };
 }
 

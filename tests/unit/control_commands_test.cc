@@ -358,7 +358,16 @@ TEST_CASE_METHOD(Fixture, "tags and forget change the revision files", "[control
   REQUIRE(revs.size() == 1);
   CHECK(revs[0].tags == std::set<std::string>{"manual:keep"});
 
-  auto f = call("forget", {{"job", "vm1"}, {"rev", "aaaaaaaa-0000-4000-8000-000000000001"}});
+  // The only revision is the newest: not without force.
+  auto careful = call("forget", {{"job", "vm1"}, {"rev", "aaaaaaaa"}});
+  REQUIRE(careful->error_body);
+  CHECK(careful->error_body->message.find("give --force") != std::string::npos);
+  CHECK(Repository(dir / "vm1").revisions().size() == 1);
+  auto dry = call("forget", {{"job", "vm1"}, {"rev", "aaaaaa"}, {"dry_run", true}});
+  REQUIRE(dry->result_body);
+  CHECK((*dry->result_body)["forgotten"][0]["uuid"] == "aaaaaaaa-0000-4000-8000-000000000001");
+  CHECK(Repository(dir / "vm1").revisions().size() == 1);
+  auto f = call("forget", {{"job", "vm1"}, {"rev", "aaaaaaaa"}, {"force", true}});
   REQUIRE(f->result_body);
   CHECK(Repository(dir / "vm1").revisions().empty());
 }

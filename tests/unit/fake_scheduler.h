@@ -20,6 +20,7 @@ class FakeScheduler : public JobScheduler {
   explicit FakeScheduler(std::filesystem::path base_dir) {
     config_.global.base_dir = std::move(base_dir);
     config_.global.worker_limit = 2;
+    config_.schedules["default"] = Schedule{{"daily", {Seconds(24 * 3600), 7}}};
   }
 
   void add_job(const std::string& name, JobState state = JobState::waiting, bool overdue = false) {

@@ -142,6 +142,47 @@ TEST_CASE("revision specs select what they say and reject the unknown", "[repo]"
   CHECK_THROWS_WITH(repo.select("tag:monthly"), Catch::Contains("no revision matches"));
 }
 
+namespace {
+
+// Gives a committed revision another uuid: its three files renamed and every mention in the job's
+// .rev files (its own uuid, a child's parent) rewritten. Tests use it to make uuids share a prefix.
+void rename_revision(const fs::path& job, const std::string& from, const std::string& to) {
+  for (const char* ext : {"", ".sums", ".rev"}) fs::rename(job / (from + ext), job / (to + ext));
+  for (const auto& e : fs::directory_iterator(job)) {
+    if (e.path().extension() != ".rev") continue;
+    std::string text = read_file(e.path());
+    for (size_t at; (at = text.find(from)) != std::string::npos;) text.replace(at, from.size(), to);
+    std::ofstream(e.path(), std::ios::trunc) << text;
+  }
+  fs::remove(job / "latest");
+}
+
+}  // namespace
+
+TEST_CASE("a uuid prefix of six or more characters names the one revision it starts", "[repo]") {
+  Scratch s;
+  const fs::path src = s.dir / "src.img";
+  write_at(src, 0, kBlockSize, 1);
+  Repository repo(s.dir / "job");
+  const std::string a = "abcdef01-1111-4111-8111-111111111111";
+  const std::string b = "abcdef02-2222-4222-8222-222222222222";
+  rename_revision(s.dir / "job", backup(repo, src).uuid, a);
+  rename_revision(s.dir / "job", backup(repo, src).uuid, b);
+
+  CHECK(repo.find("abcdef01").uuid == a);
+  CHECK(repo.find("abcdef02-2222").uuid == b);
+  CHECK(repo.find(a).uuid == a);
+  CHECK_THROWS_WITH(repo.select("abcdef"), Catch::Contains("prefix 'abcdef' is ambiguous") &&
+                                               Catch::Contains(a) && Catch::Contains(b));
+  CHECK_THROWS_WITH(repo.select("abcde"), Catch::Contains("unknown revision spec 'abcde'"));
+  CHECK_THROWS_WITH(repo.select("abcdef03"), Catch::Contains("no revision matches 'abcdef03'"));
+  CHECK_THROWS_WITH(repo.select("ABCDEF01"), Catch::Contains("unknown revision spec"));
+  // Up to five digits count back from the newest; six digits are a prefix.
+  CHECK(repo.find("1").uuid == a);
+  CHECK_THROWS_WITH(repo.select("12345"), Catch::Contains("no revision matches '12345'"));
+  CHECK_THROWS_WITH(repo.select("123456"), Catch::Contains("no revision matches '123456'"));
+}
+
 TEST_CASE("leftovers of an interrupted run are removed, complete revisions kept", "[repo]") {
   Scratch s;
   const fs::path src = s.dir / "src.img";

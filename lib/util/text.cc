@@ -1,0 +1,38 @@
+#include "util/text.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace backy {
+
+std::string human_bytes(double b) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  int u = 0;
+  while (b >= 1024 && u < 5) {
+    b /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", b, kUnits[u]);
+  return buf;
+}
+
+std::string human_duration(double s) {
+  char buf[32];
+  if (s < 59.95) {
+    std::snprintf(buf, sizeof buf, "%.1f s", s < 0 ? 0.0 : s);
+    return buf;
+  }
+  const long long whole = std::llround(s);  // 59.96 is "1m00s", not "0m59s"
+  if (whole < 3600)
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", whole / 60, whole % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", whole / 3600, whole % 3600 / 60);
+  return buf;
+}
+
+std::string count(size_t n, std::string_view noun) {
+  return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
+}
+
+}  // namespace backy

@@ -1,0 +1,19 @@
+// Words and numbers for people: one format for sizes, durations and counts, used by backyctl's
+// tables, the daemon's log and its error messages alike. Machine-readable forms (JSON, metrics)
+// keep plain bytes and seconds.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace backy {
+
+// "512 B", "1.5 GiB" (binary units, one decimal).
+std::string human_bytes(double bytes);
+// "0.4 s", "59.9 s", "3m07s", "2h05m": seconds with one decimal under a minute, then two units.
+std::string human_duration(double seconds);
+// "1 revision", "3 revisions", "0 jobs": `noun` is singular and takes an "s".
+std::string count(size_t n, std::string_view noun);
+
+}  // namespace backy
