@@ -157,6 +157,13 @@ Invocation parse_args(const std::vector<std::string>& argv) {
       args[arg] = true;
       continue;
     }
+    const bool text = std::ranges::any_of(spec->args, [&](const protocol::ArgSpec& a) {
+      return a.name == o->arg && a.kind == protocol::ArgKind::string;
+    });
+    if (text) {  // --reason TEXT: one value, as given (commas included)
+      args[arg] = *g.value;
+      continue;
+    }
     if (!args.contains(arg)) args[arg] = Json::array();
     for (const auto& t : parse_tag_list(*g.value)) args[arg].push_back(t);
   }

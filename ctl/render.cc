@@ -59,6 +59,19 @@ int status_table(const Json& r, std::ostream& out) {
       << s.value("queued", 0) << " queued, " << s.value("failed", 0) << " failed, "
       << s.value("paused", 0) << " paused, " << s.value("overdue", 0) << " overdue (worker limit "
       << s.value("worker_limit", 0) << ")\n";
+  for (const auto& j : r["jobs"]) {
+    const Json& p = j["pause"];
+    if (!p.is_object()) continue;
+    out << j.value("job", "") << ": paused by " << p.value("by", "?") << " since "
+        << short_time(p.value("since", "")) << " UTC";
+    if (!p.value("reason", "").empty()) out << ": " << p.value("reason", "");
+    out << '\n';
+  }
+  if (const Json& b = r["base_dir"]; b.is_object())
+    out << "base-dir " << b.value("path", "") << ": " << human_bytes(b.value("free_bytes", 0.0))
+        << " free of " << human_bytes(b.value("total_bytes", 0.0)) << " ("
+        << format_percent(b.value("free_percent", 0.0)) << "), inodes "
+        << format_percent(b.value("free_inode_percent", 0.0)) << " free\n";
   if (!r["orphans"].empty())
     out << "Orphaned job directories (not in the configuration): " << join(r["orphans"], ", ")
         << '\n';
@@ -127,7 +140,10 @@ int render(const std::string& cmd, const Json& r, std::ostream& out) {
   } else if (cmd == "metrics") {
     out << r.value("text", "");
   } else if (cmd == "health") {
-    out << "BACKY " << r.value("status", "UNKNOWN") << " - " << r.value("summary", "") << '\n';
+    // The monitoring-plugin format: "STATUS - summary | perfdata", then the details.
+    out << "BACKY " << r.value("status", "UNKNOWN") << " - " << r.value("summary", "");
+    if (!r.value("perfdata", "").empty()) out << " | " << r.value("perfdata", "");
+    out << '\n';
     for (const auto& p : r["problems"]) {
       out << p.value("level", "") << ": ";
       if (!p.value("job", "").empty()) out << p.value("job", "") << ": ";

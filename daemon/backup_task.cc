@@ -10,6 +10,7 @@
 #include "repo/repository.h"
 #include "schedule/schedule.h"
 #include "util/error.h"
+#include "util/text.h"
 
 namespace backy {
 
@@ -32,7 +33,7 @@ BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, Sou
     out.uuid = r.revision.uuid;
     out.warnings = r.warnings;
     out.duration = elapsed();
-    jlog->info("run ok: revision {} in {:.2f}s{}", out.uuid, out.duration,
+    jlog->info("run ok: revision {} in {}{}", out.uuid, human_duration(out.duration),
                r.reflinked ? "" : " (no reflinks: the image is a full copy)");
   } catch (const Cancelled&) {
     result.cancelled = true;

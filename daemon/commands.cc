@@ -12,6 +12,7 @@
 
 #include "backup/job_backup.h"
 #include "control_views.h"
+#include "logging.h"
 #include "protocol/commands.h"
 #include "repo/repository.h"
 #include "store/image_writer.h"
@@ -43,6 +44,16 @@ std::vector<std::string> json_strings(const Json& j) {
   if (j.is_array())
     for (const auto& e : j) out.push_back(e.get<std::string>());
   return out;
+}
+
+// base-dir's filesystem, or nullopt when it cannot be asked (then status and health say nothing
+// of space rather than fail).
+std::optional<FsSpace> space_of(const std::filesystem::path& base_dir) {
+  try {
+    return fs_space(base_dir);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 RepoFindings scan_repo(const std::filesystem::path& dir) {
@@ -118,6 +129,7 @@ void CommandHandler::handle(const protocol::Request& req, const Peer& peer, Out 
   }
   if (spec.access != protocol::Access::anyone)
     log_.info("control: {} {} from uid {}", req.command, req.args.dump(), peer.uid);
+  requester_ = peer.describe();
   for (const auto& b : bindings())
     if (b.command == spec.name) return (this->*b.handler)(req.args, std::move(out));
 }
@@ -127,7 +139,12 @@ void CommandHandler::version(const Json&, Out out) {
 }
 
 void CommandHandler::metrics(const Json&, Out out) {
-  out->result({{"text", metrics_text()}});
+  // statvfs on a reader: a hung filesystem must not hold the event loop.
+  executors_.read([text = metrics_text(), base = scheduler_.config().global.base_dir, out,
+                   loop = executors_.loop]() mutable {
+    if (auto space = space_of(base)) text += space_metrics_text(*space);
+    loop([out, text = std::move(text)] { out->result({{"text", text}}); });
+  });
 }
 
 void CommandHandler::pause(const Json& args, Out out) {
@@ -145,10 +162,11 @@ void CommandHandler::status(const Json& args, Out out) {
     auto jobs = std::make_shared<std::vector<JobStatus>>(scheduler_.status());
     executors_.read([jobs, orphans = scheduler_.orphans(), running = scheduler_.running_count(),
                      queued = scheduler_.queued_count(),
-                     limit = scheduler_.config().global.worker_limit, out,
+                     limit = scheduler_.config().global.worker_limit,
+                     base = scheduler_.config().global.base_dir.string(), out,
                      loop = executors_.loop]() mutable {
-      std::string line =
-          protocol::encode_result(status_json(*jobs, orphans, running, queued, limit));
+      std::string line = protocol::encode_result(
+          status_json(*jobs, orphans, running, queued, limit, space_json(base, space_of(base))));
       jobs.reset();  // freed here, not on the loop
       loop([out, line = std::move(line)]() mutable { out->encoded_result(std::move(line)); });
     });
@@ -177,8 +195,12 @@ void CommandHandler::health(const Json&, Out out) {
   facts->jobs = scheduler_.status();
   facts->base_dir = scheduler_.config().global.base_dir.string();
   facts->refused_reload = scheduler_.refused_reload();
+  facts->free_space_warning = scheduler_.config().global.free_space_warning;
+  facts->free_space_critical = scheduler_.config().global.free_space_critical;
+  facts->now = Clock::now();
   executors_.read([facts, out, cache = cache_, loop = executors_.loop] {
     const std::filesystem::path base = facts->base_dir;
+    facts->space = space_of(base);
     MutexLock lock(cache->mutex);
     auto rl = cache->reflinks.find(facts->base_dir);
     if (rl == cache->reflinks.end()) {
@@ -217,7 +239,9 @@ void CommandHandler::write_metrics_file() {
   io_thread_.check("CommandHandler::write_metrics_file");
   const std::string path = scheduler_.config().global.metrics_file;
   if (path.empty()) return;
-  executors_.read([path, text = metrics_text(), &log = log_] {
+  executors_.read([path, text = metrics_text(), base = scheduler_.config().global.base_dir,
+                   &log = log_]() mutable {
+    if (auto space = space_of(base)) text += space_metrics_text(*space);
     try {
       write_file_atomic(path, text, 0644);
     } catch (const std::exception& e) {
@@ -283,6 +307,8 @@ void CommandHandler::run(const Json& args, Out out) {
 void CommandHandler::pause_resume(bool pause, const Json& args, Out out) {
   std::vector<std::string> jobs;
   const bool all = args.value("all", false);
+  const std::string reason = args.value("reason", "");
+  if (auto why = check_pause_reason(reason)) return out->error({ErrorCode::bad_request, *why});
   if (all) {
     // --all means "every job ends up paused (resumed)": those already there are no error.
     for (const auto& s : scheduler_.status())
@@ -295,9 +321,14 @@ void CommandHandler::pause_resume(bool pause, const Json& args, Out out) {
   }
   Json results = Json::array();
   for (const auto& j : jobs) {
-    auto err = pause ? scheduler_.pause(j) : scheduler_.resume(j);
+    auto err =
+        pause ? scheduler_.pause(j, {requester_, Clock::now(), reason}) : scheduler_.resume(j);
     Json r{{"job", j}, {"ok", !err}};
-    if (err) r["error"] = *err;
+    if (err)
+      r["error"] = *err;
+    else
+      job_logger(log_, j)->info("{} by {}{}", pause ? "paused" : "resumed", requester_,
+                                reason.empty() ? "" : ": " + reason);
     results.push_back(r);
   }
   out->result({{"jobs", results}});

@@ -125,6 +125,9 @@ class CommandHandler {
   ThreadChecker io_thread_;
   JobScheduler& scheduler_;
   spdlog::logger& log_;
+  // Who sent the request being dispatched, for the log lines of what it changed. Set by handle()
+  // on the io thread; a handler copies it into the work it posts.
+  std::string requester_;
   Executors executors_;
   // Health's per-job revision scan, shared with the reader threads (hence the mutex).
   struct Cache;

@@ -13,14 +13,17 @@
 #include "backup/job_backup.h"
 #include "commands.h"
 #include "control_views.h"
+#include "logging.h"
 #include "repo/repository.h"
 #include "repo/revision_scrub.h"
 #include "restore/restore.h"
 #include "restore/target_name.h"
 #include "schedule/schedule.h"
 #include "source/source_factory.h"
+#include "store/block_sums.h"
 #include "util/error.h"
 #include "util/text.h"
+#include "util/time.h"
 #include "util/uuid.h"
 
 namespace backy {
@@ -148,26 +151,29 @@ void CommandHandler::restore(const Json& args, Out out) {
                                                    ": restore never writes into the repository"});
   // Resolving the spec and opening the image read the job directory only: a reader thread, no
   // job lock. Once open, the image is immutable and outlives a forget or expiry of its revision.
-  executors_.read(
-      [dir = job_dir(scheduler_.config(), job), spec, target, base, out, loop = executors_.loop] {
-        Json result;
-        auto image = std::make_shared<UniqueFd>();
-        std::optional<protocol::Error> err;
-        try {
-          const Repository repo(dir);
-          Revision r = find_or_refuse(repo, spec);
-          *image = repo.open_image(r.uuid);  // never through a link; a regular file
-          result = {{"uuid", r.uuid}, {"size", r.size}, {"target", target}, {"base_dir", base}};
-        } catch (const Refusal& r) {
-          err = r.error;
-        } catch (const std::exception& e) {
-          err = protocol::Error{ErrorCode::failed, e.what()};
-        }
-        loop([out, result, image, err] {
-          if (err) return out->error(*err);
-          out->result_with_fd(result, std::move(*image));
-        });
-      });
+  executors_.read([dir = job_dir(scheduler_.config(), job), spec, target, base, out,
+                   loop = executors_.loop, jlog = job_logger(log_, job), who = requester_] {
+    Json result;
+    auto image = std::make_shared<UniqueFd>();
+    std::optional<protocol::Error> err;
+    try {
+      const Repository repo(dir);
+      Revision r = find_or_refuse(repo, spec);
+      *image = repo.open_image(r.uuid);  // never through a link; a regular file
+      result = {{"uuid", r.uuid}, {"size", r.size}, {"target", target}, {"base_dir", base}};
+      // The client writes the target: what the daemon knows is whom it gave what.
+      jlog->info("restore: revision {} ({}) handed to {} to write {}", r.uuid, human_bytes(r.size),
+                 who, target);
+    } catch (const Refusal& r) {
+      err = r.error;
+    } catch (const std::exception& e) {
+      err = protocol::Error{ErrorCode::failed, e.what()};
+    }
+    loop([out, result, image, err] {
+      if (err) return out->error(*err);
+      out->result_with_fd(result, std::move(*image));
+    });
+  });
 }
 
 void CommandHandler::restore_to_rbd(const std::string& job, const std::string& spec,
@@ -194,8 +200,10 @@ void CommandHandler::restore_to_rbd(const std::string& job, const std::string& s
   out->on_hangup([cancel] { cancel->request_stop(); });
   job_work(
       job,
-      [dir = job_dir(config, job), spec, target, name, targets, cancel](
-          std::stop_token stop, std::function<void(Json)> progress) {
+      [dir = job_dir(config, job), spec, target, name, targets, cancel,
+       jlog = job_logger(log_, job),
+       who = requester_](std::stop_token stop, std::function<void(Json)> progress) {
+        const auto started = std::chrono::steady_clock::now();
         std::stop_callback forward(stop, [cancel] { cancel->request_stop(); });
         Repository repo(dir);
         auto lock = repo.lock();
@@ -209,6 +217,9 @@ void CommandHandler::restore_to_rbd(const std::string& job, const std::string& s
         // restore_image finishes the target (flush) itself.
         restore_image(repo.image_path(r.uuid), r.size, *out_target, std::ref(throttle),
                       cancel->get_token());
+        const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+        jlog->info("restore: revision {} ({}) written to {} in {}, for {}", r.uuid,
+                   human_bytes(r.size), target, human_duration(took.count()), who);
         return Json{{"uuid", r.uuid}, {"target", target}, {"size", r.size}};
       },
       out);
@@ -218,8 +229,8 @@ void CommandHandler::scrub(const Json& args, Out out) {
   const std::string job = args["job"], spec = args.value("rev", "all");
   job_work(
       job,
-      [dir = job_dir(scheduler_.config(), job), spec](std::stop_token stop,
-                                                      std::function<void(Json)> progress) {
+      [dir = job_dir(scheduler_.config(), job), spec, jlog = job_logger(log_, job),
+       who = requester_](std::stop_token stop, std::function<void(Json)> progress) {
         Repository repo(dir);
         auto lock = repo.lock();
         auto revs = select_or_refuse(repo, spec);
@@ -234,11 +245,18 @@ void CommandHandler::scrub(const Json& args, Out out) {
             for (const auto& b : report.bad_blocks) bad.push_back(b.block);
             entry["trust"] = to_string(report.revision.trust);
             entry["bad_blocks"] = bad;
+            const uint64_t blocks = (r.size + kBlockSize - 1) / kBlockSize;
+            auto level = report.bad_blocks.empty() ? spdlog::level::info : spdlog::level::err;
+            jlog->log(level, "scrub: revision {} {}: {} checked, {}{} (for {})", r.uuid,
+                      to_string(report.revision.trust), count(blocks, "block"),
+                      count(report.bad_blocks.size(), "bad block"),
+                      report.bad_blocks.empty() ? "" : " (" + bad.dump() + ")", who);
           } catch (const Cancelled&) {
             throw;
           } catch (const Error& e) {
             entry["trust"] = "distrusted";
             entry["error"] = e.what();
+            jlog->error("scrub: revision {} distrusted: {} (for {})", r.uuid, e.what(), who);
           }
           results.push_back(entry);
           ++i;
@@ -253,8 +271,8 @@ void CommandHandler::forget(const Json& args, Out out) {
   const bool force = args.value("force", false), dry_run = args.value("dry_run", false);
   job_work(
       job,
-      [dir = job_dir(scheduler_.config(), job), spec, force, dry_run, &log = log_, job](
-          std::stop_token, std::function<void(Json)>) {
+      [dir = job_dir(scheduler_.config(), job), spec, force, dry_run, jlog = job_logger(log_, job),
+       job, who = requester_](std::stop_token, std::function<void(Json)>) {
         Repository repo(dir);
         auto lock = repo.lock();
         const std::vector<Revision> all = repo.revisions();
@@ -273,7 +291,8 @@ void CommandHandler::forget(const Json& args, Out out) {
         for (const Revision& r : doomed) {
           if (!dry_run) {
             repo.remove(lock, r.uuid);
-            log.info("control: forgot revision {} of {}", r.uuid, job);
+            jlog->info("forget: revision {} of {} ({}) deleted, for {}", r.uuid,
+                       format_iso8601(r.timestamp), join_tags(r.tags), who);
           }
           gone.push_back(revision_json(r));
         }
@@ -298,8 +317,8 @@ void CommandHandler::tags(const Json& args, Out out) {
   }
   job_work(
       job,
-      [dir = job_dir(scheduler_.config(), job), spec, add, remove](std::stop_token,
-                                                                   std::function<void(Json)>) {
+      [dir = job_dir(scheduler_.config(), job), spec, add, remove, jlog = job_logger(log_, job),
+       who = requester_](std::stop_token, std::function<void(Json)>) {
         Repository repo(dir);
         auto lock = repo.lock();
         Json results = Json::array();
@@ -307,6 +326,8 @@ void CommandHandler::tags(const Json& args, Out out) {
           for (const auto& t : remove) r.tags.erase(t);
           for (const auto& t : add) r.tags.insert(t);
           repo.update(lock, r);
+          jlog->info("tags: revision {} now {} (for {})", r.uuid,
+                     r.tags.empty() ? "untagged: expiry deletes it" : join_tags(r.tags), who);
           results.push_back(revision_json(r));
         }
         return Json{{"revisions", results}};

@@ -1,5 +1,7 @@
 #include "control_views.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <sstream>
 
@@ -89,11 +91,26 @@ Json job_json(const JobStatus& s) {
                             {"trust", to_string(r.trust)}};
   }
   if (s.last_run) j["last_run"] = run_json(*s.last_run);
+  j["pause"] = s.pause ? Json{{"by", s.pause->by},
+                              {"since", format_iso8601(s.pause->since)},
+                              {"reason", s.pause->reason}}
+                       : Json(nullptr);
   return j;
 }
 
+Json space_json(const std::string& base_dir, const std::optional<FsSpace>& space) {
+  if (!space) return nullptr;
+  return Json{{"path", base_dir},
+              {"free_bytes", space->free_bytes},
+              {"total_bytes", space->total_bytes},
+              {"free_inodes", space->free_inodes},
+              {"total_inodes", space->total_inodes},
+              {"free_percent", space->free_percent()},
+              {"free_inode_percent", space->free_inode_percent()}};
+}
+
 Json status_json(const std::vector<JobStatus>& jobs, const std::vector<std::string>& orphans,
-                 int running, int queued, int worker_limit) {
+                 int running, int queued, int worker_limit, const Json& space) {
   Json list = Json::array();
   int overdue = 0, failed = 0, paused = 0;
   for (const auto& s : jobs) {
@@ -104,6 +121,7 @@ Json status_json(const std::vector<JobStatus>& jobs, const std::vector<std::stri
   }
   return Json{{"jobs", std::move(list)},
               {"orphans", orphans},
+              {"base_dir", space},
               {"summary",
                {{"jobs", jobs.size()},
                 {"running", running},
@@ -116,14 +134,25 @@ Json status_json(const std::vector<JobStatus>& jobs, const std::vector<std::stri
 
 Json evaluate_health(const HealthFacts& f) {
   Json problems = Json::array();
-  int critical = 0, warning = 0, overdue = 0, failed = 0, bad_revs = 0, distrusted = 0;
+  int critical = 0, warning = 0, overdue = 0, failed = 0, bad_revs = 0, distrusted = 0, paused = 0,
+      low_space = 0;
   auto add = [&](bool crit, const std::string& job, const std::string& message) {
     (crit ? critical : warning)++;
     problems.push_back(
         {{"level", crit ? "CRITICAL" : "WARNING"}, {"job", job}, {"message", message}});
   };
   for (const auto& s : f.jobs) {
-    if (s.overdue) {
+    if (s.pause) {
+      // An admin stopped it on purpose: a reminder, not an alarm, however old its backup.
+      ++paused;
+      std::string m = "paused by " + s.pause->by + " since " + format_iso8601(s.pause->since);
+      if (!s.pause->reason.empty()) m += ": " + s.pause->reason;
+      if (s.overdue)
+        m += " (last backup " +
+             (s.last_backup ? format_iso8601(s.last_backup->timestamp) : std::string("never")) +
+             ")";
+      add(false, s.name, m);
+    } else if (s.overdue) {
       ++overdue;
       add(true, s.name,
           "overdue: last backup " +
@@ -154,12 +183,22 @@ Json evaluate_health(const HealthFacts& f) {
     add(false, "",
         "configuration reload refused, the previous configuration is running: " +
             *f.refused_reload);
+  if (f.space) {
+    const bool crit = f.space->free_percent() < f.free_space_critical ||
+                      f.space->free_inode_percent() < f.free_space_critical;
+    const double threshold = crit ? f.free_space_critical : f.free_space_warning;
+    if (auto low = space_below(*f.space, threshold); low && ++low_space)
+      add(crit, "",
+          "base-dir " + f.base_dir + ": " + *low + ", below " +
+              (crit ? "free-space-critical " : "free-space-warning ") + format_percent(threshold) +
+              (crit ? ": no backup starts" : ""));
+  }
   if (f.reflinks == false)
     add(false, "",
         "base-dir " + f.base_dir +
             " does not support reflinks: every revision costs its full size");
 
-  const std::string jobs = std::to_string(f.jobs.size()) + " job" + (f.jobs.size() == 1 ? "" : "s");
+  const std::string jobs = count(f.jobs.size(), "job");
   std::string status = critical ? "CRITICAL" : warning ? "WARNING" : "OK";
   std::string summary;
   if (!critical && !warning) {
@@ -169,18 +208,48 @@ Json evaluate_health(const HealthFacts& f) {
     if (overdue) parts.push_back(std::to_string(overdue) + " overdue");
     if (bad_revs) parts.push_back(count(bad_revs, "revision") + " with bad blocks");
     if (failed) parts.push_back(std::to_string(failed) + " failed within SLA");
+    if (paused) parts.push_back(std::to_string(paused) + " paused");
+    if (low_space) parts.push_back("base-dir low on space");
     if (distrusted) parts.push_back(count(distrusted, "distrusted revision"));
-    int other = critical + warning - overdue - bad_revs - failed - distrusted;
-    if (other) parts.push_back(std::to_string(other) + " other problem(s)");
+    int other = critical + warning - overdue - bad_revs - failed - distrusted - paused - low_space;
+    if (other) parts.push_back(count(other, "other problem"));
     summary = jobs;
     for (const auto& p : parts) summary += ", " + p;
+  }
+  // Performance data for the monitoring plugin's graphs: counts, the oldest newest-backup age
+  // (jobs that never succeeded are counted apart: they have no age), base-dir's free share.
+  int never = 0;
+  double oldest = 0;
+  for (const auto& s : f.jobs) {
+    if (!s.last_backup) {
+      ++never;
+      continue;
+    }
+    oldest =
+        std::max(oldest, std::chrono::duration<double>(f.now - s.last_backup->timestamp).count());
+  }
+  int paused_jobs = 0;
+  for (const auto& s : f.jobs) paused_jobs += s.pause.has_value();
+  std::string perf = "jobs=" + std::to_string(f.jobs.size()) +
+                     " overdue=" + std::to_string(overdue) + " failed=" + std::to_string(failed) +
+                     " paused=" + std::to_string(paused_jobs) +
+                     " never_succeeded=" + std::to_string(never) +
+                     " oldest_backup_age=" + std::to_string(static_cast<long long>(oldest)) + "s";
+  if (f.space) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf,
+                  " free_space=%.2f%%;%g:;%g: free_inodes=%.2f%%;%g:;%g:", f.space->free_percent(),
+                  f.free_space_warning, f.free_space_critical, f.space->free_inode_percent(),
+                  f.free_space_warning, f.free_space_critical);
+    perf += buf;
   }
   return Json{{"status", status},
               {"exit_code", critical  ? 2
                             : warning ? 1
                                       : 0},
               {"summary", summary},
-              {"problems", std::move(problems)}};
+              {"problems", std::move(problems)},
+              {"perfdata", perf}};
 }
 
 std::string metrics_text(const std::vector<JobStatus>& jobs, int running, int queued,
@@ -195,9 +264,11 @@ std::string metrics_text(const std::vector<JobStatus>& jobs, int running, int qu
   family("backy_job_last_success_timestamp_seconds", "gauge",
          "Start time of the newest complete revision (Unix seconds).",
          [](const JobStatus& s) -> std::optional<double> {
-           if (!s.last_backup) return std::nullopt;
-           return to_unix_seconds(s.last_backup->timestamp);
+           // 0 for a job that never succeeded, so that an alert on the age fires for it too.
+           return s.last_backup ? to_unix_seconds(s.last_backup->timestamp) : 0.0;
          });
+  family("backy_job_never_succeeded", "gauge", "1 when the job has no complete revision at all.",
+         [](const JobStatus& s) -> std::optional<double> { return s.last_backup ? 0.0 : 1.0; });
   family("backy_job_last_duration_seconds", "gauge", "Duration of the newest complete revision.",
          [](const JobStatus& s) -> std::optional<double> {
            if (!s.last_backup) return std::nullopt;
@@ -222,6 +293,20 @@ std::string metrics_text(const std::vector<JobStatus>& jobs, int running, int qu
   scalar("backy_jobs_running", "Backups running now.", running);
   scalar("backy_jobs_queued", "Backups waiting for a worker.", queued);
   scalar("backy_worker_limit", "Backups that may run at once.", worker_limit);
+  return o.str();
+}
+
+std::string space_metrics_text(const FsSpace& s) {
+  std::ostringstream o;
+  auto scalar = [&](const char* name, const char* help, uint64_t v) {
+    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " gauge\n"
+      << name << ' ' << v << '\n';
+  };
+  scalar("backy_base_dir_free_bytes", "Free bytes in base-dir's filesystem.", s.free_bytes);
+  scalar("backy_base_dir_size_bytes", "Size of base-dir's filesystem.", s.total_bytes);
+  scalar("backy_base_dir_free_inodes", "Free inodes in base-dir's filesystem.", s.free_inodes);
+  scalar("backy_base_dir_inodes", "Inodes of base-dir's filesystem (0: not fixed).",
+         s.total_inodes);
   return o.str();
 }
 

@@ -10,6 +10,7 @@
 
 #include "job_scheduler.h"
 #include "protocol/message.h"
+#include "util/fs_space.h"
 
 namespace backy {
 
@@ -17,10 +18,13 @@ namespace backy {
 
 protocol::Json job_json(const JobStatus& s);
 protocol::Json revision_json(const Revision& r);
-// The `status` result: jobs, a summary, and the orphaned job directories.
+// base-dir's free space and inodes as status shows them: {"path", "free_bytes", "total_bytes",
+// "free_inodes", "total_inodes", "free_percent", "free_inode_percent"}; null when unknown.
+protocol::Json space_json(const std::string& base_dir, const std::optional<FsSpace>& space);
+// The `status` result: jobs, a summary, base-dir's space, and the orphaned job directories.
 protocol::Json status_json(const std::vector<JobStatus>& jobs,
                            const std::vector<std::string>& orphans, int running, int queued,
-                           int worker_limit);
+                           int worker_limit, const protocol::Json& space = nullptr);
 
 // What the health scan found in one job directory.
 struct RepoFindings {
@@ -35,18 +39,25 @@ struct HealthFacts {
   std::optional<bool> reflinks;  // whether base-dir supports reflinks (unknown: nullopt)
   std::string base_dir;
   std::optional<std::string> refused_reload;  // JobScheduler::refused_reload
+  std::optional<FsSpace> space;               // base-dir's filesystem (unknown: nullopt)
+  double free_space_warning = 10, free_space_critical = 5;  // percent, from the config
+  TimePoint now{};                                          // for ages in the perfdata
 };
 
 // {"status": "OK"|"WARNING"|"CRITICAL", "exit_code": 0|1|2, "summary": "...",
-//  "problems": [{"level": "CRITICAL"|"WARNING", "job": "...", "message": "..."}]}
-// CRITICAL: a job overdue, a revision with bad blocks. WARNING: a job whose last run failed but
-// is within its SLA, a committed run whose later steps failed (expiry, `latest`, the source's
-// clean-up), distrusted revisions, a base-dir without reflinks, unreadable metadata, a refused
-// configuration reload (until an accepted one).
+//  "problems": [{"level": "CRITICAL"|"WARNING", "job": "...", "message": "..."}],
+//  "perfdata": "jobs=12 overdue=0 ..."}  (monitoring-plugin performance data)
+// CRITICAL: a job overdue, a revision with bad blocks, base-dir below free-space-critical.
+// WARNING: a paused job, a job whose last run failed but is within its SLA, a committed run whose
+// later steps failed (expiry, `latest`, the source's clean-up), distrusted revisions, a base-dir
+// without reflinks or below free-space-warning, unreadable metadata, a refused configuration
+// reload (until an accepted one).
 protocol::Json evaluate_health(const HealthFacts& facts);
 
 // Prometheus text exposition format, version 0.0.4.
 std::string metrics_text(const std::vector<JobStatus>& jobs, int running, int queued,
                          int worker_limit);
+// The base-dir families (free and total bytes and inodes), appended to metrics_text's where known.
+std::string space_metrics_text(const FsSpace& space);
 
 }  // namespace backy

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "repo/pause_note.h"
 #include "repo/revision.h"
 #include "util/time.h"
 
@@ -56,6 +57,7 @@ struct JobStatus {
   uint64_t total_failures = 0;
   uint64_t revision_count = 0;
   uint64_t bytes_written_total = 0;  // sum of stats.bytes_written over revisions
+  std::optional<PauseNote> pause;    // while paused
 };
 
 struct ReloadResult {
@@ -82,7 +84,8 @@ class JobScheduler {
   // when the job does not exist or is already queued/running.
   virtual std::optional<std::string> run_now(const std::string& job, std::set<std::string> tags,
                                              std::function<void(const RunOutcome&)> done) = 0;
-  virtual std::optional<std::string> pause(const std::string& job) = 0;
+  // Pauses `job` and records `note` in its directory, so the pause outlasts a restart.
+  virtual std::optional<std::string> pause(const std::string& job, PauseNote note) = 0;
   virtual std::optional<std::string> resume(const std::string& job) = 0;
   // Re-reads the configuration file (as SIGHUP does).
   virtual ReloadResult reload() = 0;

@@ -37,6 +37,7 @@
 #include "scheduler.h"
 #include "socket_group.h"
 #include "util/error.h"
+#include "util/text.h"
 #include "worker_pool.h"
 
 namespace po = boost::program_options;
@@ -67,8 +68,8 @@ int run_daemon(backy::Config config, std::shared_ptr<spdlog::logger> log, bool l
   boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   backy::WorkerPool pool(io, config.global.worker_limit);
   backy::Notifier notifier(io, *log);
-  log->info("backyd {} starting: {} jobs, base-dir {}", BACKY_VERSION, config.jobs.size(),
-            config.global.base_dir.string());
+  log->info("backyd {} starting: {}, base-dir {}", BACKY_VERSION,
+            backy::count(config.jobs.size(), "job"), config.global.base_dir.string());
   auto scheduler = std::make_shared<backy::Scheduler>(
       io, std::move(config), pool, notifier, log, backy::make_source_factory,
       backy::Scheduler::Options{.log_level_fixed = level_fixed});

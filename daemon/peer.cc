@@ -1,5 +1,6 @@
 #include "peer.h"
 
+#include <pwd.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -9,6 +10,15 @@ namespace backy {
 
 bool Peer::in_group(gid_t g) const {
   return gid == g || std::find(groups.begin(), groups.end(), g) != groups.end();
+}
+
+std::string Peer::describe() const {
+  passwd pw{};
+  passwd* found = nullptr;
+  std::vector<char> buf(4096);
+  const std::string id = "uid " + std::to_string(uid);
+  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) != 0 || !found) return id;
+  return std::string(found->pw_name) + " (" + id + ")";
 }
 
 Peer peer_of_socket(int fd) {

@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <string>
 #include <vector>
 
 namespace backy {
@@ -22,6 +23,8 @@ struct Peer {
 
   // Whether `g` is the primary group or a supplementary one.
   bool in_group(gid_t g) const;
+  // "alice (uid 1000)", or "uid 1000" when the user database has no name: for the log's "who".
+  std::string describe() const;
 };
 
 // The credentials of the process connected to Unix socket `fd`. When the kernel does not say

@@ -11,6 +11,7 @@
 #include "notifier.h"
 #include "repo/expire.h"
 #include "util/error.h"
+#include "util/text.h"
 
 namespace backy {
 
@@ -37,7 +38,7 @@ void Scheduler::start() {
   scan_orphans();
   for (auto& [name, job] : jobs_) start_next(job);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  log_->info("{} jobs loaded in {:.2f}s, worker-limit {}", jobs_.size(), secs,
+  log_->info("{} loaded in {}, worker-limit {}", count(jobs_.size(), "job"), human_duration(secs),
              config_.global.worker_limit);
   status_changed();
 }
@@ -47,6 +48,15 @@ Scheduler::Job& Scheduler::add_job(const JobConfig& jc, std::vector<Revision> hi
   Job& job = it->second;
   job.history = std::move(history);
   job.first_seen = Clock::now();
+  // A pause outlasts restarts. An unreadable record still means someone paused the job: it stays
+  // paused (and says why) until resumed, rather than backing up what an admin wanted left alone.
+  try {
+    job.pause = read_pause_note(job_dir(config_, jc.name));
+  } catch (const Error& e) {
+    job.pause = PauseNote{"?", Clock::now(), e.what()};
+    job_logger(*log_, jc.name)->warn("kept paused: {}", e.what());
+  }
+  job.paused = job.pause.has_value();
   set_schedule(job);
   return job;
 }
@@ -305,19 +315,26 @@ std::optional<std::string> Scheduler::run_now(const std::string& name, std::set<
   return std::nullopt;
 }
 
-std::optional<std::string> Scheduler::pause(const std::string& name) {
+std::optional<std::string> Scheduler::pause(const std::string& name, PauseNote note) {
   io_thread_.check("Scheduler::pause");
   auto it = jobs_.find(name);
   if (it == jobs_.end() || it->second.removed) return "no job named '" + name + "'";
   Job& job = it->second;
   if (job.paused) return "job " + name + " is already paused";
+  // Recorded first: a pause that would be forgotten at the next restart is refused instead. (A
+  // few hundred bytes and an fsync on the io thread, as rare as an admin's command.)
+  try {
+    write_pause_note(job_dir(config_, name), note);
+  } catch (const Error& e) {
+    return std::string("cannot record the pause: ") + e.what();
+  }
   job.paused = true;
+  job.pause = std::move(note);
   disarm(job);
   if (job.backup_pending) fail_waiters(job, "job " + name + " was paused");
   job.backup_pending = false;
   // A queued backup leaves the queue (its done comes back with ran=false); a running one ends.
   if (job.task == TaskKind::backup && !job.task_started) pool_.stop(job.task_id);
-  job_logger(*log_, name)->info("paused");
   status_changed();
   return std::nullopt;
 }
@@ -328,8 +345,13 @@ std::optional<std::string> Scheduler::resume(const std::string& name) {
   if (it == jobs_.end() || it->second.removed) return "no job named '" + name + "'";
   Job& job = it->second;
   if (!job.paused) return "job " + name + " is not paused";
+  try {
+    remove_pause_note(job_dir(config_, name));
+  } catch (const Error& e) {
+    return std::string("cannot remove the pause record: ") + e.what();
+  }
   job.paused = false;
-  job_logger(*log_, name)->info("resumed");
+  job.pause.reset();
   start_next(job);
   status_changed();
   return std::nullopt;

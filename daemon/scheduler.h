@@ -94,7 +94,7 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
   int queued_count() const override;
   std::optional<std::string> run_now(const std::string& job, std::set<std::string> tags,
                                      std::function<void(const RunOutcome&)> done) override;
-  std::optional<std::string> pause(const std::string& job) override;
+  std::optional<std::string> pause(const std::string& job, PauseNote note) override;
   std::optional<std::string> resume(const std::string& job) override;
   ReloadResult reload() override;
   std::optional<std::string> refused_reload() const override {
@@ -123,7 +123,8 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
     uint64_t seq = 0;  // bumped whenever the timer or the task changes; stale handlers compare it
     std::optional<DueRun> next;  // what the timer is armed with
     bool paused = false;
-    bool removed = false;  // left the config; its task is still ending
+    std::optional<PauseNote> pause;  // who, when, why: while paused (also on disk)
+    bool removed = false;            // left the config; its task is still ending
     // The one task of this job in the pool.
     TaskKind task = TaskKind::none;
     WorkerPool::TaskId task_id = 0;

@@ -9,6 +9,7 @@
 #include "logging.h"
 #include "notifier.h"
 #include "scheduler.h"
+#include "util/text.h"
 
 namespace backy {
 
@@ -47,7 +48,7 @@ std::string Scheduler::summary() const {
     if (job.consecutive_failures > 0) ++failed;
     if (job.paused) ++paused;
   }
-  std::string s = std::to_string(jobs) + " jobs, " + std::to_string(running) + " running, " +
+  std::string s = count(jobs, "job") + ", " + std::to_string(running) + " running, " +
                   std::to_string(queued) + " queued, " + std::to_string(failed) + " failed";
   if (paused) s += ", " + std::to_string(paused) + " paused";
   return s;
@@ -75,6 +76,7 @@ JobStatus Scheduler::status_of(const Job& job, TimePoint now) const {
   }
   st.overdue = is_overdue(schedule_of(job), now, newest, job.first_seen);
   st.last_run = job.last_run;
+  st.pause = job.pause;
   if (job.next) {
     st.next_time = job.next->time;
     st.next_tags = job.next->tags;

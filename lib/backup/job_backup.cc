@@ -5,6 +5,8 @@
 #include "repo/expire.h"
 #include "schedule/schedule.h"
 #include "util/error.h"
+#include "util/fs_space.h"
+#include "util/text.h"
 
 namespace backy {
 
@@ -15,6 +17,12 @@ std::filesystem::path job_dir(const Config& config, const std::string& job) {
 BackupResult backup_job(const Config& config, const JobConfig& job, SourceFactory& sources,
                         const std::set<std::string>& tags, spdlog::logger& log,
                         std::stop_token stop, std::function<void(uint64_t, uint64_t)> progress) {
+  // A full base-dir would fail every job halfway, each leaving its partial image to remove:
+  // below free-space-critical none starts, and the reason is the run's error.
+  if (auto low = space_below(fs_space(config.global.base_dir), config.global.free_space_critical))
+    throw Error("base-dir " + config.global.base_dir.string() + " is below free-space-critical (" +
+                format_percent(config.global.free_space_critical) + "): " + *low +
+                "; the backup did not start");
   Repository repo(job_dir(config, job.name));
   Repository::Lock lock = repo.lock();
   std::unique_ptr<Source> source = sources.make(job.source);

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "schedule/schedule.h"
+#include "util/text.h"
 #include "util/yaml_keys.h"
 
 namespace backy {
@@ -102,6 +103,28 @@ class Validator {
 
   // Durations are added to clocks that count nanoseconds in 64 bits (292 years): a century is
   // the most any of them may be.
+  // A share of a filesystem: "10%" or 10, from 0 to 100, at most two decimals.
+  std::optional<double> percent(const YAML::Node& n, const std::string& key) {
+    if (n.IsScalar()) {
+      std::string s = n.Scalar();
+      if (!s.empty() && s.back() == '%') s.pop_back();
+      size_t dots = 0, digits = 0;
+      bool plain = !s.empty() && s.size() <= 6;
+      for (char c : s) {
+        dots += c == '.';
+        digits += std::isdigit(static_cast<unsigned char>(c)) != 0;
+        plain = plain && (c == '.' || std::isdigit(static_cast<unsigned char>(c)));
+      }
+      if (plain && dots <= 1 && digits > 0) {
+        const double value = std::stod(s);
+        if (value <= 100) return value;
+      }
+    }
+    error(n, "'" + key + "' must be a percentage from 0 to 100 (e.g. 10%), got '" +
+                 (n.IsScalar() ? n.Scalar() : std::string("a collection")) + "'");
+    return std::nullopt;
+  }
+
   std::optional<Seconds> duration(const YAML::Node& n, const std::string& key) {
     if (n.IsScalar()) {
       if (auto d = parse_duration(n.Scalar())) {
@@ -154,12 +177,13 @@ class Validator {
 };
 
 void parse_global(Validator& v, const YAML::Node& n, GlobalConfig& g) {
-  if (!v.check_map(
-          n, "global",
-          {"base-dir", "worker-limit", "socket", "backup-completed-callback", "callback-timeout",
-           "log-level", "admin-group", "metrics-file", "restore-pools"}))
+  if (!v.check_map(n, "global",
+                   {"base-dir", "worker-limit", "socket", "backup-completed-callback",
+                    "callback-timeout", "log-level", "admin-group", "metrics-file", "restore-pools",
+                    "free-space-warning", "free-space-critical"}))
     return;
   bool has_base = false;
+  std::optional<YAML::Node> critical_at;
   for (const auto& kv : n) {
     const std::string key = kv.first.Scalar();
     const YAML::Node& val = kv.second;
@@ -198,9 +222,19 @@ void parse_global(Validator& v, const YAML::Node& n, GlobalConfig& g) {
       if (auto s = v.string(val, key)) g.metrics_file = *s;
     } else if (key == "restore-pools") {
       g.restore_pools = v.pool_list(val, key);
+    } else if (key == "free-space-warning") {
+      if (auto p = v.percent(val, key)) g.free_space_warning = *p;
+    } else if (key == "free-space-critical") {
+      if (auto p = v.percent(val, key)) g.free_space_critical = *p;
+      critical_at = val;
     }
   }
   if (!has_base) v.error(n, "global: 'base-dir' is required");
+  if (g.free_space_critical > g.free_space_warning)
+    v.error(critical_at ? *critical_at : n, "'free-space-critical' (" +
+                                                format_percent(g.free_space_critical) +
+                                                ") must not exceed 'free-space-warning' (" +
+                                                format_percent(g.free_space_warning) + ")");
 }
 
 void parse_ceph(Validator& v, const YAML::Node& n, CephConfig& c) {

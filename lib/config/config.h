@@ -77,6 +77,10 @@ struct GlobalConfig {
   std::string metrics_file;  // empty: not written
   // Default of JobConfig::restore_pools; unset: see restore_pools() below.
   std::optional<std::vector<std::string>> restore_pools;
+  // Health warns, and then is critical and no backup starts, when base-dir's free space or free
+  // inodes fall below these shares (percent of the filesystem).
+  double free_space_warning = 10;
+  double free_space_critical = 5;
   bool operator==(const GlobalConfig&) const = default;
 };
 

@@ -52,6 +52,16 @@ CommandSpec jobs_or_all_command(std::string_view name, std::string_view synopsis
           .check = jobs_or_all};
 }
 
+// pause also says why.
+CommandSpec pause_command() {
+  CommandSpec spec =
+      jobs_or_all_command("pause", "pause JOB...|--all [--reason TEXT]",
+                          "stop scheduling jobs, until resumed (also across restarts)");
+  spec.args.push_back({"reason", ArgKind::string});
+  spec.options.push_back({"--reason", "reason", true});
+  return spec;
+}
+
 }  // namespace
 
 const std::vector<CommandSpec>& all_commands() {
@@ -82,7 +92,7 @@ const std::vector<CommandSpec>& all_commands() {
        .synopsis = "run JOB... [--tags T1,T2] [--wait]",
        .help = "back up now; --wait follows the run and exits with its outcome",
        .reply_time = ReplyTime::slow_if_waits},
-      jobs_or_all_command("pause", "pause JOB...|--all", "stop scheduling jobs"),
+      pause_command(),
       jobs_or_all_command("resume", "resume JOB...|--all", "schedule paused jobs again"),
       {.name = "reload",
        .access = Access::admin,

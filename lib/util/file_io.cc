@@ -55,7 +55,7 @@ void pwrite_full(FileSystem& fs, int fd, std::span<const char> buf, uint64_t off
 void punch_hole(FileSystem& fs, int fd, uint64_t offset, uint64_t len, const std::string& what) {
   if (len == 0) return;
   if (fs.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
-                  static_cast<off_t>(len)) != 0)
+                   static_cast<off_t>(len)) != 0)
     throw sys_error("punch hole in " + what + " at offset " + std::to_string(offset));
 }
 

@@ -37,6 +37,7 @@ class CtlTestDaemon {
     return d_.ctl_json(std::move(args));
   }
   void stop() { d_.stop(); }
+  void start() { d_.start(); }
   // Waits until `job` has `n` revisions.
   bool wait_revisions(const std::string& job, size_t n) const { return d_.wait_revisions(job, n); }
   bool wait_idle(const std::string& job) const { return d_.wait_idle(job); }
@@ -44,6 +45,7 @@ class CtlTestDaemon {
   const std::filesystem::path& dir() const { return data_.path(); }
   const std::filesystem::path& config() const { return d_.config(); }
   const std::string& socket() const { return d_.socket(); }
+  std::string log() const { return d_.log(); }
   std::filesystem::path image(const std::string& job, const std::string& uuid) const {
     return d_.job_dir(job) / uuid;
   }

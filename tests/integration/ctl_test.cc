@@ -209,6 +209,7 @@ TEST_CASE("backyctl: scrub, tags, forget, pause, resume, reload", "[ctl]") {
   json forgot = d.ctl_json({"forget", "vm1", old_uuid.substr(0, 6), "--force"});
   CHECK(forgot["forgotten"][0]["uuid"] == old_uuid);
   CHECK(forgot["dry_run"] == false);
+
   // (The daemon may already be taking a new one: a job without revisions runs at once.)
   for (const auto& r : d.ctl_json({"status", "vm1"})["revisions"]) {
     CHECK(r["uuid"] != old_uuid);
@@ -236,6 +237,54 @@ TEST_CASE("backyctl: scrub, tags, forget, pause, resume, reload", "[ctl]") {
   CHECK(rejected.exit_code == 1);
   CHECK(rejected.out.find("configuration rejected") == 0);
   CHECK(d.ctl_json({"status"})["jobs"].size() == 2);  // the old config keeps running
+
+  // Each outcome is one line of the daemon's log, with the job and who asked.
+  const std::string log = d.log();
+  INFO(log);
+  CHECK(log.find("scrub: revision " + old_uuid + " verified: 8 blocks checked, 0 bad blocks") !=
+        std::string::npos);
+  CHECK(log.find("scrub: revision " + new_uuid +
+                 " distrusted: 8 blocks checked, 1 bad block ([0])") != std::string::npos);
+  CHECK(log.find("tags: revision " + old_uuid + " now manual:keep (for root (uid 0))") !=
+        std::string::npos);
+  CHECK(log.find("forget: revision " + new_uuid) != std::string::npos);
+  CHECK(log.find("[vm1] paused by root (uid 0)") != std::string::npos);
+}
+
+TEST_CASE("backyctl: a pause outlasts a restart, and health shows it with its reason", "[ctl]") {
+  TempDir src(xfs_mount(), "src");
+  Daemon d({{"vm1", source_image(src.path(), "vm1.img", 4)}});
+  REQUIRE(d.wait_revisions("vm1", 1));
+  REQUIRE(d.wait_idle("vm1"));
+
+  ProcessResult bad = d.ctl({"pause", "vm1", "--reason", "two\nlines"});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("control character") != std::string::npos);
+  REQUIRE(d.ctl({"pause", "vm1", "--reason", "disk swap, ticket 4711"}).exit_code == 0);
+  CHECK(fs::exists(d.dir() / "base" / "vm1" / "paused"));
+
+  d.stop();  // SIGTERM, exit 0
+  d.start();
+  json job = d.ctl_json({"status", "vm1"})["job"];
+  CHECK(job["state"] == "paused");
+  CHECK(job["pause"]["by"] == "root (uid 0)");
+  CHECK(job["pause"]["reason"] == "disk swap, ticket 4711");
+  ProcessResult table = d.ctl({"status"});
+  CHECK(table.out.find("vm1: paused by root (uid 0) since ") != std::string::npos);
+  ProcessResult health = d.ctl({"health"});
+  CHECK(health.exit_code == 1);  // WARNING, not OK and not CRITICAL
+  CHECK(health.out.find("WARNING: vm1: paused by root (uid 0) since ") != std::string::npos);
+  CHECK(health.out.find(": disk swap, ticket 4711") != std::string::npos);
+  CHECK(d.log().find("[vm1] paused by root (uid 0): disk swap, ticket 4711") != std::string::npos);
+
+  REQUIRE(d.ctl({"resume", "vm1"}).exit_code == 0);
+  CHECK_FALSE(fs::exists(d.dir() / "base" / "vm1" / "paused"));
+  d.stop();
+  d.start();
+  job = d.ctl_json({"status", "vm1"})["job"];
+  CHECK(job["state"] != "paused");
+  CHECK(job["pause"].is_null());
+  CHECK(d.ctl({"health"}).exit_code == 0);
 }
 
 TEST_CASE("backyctl health: OK, a failed job, an overdue job, daemon down", "[ctl]") {
@@ -246,14 +295,19 @@ TEST_CASE("backyctl health: OK, a failed job, an overdue job, daemon down", "[ct
     ProcessResult h = ok.ctl({"health"});
     INFO(h.out);
     CHECK(h.exit_code == 0);
-    CHECK(h.out == "BACKY OK - 1 job, all within SLA\n");
+    CHECK(
+        h.out.starts_with("BACKY OK - 1 job, all within SLA | jobs=1 overdue=0 failed=0 paused=0 "
+                          "never_succeeded=0 oldest_backup_age="));
+    CHECK(h.out.find(" free_space=") != std::string::npos);  // %;10:;5: from the defaults
+    CHECK(h.out.find("%;10:;5: free_inodes=") != std::string::npos);
     CHECK(ok.ctl({"health", "--json"}).exit_code == 0);
   }
   {
     Daemon failed({{"vm1", (src / "missing.img").string()}});
     REQUIRE(eventually(20, [&] { return failed.ctl({"health"}).exit_code == 1; }));
     ProcessResult h = failed.ctl({"health"});
-    CHECK(h.out.find("BACKY WARNING - 1 job, 1 failed within SLA\n") == 0);
+    CHECK(h.out.find("BACKY WARNING - 1 job, 1 failed within SLA | ") == 0);
+    CHECK(h.out.find(" never_succeeded=1 ") != std::string::npos);
     CHECK(h.out.find("WARNING: vm1: last run failed") != std::string::npos);
     ProcessResult hj = failed.ctl({"health", "--json"});
     CHECK(hj.exit_code == 1);
@@ -264,7 +318,7 @@ TEST_CASE("backyctl health: OK, a failed job, an overdue job, daemon down", "[ct
     Daemon overdue({{"vm1", (src / "missing.img").string(), "fast"}});
     REQUIRE(eventually(20, [&] { return overdue.ctl({"health"}).exit_code == 2; }));
     ProcessResult h = overdue.ctl({"health"});
-    CHECK(h.out.find("BACKY CRITICAL - 1 job, 1 overdue\n") == 0);
+    CHECK(h.out.find("BACKY CRITICAL - 1 job, 1 overdue | ") == 0);
     CHECK(h.out.find("CRITICAL: vm1: overdue") != std::string::npos);
     overdue.stop();
     ProcessResult down = overdue.ctl({"health"});
@@ -273,6 +327,54 @@ TEST_CASE("backyctl health: OK, a failed job, an overdue job, daemon down", "[ct
     ProcessResult status_down = overdue.ctl({"status"});
     CHECK(status_down.exit_code == 1);
     CHECK(status_down.err.find("backyd is not running") != std::string::npos);
+  }
+}
+
+TEST_CASE(
+    "backyctl: base-dir's free space in status, health and metrics, and no backup below "
+    "free-space-critical",
+    "[ctl]") {
+  TempDir src(xfs_mount(), "src");
+  // The test's XFS is far from full: thresholds of 100% put any real filesystem below them.
+  {
+    Daemon low({{"vm1", source_image(src.path(), "low.img", 7)}}, "  free-space-warning: 100%\n");
+    REQUIRE(low.wait_revisions("vm1", 1));
+    ProcessResult h = low.ctl({"health"});
+    INFO(h.out);
+    CHECK(h.exit_code == 1);
+    CHECK(h.out.find("BACKY WARNING - 1 job, base-dir low on space | ") == 0);
+    CHECK(h.out.find("WARNING: base-dir " + (low.dir() / "base").string() + ": ") !=
+          std::string::npos);
+    CHECK(h.out.find(" free of ") != std::string::npos);
+    CHECK(h.out.find("below free-space-warning 100%") != std::string::npos);
+    json st = low.ctl_json({"status"})["base_dir"];
+    CHECK(st["path"] == (low.dir() / "base").string());
+    CHECK(st["free_bytes"].get<uint64_t>() > 0);
+    CHECK(st["free_bytes"].get<uint64_t>() < st["total_bytes"].get<uint64_t>());
+    CHECK(low.ctl({"status"}).out.find("base-dir " + (low.dir() / "base").string() + ": ") !=
+          std::string::npos);
+    const std::string metrics = low.ctl({"metrics"}).out;
+    CHECK(metrics.find("\nbacky_base_dir_free_bytes ") != std::string::npos);
+    CHECK(metrics.find("\nbacky_base_dir_size_bytes ") != std::string::npos);
+    CHECK(metrics.find("backy_job_never_succeeded{job=\"vm1\"} 0\n") != std::string::npos);
+  }
+  {
+    Daemon full({{"vm1", source_image(src.path(), "full.img", 8)}},
+                "  free-space-warning: 100%\n  free-space-critical: 100%\n");
+    REQUIRE(eventually(20, [&] { return full.ctl({"health"}).exit_code == 2; }));
+    ProcessResult h = full.ctl({"health"});
+    INFO(h.out);
+    CHECK(h.out.find("below free-space-critical 100%: no backup starts") != std::string::npos);
+    json job = full.ctl_json({"status", "vm1"})["job"];
+    REQUIRE(job["last_run"].is_object());
+    CHECK(job["last_run"]["ok"] == false);
+    CHECK(job["last_run"]["error"].get<std::string>().find("is below free-space-critical (100%)") !=
+          std::string::npos);
+    CHECK(full.ctl_json({"status", "vm1"})["revisions"].empty());
+    const std::string metrics = full.ctl({"metrics"}).out;
+    CHECK(metrics.find("backy_job_never_succeeded{job=\"vm1\"} 1\n") != std::string::npos);
+    CHECK(metrics.find("backy_job_last_success_timestamp_seconds{job=\"vm1\"} 0\n") !=
+          std::string::npos);
   }
 }
 

@@ -33,7 +33,7 @@ TEST_CASE("daemon: the notify protocol, READY, STATUS, WATCHDOG, RELOADING, STOP
   Daemon d(config, dir / "backyd.log",
            {{"NOTIFY_SOCKET", notify.path()}, {"WATCHDOG_USEC", "400000"}});
   REQUIRE(notify.wait_for("READY=1", 10));
-  REQUIRE(notify.wait_for("STATUS=1 jobs,", 5));
+  REQUIRE(notify.wait_for("STATUS=1 job,", 5));
   // Pings every 200 ms from the event loop.
   int pings = 0;
   const auto t0 = std::chrono::steady_clock::now();
@@ -209,7 +209,7 @@ TEST_CASE("daemon: socket activation, the control socket comes from LISTEN_FDS",
         std::string::npos);
   const auto status = run({BACKYCTL_PATH, "-s", activated.string(), "status"});
   CHECK(status.exit_code == 0);
-  CHECK(status.out.find("1 jobs") != std::string::npos);
+  CHECK(status.out.find("1 job:") != std::string::npos);
   CHECK(!std::filesystem::exists(dir / "sock"));
   d.signal(SIGTERM);
   CHECK(d.wait(20) == std::optional<int>(0));

@@ -422,6 +422,19 @@ TEST_CASE("health: each state and its exit code", "[control]") {
   CHECK(o["status"] == "CRITICAL");
   CHECK(o["problems"].size() == 1);
   CHECK(o["summary"] == "2 jobs, 1 overdue");
+
+  // A paused job is a reminder with its reason, not an alarm, however overdue.
+  HealthFacts paused = overdue;
+  paused.jobs[1].pause =
+      PauseNote{"alice (uid 1000)", TimePoint(std::chrono::seconds(1700000000)), "disk swap"};
+  Json p = evaluate_health(paused);
+  CHECK(p["status"] == "WARNING");
+  CHECK(p["exit_code"] == 1);
+  REQUIRE(p["problems"].size() == 1);
+  const std::string m = p["problems"][0]["message"];
+  CHECK(m.starts_with("paused by alice (uid 1000) since 2023-11-14T22:13:20"));
+  CHECK(m.find(": disk swap (last backup never)") != std::string::npos);
+  CHECK(p["summary"] == "2 jobs, 1 paused");
 }
 
 TEST_CASE("metrics: one sample per job and family, daemon gauges", "[control]") {

@@ -74,12 +74,14 @@ class FakeScheduler : public JobScheduler {
     pending_runs.erase(job);
     done(r);
   }
-  std::optional<std::string> pause(const std::string& job) override {
+  std::optional<std::string> pause(const std::string& job, PauseNote note) override {
     jobs_.at(job).state = JobState::paused;
+    jobs_.at(job).pause = std::move(note);
     return std::nullopt;
   }
   std::optional<std::string> resume(const std::string& job) override {
     jobs_.at(job).state = JobState::waiting;
+    jobs_.at(job).pause.reset();
     return std::nullopt;
   }
   ReloadResult reload() override {

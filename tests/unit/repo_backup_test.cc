@@ -13,6 +13,7 @@
 
 #include "backup/backup.h"
 #include "backup/verify.h"
+#include "repo/pause_note.h"
 #include "repo/pending_revision.h"
 #include "repo/repository.h"
 #include "repo/revision_scrub.h"
@@ -352,4 +353,33 @@ TEST_CASE("removing an older revision leaves latest, removing the newest repoint
   repo.remove(lock, b.uuid);
   CHECK_FALSE(fs::exists(fs::symlink_status(repo.dir() / "latest")));
   CHECK(repo.revisions().empty());
+}
+
+TEST_CASE("a pause note survives as a file, and a hostile one is an error naming it", "[repo]") {
+  Scratch s;
+  const fs::path job = s.dir / "base" / "vm";
+  CHECK_FALSE(read_pause_note(job));  // no job directory yet
+  const PauseNote note{"alice (uid 1000)", TimePoint(std::chrono::seconds(1700000000)),
+                       "disk swap: \"bay 3\" # not a comment"};
+  write_pause_note(job, note);  // creates the job directory
+  const auto back = read_pause_note(job);
+  REQUIRE(back);
+  CHECK(back->by == note.by);
+  CHECK(back->since == note.since);
+  CHECK(back->reason == note.reason);
+  remove_pause_note(job);
+  CHECK_FALSE(read_pause_note(job));
+  remove_pause_note(job);  // nothing to do
+
+  CHECK(check_pause_reason(std::string(kMaxPauseReasonBytes, 'x')) == std::nullopt);
+  CHECK(check_pause_reason(std::string(kMaxPauseReasonBytes + 1, 'x')));
+  CHECK(check_pause_reason("line\nbreak"));
+  CHECK(check_pause_reason("\xff"));
+
+  std::ofstream(job / "paused") << "by: x\nsince: yesterday\n";
+  CHECK_THROWS_WITH(read_pause_note(job),
+                    Catch::Contains((job / "paused").string()) && Catch::Contains("'since'"));
+  fs::remove(job / "paused");
+  fs::create_symlink("/etc/passwd", job / "paused");  // never followed
+  CHECK_THROWS(read_pause_note(job));
 }

@@ -19,6 +19,11 @@ TEST_CASE("sizes, durations and counts read the same everywhere", "[text]") {
   CHECK(human_duration(187) == "3m07s");
   CHECK(human_duration(7500) == "2h05m");
 
+  CHECK(format_percent(10) == "10%");
+  CHECK(format_percent(7.5) == "7.5%");
+  CHECK(format_percent(0.254) == "0.25%");
+  CHECK(format_percent(0) == "0%");
+
   CHECK(count(0, "job") == "0 jobs");
   CHECK(count(1, "revision") == "1 revision");
   CHECK(count(2, "bad block") == "2 bad blocks");
