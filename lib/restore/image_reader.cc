@@ -5,15 +5,26 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
+#include <new>
 
 #include "util/error.h"
 #include "util/file_io.h"
 
 namespace backy {
 
+namespace {
+constexpr size_t kPage = 4096;
+}  // namespace
+
 ImageReader::ImageReader(int fd, std::string name, uint64_t size, size_t depth)
-    : fd_(fd), name_(std::move(name)), size_(size), buffers_(std::max<size_t>(depth, 1)) {
+    : fd_(fd), name_(std::move(name)), size_(size) {
   ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+  for (size_t i = 0; i < std::max<size_t>(depth, 1); ++i) {
+    // Page-aligned, for O_DIRECT.
+    buffers_.emplace_back(static_cast<char*>(std::aligned_alloc(kPage, kChunkSize)));
+    if (!buffers_.back()) throw std::bad_alloc();
+  }
   {
     MutexLock lock(mu_);
     for (size_t i = 0; i < buffers_.size(); ++i) free_.push_back(i);
@@ -62,6 +73,8 @@ void ImageReader::run(std::stop_token stop) {
     return b;
   };
   try {
+    const int flags = ::fcntl(fd_, F_GETFL);
+    const bool direct = flags >= 0 && (flags & O_DIRECT) != 0;
     uint64_t pos = 0;
     while (pos < size_) {
       off_t data = ::lseek(fd_, static_cast<off_t>(pos), SEEK_DATA);
@@ -77,12 +90,13 @@ void ImageReader::run(std::stop_token stop) {
         const uint64_t end = std::min(data_end, (off / kChunkSize + 1) * kChunkSize);
         const std::optional<size_t> b = take_buffer();
         if (!b) return;
-        std::vector<char>& buf = buffers_[*b];
-        if (buf.empty()) buf.resize(kChunkSize);
+        char* buf = buffers_[*b].get();
         const size_t len = static_cast<size_t>(end - off);
-        if (pread_full(fd_, std::span<char>(buf.data(), len), off, name_) != len)
+        // O_DIRECT reads whole pages: the last chunk's may run past the end of the file.
+        const size_t want = direct ? (len + kPage - 1) / kPage * kPage : len;
+        if (pread_full(fd_, std::span<char>(buf, want), off, name_) < len)
           throw Error(name_ + " is shorter than its revision's size");
-        if (!put(stop, {off, len, false, std::span<const char>(buf.data(), len)}, *b)) return;
+        if (!put(stop, {off, len, false, std::span<const char>(buf, len)}, *b)) return;
         off = end;
       }
       pos = data_end;

@@ -18,8 +18,10 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <deque>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -60,7 +62,10 @@ class ImageReader {
   const int fd_;
   const std::string name_;
   const uint64_t size_;
-  std::vector<std::vector<char>> buffers_;  // the ring; each kChunkSize
+  struct Free {
+    void operator()(char* p) const { std::free(p); }
+  };
+  std::vector<std::unique_ptr<char, Free>> buffers_;  // the ring; each kChunkSize, page-aligned
 
   Mutex mu_;
   CondVar changed_;  // a chunk was queued, a buffer came back, or the reader ended

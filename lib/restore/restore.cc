@@ -17,7 +17,10 @@ namespace backy {
 
 void restore_image(const std::filesystem::path& image, uint64_t size, RestoreTarget& target,
                    const RestoreProgress& progress, std::stop_token stop) {
-  UniqueFd fd = open_file(image, O_RDONLY);
+  // O_DIRECT where the filesystem has it: the revision is read once, and the page cache's copy
+  // and bookkeeping would only cost CPU that the writes need (ImageReader reads whole pages).
+  UniqueFd fd(::open(image.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC));
+  if (!fd) fd = open_file(image, O_RDONLY);
   restore_image(fd.get(), image.string(), size, target, progress, std::move(stop));
 }
 
