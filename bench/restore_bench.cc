@@ -2,7 +2,7 @@
 //
 // Run by bench/restore (which starts a cluster and an XFS mount if none is given). For each size
 // it writes a revision-like image of random data (fully allocated: the worst case, nothing to
-// skip) on the XFS mount and times, three rounds each, the median reported:
+// skip) on the XFS mount and times, in three rounds taking turns, the median reported:
 // - restore into a new RBD image (restore_image into the daemon's factory target, connecting
 //   included) against `rbd import FILE IMAGE` (which returns after its writes are acknowledged);
 // - restore to a new file on another filesystem (DEST_DIR, e.g. the machine's ext4; the file is
@@ -50,18 +50,31 @@ void drop_caches() {
   std::ofstream("/proc/sys/vm/drop_caches") << "3\n";
 }
 
-// Median of kRounds timings of `step`, each after `before` (untimed) and a dropped page cache.
-double median(const std::function<void()>& before, const std::function<void()>& step) {
-  std::vector<double> t;
+struct Step {
+  std::function<void()> before;  // untimed: remove what the last round made
+  std::function<void()> run;
+};
+
+// Median of kRounds timings of each step, the steps taking turns within a round (so that a
+// change of the machine's load hits all of them alike), each after its `before` and a dropped
+// page cache.
+std::vector<double> medians(const std::vector<Step>& steps) {
+  std::vector<std::vector<double>> t(steps.size());
   for (int i = 0; i < kRounds; ++i) {
-    before();
-    drop_caches();
-    auto t0 = std::chrono::steady_clock::now();
-    step();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    for (size_t s = 0; s < steps.size(); ++s) {
+      steps[s].before();
+      drop_caches();
+      auto t0 = std::chrono::steady_clock::now();
+      steps[s].run();
+      t[s].push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
   }
-  std::sort(t.begin(), t.end());
-  return t[kRounds / 2];
+  std::vector<double> out;
+  for (auto& v : t) {
+    std::sort(v.begin(), v.end());
+    out.push_back(v[kRounds / 2]);
+  }
+  return out;
 }
 
 // `size` bytes of pseudo-random data (xorshift: fast, incompressible enough), fsynced.
@@ -123,50 +136,47 @@ int main(int argc, char** argv) {
       std::printf("%llu MiB of random data (fully allocated), median of %d rounds\n",
                   static_cast<unsigned long long>(size / MiB), kRounds);
 
-      const double import = median([&] { remove_image(imported); },
-                                   [&] { sh(rbdc + "import " + rev.string() + " " + imported); });
-      const double rbd =
-          median([&] { remove_image(restored); },
-                 [&] {
-                   auto factory = make_source_factory(c.ceph);
-                   auto target = factory->open_restore_target({"rbd", "", restored}, size);
-                   restore_image(rev, size, *target);
-                 });
-      row("restore into a new RBD image", rbd, "rbd import FILE IMAGE", import);
+      const fs::path out = dest / "restored", dd = dest / "dd", zero = dest / "zero";
+      const fs::path same = repo / "restored";
+      const std::vector<double> m = medians({
+          {[&] { remove_image(imported); },
+           [&] { sh(rbdc + "import " + rev.string() + " " + imported); }},
+          {[&] { remove_image(restored); },
+           [&] {
+             auto factory = make_source_factory(c.ceph);
+             auto target = factory->open_restore_target({"rbd", "", restored}, size);
+             restore_image(rev, size, *target);
+           }},
+          {[&] { fs::remove(zero); },
+           [&] {
+             sh("dd if=/dev/zero of=" + zero.string() + " bs=4M count=" +
+                std::to_string(size / (4 * MiB)) + " oflag=direct conv=fsync status=none");
+           }},
+          {[&] { fs::remove(dd); },
+           [&] {
+             sh("dd if=" + rev.string() + " of=" + dd.string() +
+                " bs=4M oflag=direct conv=sparse,fsync status=none");
+           }},
+          {[&] { fs::remove(out); },
+           [&] {
+             auto target = open_file_target(out.string(), size, false);
+             restore_image(rev, size, *target);
+           }},
+          {[&] { fs::remove(same); },
+           [&] {
+             auto target = open_file_target(same.string(), size, false);
+             restore_image(rev, size, *target);
+           }},
+      });
+      row("restore into a new RBD image", m[1], "rbd import FILE IMAGE", m[0]);
+      row("restore to a file (" + dest.parent_path().string() + ")", m[4],
+          "dd bs=4M oflag=direct conv=sparse,fsync", m[3]);
+      row("", m[4], "disk: dd if=/dev/zero bs=4M oflag=direct,fsync", m[2]);
+      std::printf("  %-30s backy %6.2f s   (a reflink where the filesystem has them)\n",
+                  "restore to a file on the same XFS", m[5]);
       remove_image(imported);
       remove_image(restored);
-
-      const fs::path out = dest / "restored", dd = dest / "dd", zero = dest / "zero";
-      const double disk = median([&] { fs::remove(zero); },
-                                 [&] {
-                                   sh("dd if=/dev/zero of=" + zero.string() +
-                                      " bs=4M count=" + std::to_string(size / (4 * MiB)) +
-                                      " oflag=direct conv=fsync status=none");
-                                 });
-      const double ddt = median([&] { fs::remove(dd); },
-                                [&] {
-                                  sh("dd if=" + rev.string() + " of=" + dd.string() +
-                                     " bs=4M oflag=direct conv=sparse,fsync status=none");
-                                });
-      const double file = median([&] { fs::remove(out); },
-                                 [&] {
-                                   auto target = open_file_target(out.string(), size, false);
-                                   restore_image(rev, size, *target);
-                                 });
-      row("restore to a file (" + dest.parent_path().string() + ")", file,
-          "dd bs=4M oflag=direct conv=sparse,fsync", ddt);
-      row("", file, "disk: dd if=/dev/zero bs=4M oflag=direct,fsync", disk);
-      for (const auto& f : {out, dd, zero}) fs::remove(f);
-
-      const fs::path same = repo / "restored";
-      const double local = median([&] { fs::remove(same); },
-                                  [&] {
-                                    auto target = open_file_target(same.string(), size, false);
-                                    restore_image(rev, size, *target);
-                                  });
-      std::printf("  %-30s backy %6.2f s   (%.0f MB/s)\n", "restore to a file on the same XFS",
-                  local, static_cast<double>(size) / local / 1e6);
-      fs::remove(same);
+      for (const auto& f : {out, dd, zero, same}) fs::remove(f);
       fs::remove(rev);
     }
   } catch (const std::exception& e) {
