@@ -1,5 +1,6 @@
 #include "restore_writer.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -72,6 +73,11 @@ void write_restore(int image, const RestoreOrder& order,
       progress({{"uuid", order.uuid}, {"done", done}, {"total", total}});
     };
   }
+  // The revision is read once: O_DIRECT, where its filesystem has it, spares the page cache and
+  // the CPU that copies through it. The fd is this restore's alone (the daemon opened it for
+  // this request and closed its copy when it passed it).
+  if (const int flags = ::fcntl(image, F_GETFL); flags >= 0)
+    ::fcntl(image, F_SETFL, flags | O_DIRECT);
   // On any exception (Cancelled included) `target` dies unfinished and removes its temp file.
   restore_image(image, "revision " + order.uuid, order.size, *target, report, signals.token());
 }

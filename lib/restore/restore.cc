@@ -4,10 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
+#include <algorithm>
+#include <optional>
 #include <vector>
 
-#include "store/block_sums.h"
+#include "restore/image_reader.h"
 #include "util/error.h"
 #include "util/fd.h"
 #include "util/file_io.h"
@@ -16,49 +17,62 @@ namespace backy {
 
 void restore_image(const std::filesystem::path& image, uint64_t size, RestoreTarget& target,
                    const RestoreProgress& progress, std::stop_token stop) {
-  UniqueFd fd = open_file(image, O_RDONLY);
+  // O_DIRECT where the filesystem has it: the revision is read once, and the page cache's copy
+  // and bookkeeping would only cost CPU that the writes need (ImageReader reads whole pages).
+  UniqueFd fd(::open(image.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC));
+  if (!fd) fd = open_file(image, O_RDONLY);
   restore_image(fd.get(), image.string(), size, target, progress, std::move(stop));
 }
 
+namespace {
+
+constexpr size_t kPage = 4096;
+
+// Writes the runs of non-zero pages of `data` (at `offset`): into a target that reads as zeros,
+// a zero page is left unwritten, which keeps it a hole in a file and an absent object in RBD.
+void write_nonzero(RestoreTarget& target, uint64_t offset, std::span<const char> data) {
+  size_t run = 0;  // start of the current run of non-zero pages
+  size_t pos = 0;
+  while (pos < data.size()) {
+    const size_t len = std::min(kPage, data.size() - pos);
+    if (is_all_zero(data.subspan(pos, len))) {
+      if (run < pos) target.write(offset + run, data.subspan(run, pos - run));
+      run = pos + len;
+    }
+    pos += len;
+  }
+  if (run < pos) target.write(offset + run, data.subspan(run, pos - run));
+}
+
+}  // namespace
+
 void restore_image(int fd, const std::string& name, uint64_t size, RestoreTarget& target,
                    const RestoreProgress& progress, std::stop_token stop) {
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  std::vector<char> buf(kBlockSize);
-  const std::vector<char> zeros(kBlockSize, 0);
-  uint64_t pos = 0;
-  auto copy = [&](uint64_t from, uint64_t to) {
-    for (uint64_t off = from; off < to;) {
-      if (stop.stop_requested()) throw Cancelled();
-      size_t len = static_cast<size_t>(std::min<uint64_t>(kBlockSize, to - off));
-      size_t got = pread_full(fd, std::span<char>(buf.data(), len), off, name);
-      if (got != len) throw Error(name + " is shorter than its revision's size");
-      // Zero pages inside data extents stay holes too, for targets that start zero-filled.
-      if (!(target.zero_filled() && is_all_zero(std::span<const char>(buf.data(), len))))
-        target.write(off, std::span<const char>(buf.data(), len));
-      off += len;
-      if (progress) progress(off, size);
+  if (target.clone_from(fd, size)) {
+    if (progress) progress(size, size);
+    target.finish();
+    return;
+  }
+  const std::vector<char> zeros(target.zero_filled() ? 0 : ImageReader::kChunkSize, 0);
+  ImageReader reader(fd, name, size);
+  while (std::optional<ImageReader::Chunk> chunk = reader.next()) {
+    if (stop.stop_requested()) throw Cancelled();
+    if (!chunk->hole) {
+      if (target.zero_filled())
+        write_nonzero(target, chunk->offset, chunk->data);
+      else
+        target.write(chunk->offset, chunk->data);
+    } else if (!target.zero_filled()) {
+      // A device may hold old data and a pipe has no holes: write the zeros out.
+      for (uint64_t off = chunk->offset; off < chunk->offset + chunk->length;) {
+        if (stop.stop_requested()) throw Cancelled();
+        const size_t len = static_cast<size_t>(
+            std::min<uint64_t>(zeros.size(), chunk->offset + chunk->length - off));
+        target.write(off, std::span<const char>(zeros.data(), len));
+        off += len;
+      }
     }
-  };
-  auto zero = [&](uint64_t from, uint64_t to) {
-    if (target.zero_filled()) return;
-    for (uint64_t off = from; off < to;) {
-      if (stop.stop_requested()) throw Cancelled();
-      size_t len = static_cast<size_t>(std::min<uint64_t>(kBlockSize, to - off));
-      target.write(off, std::span<const char>(zeros.data(), len));
-      off += len;
-    }
-  };
-  while (pos < size) {
-    off_t data = ::lseek(fd, static_cast<off_t>(pos), SEEK_DATA);
-    if (data < 0 && errno != ENXIO) throw sys_error("seek data in " + name);
-    uint64_t data_start = data < 0 ? size : std::min<uint64_t>(size, static_cast<uint64_t>(data));
-    zero(pos, data_start);
-    if (data_start >= size) break;
-    off_t hole = ::lseek(fd, data, SEEK_HOLE);
-    if (hole < 0) throw sys_error("seek hole in " + name);
-    uint64_t data_end = std::min<uint64_t>(size, static_cast<uint64_t>(hole));
-    copy(data_start, data_end);
-    pos = data_end;
+    if (progress) progress(chunk->offset + chunk->length, size);
   }
   if (progress) progress(size, size);
   target.finish();

@@ -31,6 +31,13 @@ class RestoreTarget {
   // revision are written out as zeros.
   virtual bool zero_filled() const = 0;
   virtual void write(uint64_t offset, std::span<const char> data) = 0;
+  // Makes the target, at once, a copy of the first `size` bytes of the image open on `image`, if
+  // it can: a reflink, for a new file on the image's own filesystem. Returns false where it
+  // cannot (the default), and the caller copies with write().
+  virtual bool clone_from(int image, uint64_t size) {
+    (void)image, (void)size;
+    return false;
+  }
   // Makes the data durable and puts it in place; called once at the end (by restore_image).
   // Calling it again does nothing.
   virtual void finish() = 0;
@@ -62,7 +69,11 @@ using RestoreProgress = std::function<void(uint64_t done, uint64_t total)>;
 
 // Copies `size` bytes of the image open on `image` (read with pread: the fd's offset is not
 // used) to `target`, then finishes the target. `name` names the image in errors.
-// Throws backy::Error, or backy::Cancelled when `stop` was requested (checked every block).
+// A reflink where the target can take one (clone_from); otherwise the image's data extents are
+// read ahead on a thread of its own (image_reader.h) in chunks aligned to 4 MiB while the target
+// is written; into a target that reads as zeros, holes and zero pages of the image are not
+// written at all, so a restored file keeps them as holes and an RBD image stays thin.
+// Throws backy::Error, or backy::Cancelled when `stop` was requested (checked every 4 MiB chunk).
 void restore_image(int image, const std::string& name, uint64_t size, RestoreTarget& target,
                    const RestoreProgress& progress = {}, std::stop_token stop = {});
 // The same, opening the image file at `image`.

@@ -1,6 +1,11 @@
 // Restore into a new RBD image through the factory's restore targets, and `backyd --once` with a
 // ceph-rbd job end to end.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <map>
 
 #include "ceph/rbd_source.h"
 #include "ceph/rbd_support.h"
@@ -9,6 +14,7 @@
 #include "restore/restore.h"
 #include "support/test_env.h"
 #include "util/error.h"
+#include "util/file_io.h"
 
 namespace backy::test {
 
@@ -60,6 +66,51 @@ TEST_CASE("rbd: restore into a new RBD image equals the source and an existing i
   auto file = open_file_target((vm.dir / "file").string(), r.revision.size, false);
   restore_image(repo.image_path(r.revision.uuid), r.revision.size, *file);
   CHECK(same_content(vm.dir / "source", vm.dir / "file"));
+}
+
+TEST_CASE("rbd: a restore writes only the data: holes and zero pages leave objects absent") {
+  RbdJob vm(4096, "sparse");  // for its cluster, directory and factory
+  const uint64_t size = 64 * MiB, kObject = 4 * MiB;
+  const std::filesystem::path image = vm.dir / "revision";
+  {
+    UniqueFd fd = open_file(image, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    REQUIRE(::ftruncate(fd.get(), static_cast<off_t>(size)) == 0);
+    pwrite_full(fd.get(), pseudo_random_bytes(MiB, 1), 4096, "revision");  // object 0
+    // Objects 4 and 5 allocated but zero, but for 4 KiB of data in object 5.
+    pwrite_full(fd.get(), std::string(2 * kObject, '\0'), 4 * kObject, "revision");
+    pwrite_full(fd.get(), pseudo_random_bytes(4096, 2), 21 * MiB, "revision");
+    pwrite_full(fd.get(), std::string("end"), size - 3, "revision");  // object 15
+  }
+  TestImage restored(vm.cluster, 4096, "sparse-restored");
+  restored.remove();
+  {
+    auto target = vm.factory->open_restore_target({"rbd", "", restored.name()}, size);
+    restore_image(image, size, *target);
+  }
+  restored.adopt();
+
+  librbd::RBD rbd;
+  librbd::Image img;
+  REQUIRE(rbd.open(vm.cluster.pool(), img, restored.name().c_str()) == 0);
+  // Each object that exists, and where its data ends (diff_iterate2 reports an object as one
+  // extent from its start to its end).
+  std::map<uint64_t, uint64_t> ends;
+  auto each = [&](uint64_t off, size_t len, int exists) {
+    if (exists) ends[off / kObject] = std::max(ends[off / kObject], off + len);
+  };
+  REQUIRE(img.diff_iterate2(
+              nullptr, 0, size, false, false,
+              [](uint64_t off, size_t len, int exists, void* arg) {
+                (*static_cast<decltype(each)*>(arg))(off, len, exists);
+                return 0;
+              },
+              &each) == 0);
+  img.close();
+  // Object 4 (zeros only) and every hole absent; object 5 ends with its data: its zero pages
+  // after it were not written either.
+  CHECK(ends == std::map<uint64_t, uint64_t>{{0, MiB + 4096}, {5, 21 * MiB + 4096}, {15, size}});
+  rbd_export(vm.cluster.conf(), "rbd/" + restored.name(), vm.dir / "exported");
+  CHECK(same_content(image, vm.dir / "exported"));
 }
 
 TEST_CASE("rbd: restore target names") {
