@@ -6,13 +6,16 @@
 // under a temporary name and renamed into place only when complete and fsynced: a failed or
 // cancelled restore leaves no file that looks like a finished one.
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 
 #include "restore/restore.h"
+#include "util/dir.h"
 #include "util/error.h"
 #include "util/file_io.h"
 #include "util/uuid.h"
@@ -87,6 +90,8 @@ class NewFileTarget : public RestoreTarget {
     pwrite_full(fd_.get(), data, offset, target_ + " (temporary file " + temp_ + ")");
   }
 
+  bool try_reflink(int image) override { return ::ioctl(fd_.get(), FICLONE, image) == 0; }
+
   void finish() override {
     if (done_) return;
     if (::fsync(fd_.get()) != 0) throw sys_error("fsync " + target_);
@@ -121,31 +126,11 @@ class NewFileTarget : public RestoreTarget {
   bool done_ = false;  // renamed into place
 };
 
-bool same_inode(const struct stat& a, const struct stat& b) {
-  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
-// Throws if the directory open on `dir` is `forbidden` or lies below it. Walks up through ".."
-// (O_PATH: no read permission needed); where the walk cannot go on (no search permission), the
-// caller could not have reached a forbidden directory that way either.
+// Throws if the directory open on `dir` is `forbidden` or lies below it.
 void refuse_inside(int dir, const std::filesystem::path& forbidden, const std::string& target) {
-  struct stat bad {};
-  if (::stat(forbidden.c_str(), &bad) != 0) return;  // not even visible to the caller
-  UniqueFd cur(::fcntl(dir, F_DUPFD_CLOEXEC, 0));
-  struct stat st {};
-  if (!cur || ::fstat(cur.get(), &st) != 0)
-    throw sys_error("cannot inspect the directory of " + target);
-  for (int depth = 0; depth < 4096; ++depth) {
-    if (same_inode(st, bad))
-      throw Error("restore target " + target + " is inside base-dir " + forbidden.string() +
-                  ": restore never writes into the repository");
-    UniqueFd parent(::openat(cur.get(), "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    struct stat pst {};
-    if (!parent || ::fstat(parent.get(), &pst) != 0) return;
-    if (same_inode(pst, st)) return;  // the root
-    cur = std::move(parent);
-    st = pst;
-  }
+  if (is_below(dir, forbidden))
+    throw Error("restore target " + target + " is inside base-dir " + forbidden.string() +
+                ": restore never writes into the repository");
 }
 
 }  // namespace

@@ -31,6 +31,10 @@ class RestoreTarget {
   // revision are written out as zeros.
   virtual bool zero_filled() const = 0;
   virtual void write(uint64_t offset, std::span<const char> data) = 0;
+  // Makes the target share all of `image`'s blocks (FICLONE) instead of copying them, where the
+  // target is a new file on the image's reflink-capable filesystem; false (nothing changed)
+  // where it is not. finish() is still needed.
+  virtual bool try_reflink(int /*image*/) { return false; }
   // Makes the data durable and puts it in place; called once at the end (by restore_image).
   // Calling it again does nothing.
   virtual void finish() = 0;
