@@ -75,6 +75,8 @@ const std::vector<CommandHandler::Binding>& CommandHandler::bindings() {
       {"resume", &CommandHandler::resume},   {"reload", &CommandHandler::reload},
       {"restore", &CommandHandler::restore}, {"scrub", &CommandHandler::scrub},
       {"forget", &CommandHandler::forget},   {"tags", &CommandHandler::tags},
+      {"clone", &CommandHandler::clone},     {"mount", &CommandHandler::mount},
+      {"umount", &CommandHandler::umount},   {"mounts", &CommandHandler::mounts},
   };
   return table;
 }

@@ -115,6 +115,11 @@ class CommandHandler {
   void scrub(const protocol::Json& args, Out out);
   void forget(const protocol::Json& args, Out out);
   void tags(const protocol::Json& args, Out out);
+  // commands_mount.cc: a revision made usable in place (clone, mount, umount, mounts).
+  void clone(const protocol::Json& args, Out out);
+  void mount(const protocol::Json& args, Out out);
+  void umount(const protocol::Json& args, Out out);
+  void mounts(const protocol::Json& args, Out out);
   // Runs `work` under the job's lock on the worker pool; answers with its result or error.
   void job_work(
       const std::string& job,

@@ -13,6 +13,7 @@
 #include "backup/job_backup.h"
 #include "commands.h"
 #include "control_views.h"
+#include "mount/mount_registry.h"
 #include "repo/repository.h"
 #include "repo/revision_scrub.h"
 #include "restore/restore.h"
@@ -249,11 +250,17 @@ void CommandHandler::forget(const Json& args, Out out) {
   const std::string job = args["job"], spec = args["rev"];
   job_work(
       job,
-      [dir = job_dir(scheduler_.config(), job), spec, &log = log_, job](std::stop_token,
-                                                                        std::function<void(Json)>) {
+      [dir = job_dir(scheduler_.config(), job), base = scheduler_.config().global.base_dir, spec,
+       &log = log_, job](std::stop_token, std::function<void(Json)>) {
         Repository repo(dir);
         auto lock = repo.lock();
         Revision r = find_or_refuse(repo, spec);
+        // A mount's record is written under this lock: it cannot appear between check and remove.
+        for (const auto& m : MountRegistry(base).list())
+          if (m.job == job && m.uuid == r.uuid)
+            throw Refusal{{ErrorCode::conflict, "revision " + r.uuid + " is mounted at " + m.dir +
+                                                    "; unmount it first (backyctl umount " + m.dir +
+                                                    ")"}};
         repo.remove(lock, r.uuid);
         log.info("control: forgot revision {} of {}", r.uuid, job);
         return Json{{"forgotten", r.uuid}};

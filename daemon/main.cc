@@ -30,6 +30,7 @@
 #include "control_server.h"
 #include "daemon_lock.h"
 #include "logging.h"
+#include "mount/revision_mount.h"
 #include "notifier.h"
 #include "once.h"
 #include "scheduler.h"
@@ -60,6 +61,14 @@ int run_daemon(backy::Config config, std::shared_ptr<spdlog::logger> log, bool l
   // Not refused: a missing file source fails its job, not the daemon. Logged so that the journal
   // says what `--check-config` would.
   backy::log_preflight(config, *log);
+  // Mounts the daemon made that are gone (a reboot, a manual umount, a crash while mounting)
+  // still hold their revision and a clone: release them. Live ones stay, listed by `mounts`.
+  try {
+    for (const auto& line : backy::clean_stale_mounts(backy::MountRegistry(config.global.base_dir)))
+      log->warn("{}", line);
+  } catch (const std::exception& e) {
+    log->warn("cannot check the mount records: {}", e.what());
+  }
   // The control server's socket when systemd activated us (-1: it binds global.socket itself).
   const int listen_fd = backy::activated_socket(*log);
 

@@ -33,11 +33,12 @@ enum class Access {
 std::string_view to_string(Access access);
 
 enum class ArgKind {
-  job,      // a job name
-  string,   // non-empty, no NUL
-  jobs,     // at least one job name
-  tags,     // tag names (may be empty)
-  boolean,  // true or false
+  job,        // a job name
+  string,     // non-empty, no NUL
+  jobs,       // at least one job name
+  tags,       // tag names (may be empty)
+  boolean,    // true or false
+  partition,  // an integer 0..256 (0: the whole image); backyctl takes it from a valued option
 };
 
 struct ArgSpec {

@@ -51,6 +51,7 @@ class CtlTestDaemon {
   const std::filesystem::path& dir() const { return data_.path(); }
   const std::filesystem::path& config() const { return d_.config(); }
   const std::string& socket() const { return d_.socket(); }
+  std::string log() const { return d_.log(); }
   std::filesystem::path image(const std::string& job, const std::string& uuid) const {
     return d_.job_dir(job) / uuid;
   }
