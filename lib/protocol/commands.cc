@@ -153,7 +153,7 @@ const std::vector<CommandSpec>& all_commands() {
                 {"rev", ArgKind::string, true},
                 {"target", ArgKind::string, true},
                 {"qcow2", ArgKind::boolean},
-                {"fd", ArgKind::boolean, true}},
+                {"fd", ArgKind::boolean}},
        .positionals = {{"job", P::one, "", "@jobs"},
                        {"rev", P::one, "", kRevWords},
                        {"target", P::one, "", "@files"}},

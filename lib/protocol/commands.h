@@ -58,7 +58,8 @@ struct Positional {
 };
 
 // A command's own option. A switch sets its boolean argument to true; a valued option
-// (`--tags daily,weekly`, repeatable) appends comma-separated tags to its list argument.
+// (`--tags daily,weekly`, repeatable) appends comma-separated tags to its list argument, or,
+// for a partition argument (`--partition 2`), sets that number.
 struct Option {
   std::string_view flag;  // "--wait"
   std::string_view arg;

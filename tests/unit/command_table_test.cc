@@ -68,7 +68,10 @@ TEST_CASE("each row is complete and consistent", "[commands]") {
       INFO("option " << o.flag);
       const ArgSpec* a = find_arg(c, o.arg);
       REQUIRE(a);
-      CHECK(a->kind == (o.takes_value ? ArgKind::tags : ArgKind::boolean));
+      if (o.takes_value)
+        CHECK((a->kind == ArgKind::tags || a->kind == ArgKind::partition));
+      else
+        CHECK(a->kind == ArgKind::boolean);
       CHECK(c.synopsis.find(o.flag) != std::string_view::npos);
     }
   }
