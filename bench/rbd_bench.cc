@@ -14,9 +14,6 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
-#include <rados/librados.hpp>
-#include <rbd/librbd.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -28,8 +25,9 @@
 #include <string>
 
 #include "backup/job_backup.h"
+#include "ceph/source_factory.h"
 #include "repo/repository.h"
-#include "source/source_factory.h"
+#include "ceph/ceph_api.h"
 
 namespace fs = std::filesystem;
 using namespace backy;
@@ -218,7 +216,7 @@ int main(int argc, char** argv) {
     Repository repo(dir / "backy" / a);
     const double backy_restore = timed([&] {
       auto factory = make_source_factory(c.ceph);
-      auto target = factory->open_restore_target("rbd:rbd/" + r2, full.revision.size, false);
+      auto target = factory->open_restore_target({"rbd", "", r2}, full.revision.size);
       restore_image(repo.image_path(full.revision.uuid), full.revision.size, *target);
     });
     row("restore into a new RBD image", backy_restore, cli_import, "rbd import FILE");

@@ -10,6 +10,7 @@
 
 #include "util/error.h"
 #include "util/fd.h"
+#include "util/fd_passing.h"
 
 namespace backy::ctl {
 
@@ -47,29 +48,6 @@ void send_all(int fd, const std::string& data) {
   }
 }
 
-// recv() that also collects SCM_RIGHTS descriptors (close-on-exec) into `fds`.
-ssize_t receive(int socket, char* buf, size_t len, std::vector<UniqueFd>& fds) {
-  iovec iov{buf, len};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n = ::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC);
-  if (n < 0) return n;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      fds.emplace_back(fd);
-    }
-  }
-  return n;
-}
-
 }  // namespace
 
 protocol::Reply call(const std::string& socket, const protocol::Request& request, int timeout_s,
@@ -102,7 +80,7 @@ protocol::Reply call(const std::string& socket, const protocol::Request& request
       return reply;
     }
     scanned = buffer.size();
-    ssize_t n = receive(sock.get(), chunk.data(), chunk.size(), received);
+    ssize_t n = receive_with_fds(sock.get(), chunk, received);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK)

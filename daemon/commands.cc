@@ -16,6 +16,7 @@
 #include "repo/repository.h"
 #include "store/image_writer.h"
 #include "util/file_io.h"
+#include "util/thread_annotations.h"
 
 namespace backy {
 
@@ -26,13 +27,13 @@ using protocol::Json;
 // commit, update and removal renames or unlinks in it), so a health check of 10,000 jobs costs
 // 10,000 stat() calls, not the parse of every .rev file.
 struct CommandHandler::Cache {
-  std::mutex mutex;
+  Mutex mutex;
   struct Entry {
     struct timespec mtime {};
     RepoFindings findings;
   };
-  std::map<std::string, Entry> repos;    // by job directory
-  std::map<std::string, bool> reflinks;  // by base-dir
+  std::map<std::string, Entry> repos GUARDED_BY(mutex);    // by job directory
+  std::map<std::string, bool> reflinks GUARDED_BY(mutex);  // by base-dir
 };
 
 namespace {
@@ -103,6 +104,7 @@ CommandHandler::CommandHandler(JobScheduler& scheduler, spdlog::logger& log, Exe
 }
 
 void CommandHandler::handle(const protocol::Request& req, const Peer& peer, Out out) {
+  io_thread_.check("CommandHandler::handle");
   if (auto err = protocol::validate_args(req)) return out->error(*err);
   const protocol::CommandSpec& spec = *protocol::find_command(req.command);
   const std::string& admin_group = scheduler_.config().global.admin_group;
@@ -179,7 +181,7 @@ void CommandHandler::health(const Json&, Out out) {
   facts->refused_reload = scheduler_.refused_reload();
   executors_.read([facts, out, cache = cache_, loop = executors_.loop] {
     const std::filesystem::path base = facts->base_dir;
-    std::lock_guard lock(cache->mutex);
+    MutexLock lock(cache->mutex);
     auto rl = cache->reflinks.find(facts->base_dir);
     if (rl == cache->reflinks.end()) {
       try {
@@ -208,11 +210,13 @@ void CommandHandler::health(const Json&, Out out) {
 }
 
 std::string CommandHandler::metrics_text() const {
+  io_thread_.check("CommandHandler::metrics_text");
   return backy::metrics_text(scheduler_.status(), scheduler_.running_count(),
                              scheduler_.queued_count(), scheduler_.config().global.worker_limit);
 }
 
 void CommandHandler::write_metrics_file() {
+  io_thread_.check("CommandHandler::write_metrics_file");
   const std::string path = scheduler_.config().global.metrics_file;
   if (path.empty()) return;
   executors_.read([path, text = metrics_text(), &log = log_] {

@@ -11,11 +11,12 @@
 // rights; only rbd: targets are written here, in the pools restore-pools allows.
 //
 // Threading: handle() and every Responder call happen on the io_context thread, as the
-// JobScheduler requires. File reads that need no job lock (revision listings, the health scan)
-// run through Executors::read on the control server's reader threads, so a slow disk never
-// stalls the event loop and a `status JOB` never waits behind a running backup. Anything that
-// writes a job directory runs through JobScheduler::post_job_work, on the worker pool, under the
-// job's lock. Results come back through Executors::loop.
+// JobScheduler requires; the public methods check it (ThreadChecker, bound by the first call).
+// File reads that need no job lock (revision listings, the health scan) run through
+// Executors::read on the control server's reader threads, so a slow disk never stalls the event
+// loop and a `status JOB` never waits behind a running backup. Anything that writes a job
+// directory runs through JobScheduler::post_job_work, on the worker pool, under the job's lock.
+// Results come back through Executors::loop.
 #pragma once
 
 #include <sys/types.h>
@@ -23,7 +24,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +33,7 @@
 #include "protocol/message.h"
 #include "restore/target_name.h"
 #include "util/fd.h"
+#include "util/thread_checker.h"
 
 namespace spdlog {
 class logger;
@@ -126,6 +127,7 @@ class CommandHandler {
       std::function<protocol::Json(std::stop_token, std::function<void(protocol::Json)>)> work,
       Out out);
 
+  ThreadChecker io_thread_;
   JobScheduler& scheduler_;
   spdlog::logger& log_;
   Executors executors_;

@@ -192,14 +192,14 @@ void CommandHandler::restore_to_rbd(const std::string& job, const std::string& s
   out->on_hangup([cancel] { cancel->request_stop(); });
   job_work(
       job,
-      [dir = job_dir(config, job), spec, target, targets, cancel](
+      [dir = job_dir(config, job), spec, target, name, targets, cancel](
           std::stop_token stop, std::function<void(Json)> progress) {
         std::stop_callback forward(stop, [cancel] { cancel->request_stop(); });
         Repository repo(dir);
         auto lock = repo.lock();
         Revision r = find_or_refuse(repo, spec);
         if (cancel->stop_requested()) throw Cancelled();
-        auto out_target = targets->open_restore_target(target, r.size, false);
+        auto out_target = targets->open_restore_target(name, r.size);
         ProgressThrottle throttle([&](Json p) {
           p["uuid"] = r.uuid;
           progress(std::move(p));

@@ -18,6 +18,7 @@
 
 #include "protocol/message.h"
 #include "util/error.h"
+#include "util/fd_passing.h"
 
 namespace backy {
 
@@ -40,27 +41,6 @@ bool someone_listens(const std::string& path) {
   bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
   return ok;
-}
-
-// Sends `line` with `fd` attached as SCM_RIGHTS to its first byte, without blocking. Returns the
-// bytes sent (at least 1), or -1 with errno (EAGAIN: try again when the socket is writable).
-ssize_t send_with_fd(int socket, const std::string& line, int fd) {
-  iovec iov{const_cast<char*>(line.data()), line.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  ssize_t n;
-  do n = ::sendmsg(socket, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  return n;
 }
 
 }  // namespace
@@ -265,8 +245,7 @@ class ControlConnection : public Responder, public std::enable_shared_from_this<
 
 ControlServer::ControlServer(asio::io_context& io, JobScheduler& scheduler, const Config& config,
                              spdlog::logger& log, int listen_fd, ControlLimits limits)
-    : io_(io),
-      log_(log),
+    : log_(log),
       limits_(limits),
       socket_path_(listen_fd < 0 ? config.global.socket : std::string()),
       listen_fd_(listen_fd),

@@ -80,7 +80,6 @@ class ControlServer {
     busy_logged_ = false;
   }
 
-  boost::asio::io_context& io_;
   spdlog::logger& log_;
   const ControlLimits limits_;
   std::string socket_path_;  // empty when adopted from systemd (not ours to remove)

@@ -5,8 +5,9 @@
 // only there; job state is touched nowhere else. Backups run on the WorkerPool; their outcome is
 // posted back to the io_context. Nothing here blocks on I/O.
 //
-// CONTRACT between the daemon core (issue 5) and the control socket (issue 6): the control
-// server's command handlers call only what is declared here. Extend it; do not change meanings.
+// This interface is all the control socket's command handlers (commands.h) know of the daemon's
+// core: they call nothing else, and tests put a fake behind it (tests/unit/fake_scheduler.h).
+// Extend it; do not change what a method means.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -92,11 +93,14 @@ class JobScheduler {
   // Runs `work` on the worker pool (for restore, scrub, forget, tags: anything doing I/O), then
   // `done` on the io_context thread with the error message (nullopt = success). `job` names the
   // job whose lock the work takes, so the scheduler does not start a backup of it meanwhile.
+  // REQUIRES: status(job) has a value (a job of the configuration); for any other name, and
+  // once the daemon is stopping, `work` does not run and `done` gets the reason.
   virtual void post_job_work(const std::string& job, std::function<void(std::stop_token)> work,
                              std::function<void(std::optional<std::string>)> done) = 0;
 
   // The source factory the workers share: restores to rbd:POOL/IMAGE go through its cluster
-  // connection (SourceFactory::open_restore_target). nullptr: file and device targets only.
+  // connection (SourceFactory::open_restore_target). nullptr: none (a restore into rbd: fails
+  // with a clear error; files and devices are written by backyctl, never by the daemon).
   // Any thread may use the returned factory (it is what the workers use).
   virtual std::shared_ptr<SourceFactory> restore_targets() const { return nullptr; }
 };

@@ -38,6 +38,9 @@ int syslog_priority(spdlog::level::level_enum l) {
   }
 }
 
+// The std::mutex is spdlog's, held by base_sink around sink_it_ (the one mutex in backyd that is
+// no backy::Mutex: the packaged spdlog is a compiled library with base_sink built for std::mutex
+// and null_mutex only). It guards nothing of ours: this sink has no state.
 class JournalSink : public spdlog::sinks::base_sink<std::mutex> {
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {

@@ -25,6 +25,8 @@
 #include <iostream>
 #include <sstream>
 
+#include "ceph/image_check.h"
+#include "ceph/source_factory.h"
 #include "config/config.h"
 #include "config/preflight.h"
 #include "control_server.h"
@@ -35,8 +37,6 @@
 #include "once.h"
 #include "scheduler.h"
 #include "socket_group.h"
-#include "source/rbd_image_check.h"
-#include "source/source_factory.h"
 #include "util/error.h"
 #include "worker_pool.h"
 

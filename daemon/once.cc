@@ -9,9 +9,9 @@
 #include <thread>
 
 #include "backup/job_backup.h"
+#include "ceph/source_factory.h"
 #include "logging.h"
 #include "schedule/schedule.h"
-#include "source/source_factory.h"
 #include "util/error.h"
 
 namespace backy {

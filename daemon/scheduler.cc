@@ -30,6 +30,7 @@ Scheduler::Scheduler(boost::asio::io_context& io, Config config, WorkerPool& poo
       status_timer_(io) {}
 
 void Scheduler::start() {
+  io_thread_.check("Scheduler::start");
   const auto t0 = std::chrono::steady_clock::now();
   for (const auto& [name, jc] : config_.jobs)
     add_job(jc, read_history(job_dir(config_, name), *log_));
@@ -91,6 +92,7 @@ void Scheduler::disarm(Job& job) {
 }
 
 void Scheduler::on_timer(const std::string& name, uint64_t seq) {
+  io_thread_.check("Scheduler::on_timer");
   auto it = jobs_.find(name);
   if (it == jobs_.end() || it->second.seq != seq || !it->second.next) return;
   Job& job = it->second;
@@ -181,6 +183,7 @@ void Scheduler::submit_work(Job& job, WorkItem item) {
 }
 
 void Scheduler::on_started(const std::string& name, uint64_t seq) {
+  io_thread_.check("Scheduler::on_started");
   auto it = jobs_.find(name);
   if (it == jobs_.end() || it->second.task_seq != seq || it->second.task == TaskKind::none) return;
   it->second.task_started = true;
@@ -189,6 +192,7 @@ void Scheduler::on_started(const std::string& name, uint64_t seq) {
 
 void Scheduler::on_backup_done(const std::string& name, uint64_t seq, BackupTaskResult& run,
                                bool ran) {
+  io_thread_.check("Scheduler::on_backup_done");
   auto it = jobs_.find(name);
   if (it == jobs_.end() || it->second.task != TaskKind::backup || it->second.task_seq != seq) {
     task_ended();
@@ -237,6 +241,7 @@ void Scheduler::on_work_done(const std::string& name, uint64_t seq,
                              std::optional<std::string> error,
                              std::optional<std::vector<Revision>> history,
                              std::function<void(std::optional<std::string>)> done, bool ran) {
+  io_thread_.check("Scheduler::on_work_done");
   if (!ran) error = "cancelled: the daemon is stopping";
   auto it = jobs_.find(name);
   if (it != jobs_.end() && it->second.task == TaskKind::work && it->second.task_seq == seq) {
@@ -247,8 +252,6 @@ void Scheduler::on_work_done(const std::string& name, uint64_t seq,
       forget_job(it);
     else
       start_next(job);
-  } else if (it == jobs_.end() || seq == 0) {
-    --untracked_tasks_;
   }
   if (done) done(error);
   status_changed();
@@ -281,6 +284,7 @@ void Scheduler::forget_job(std::map<std::string, Job>::iterator it) {
 
 std::optional<std::string> Scheduler::run_now(const std::string& name, std::set<std::string> tags,
                                               std::function<void(const RunOutcome&)> done) {
+  io_thread_.check("Scheduler::run_now");
   if (stopping_) return "the daemon is stopping";
   auto it = jobs_.find(name);
   if (it == jobs_.end() || it->second.removed) return "no job named '" + name + "'";
@@ -302,6 +306,7 @@ std::optional<std::string> Scheduler::run_now(const std::string& name, std::set<
 }
 
 std::optional<std::string> Scheduler::pause(const std::string& name) {
+  io_thread_.check("Scheduler::pause");
   auto it = jobs_.find(name);
   if (it == jobs_.end() || it->second.removed) return "no job named '" + name + "'";
   Job& job = it->second;
@@ -318,6 +323,7 @@ std::optional<std::string> Scheduler::pause(const std::string& name) {
 }
 
 std::optional<std::string> Scheduler::resume(const std::string& name) {
+  io_thread_.check("Scheduler::resume");
   auto it = jobs_.find(name);
   if (it == jobs_.end() || it->second.removed) return "no job named '" + name + "'";
   Job& job = it->second;
@@ -331,39 +337,28 @@ std::optional<std::string> Scheduler::resume(const std::string& name) {
 
 void Scheduler::post_job_work(const std::string& name, std::function<void(std::stop_token)> work,
                               std::function<void(std::optional<std::string>)> done) {
-  if (stopping_) {
-    boost::asio::post(io_, [done = std::move(done)] {
-      if (done) done("the daemon is stopping");
+  io_thread_.check("Scheduler::post_job_work");
+  auto it = jobs_.find(name);
+  std::optional<std::string> refused;
+  if (stopping_)
+    refused = "the daemon is stopping";
+  else if (it == jobs_.end() || it->second.removed)
+    refused = "no job named '" + name + "'";
+  if (refused) {
+    boost::asio::post(io_, [done = std::move(done), why = *refused] {
+      if (done) done(why);
     });
     return;
   }
-  auto it = jobs_.find(name);
-  if (it != jobs_.end() && !it->second.removed) {
-    it->second.work_queue.push_back({std::move(work), std::move(done)});
-    start_next(it->second);
-    return;
-  }
-  // A directory the config does not name (an orphan): nothing to coordinate with but its lock.
-  ++untracked_tasks_;
-  auto error = std::make_shared<std::optional<std::string>>();
-  pool_.submit(
-      Clock::now(),
-      [work = std::move(work), error](std::stop_token stop) {
-        try {
-          work(stop);
-        } catch (const std::exception& e) {
-          *error = e.what();
-        }
-      },
-      [self = weak(), error, name, done = std::move(done)](bool ran) {
-        if (auto s = self.lock()) s->on_work_done(name, 0, *error, std::nullopt, done, ran);
-      });
+  it->second.work_queue.push_back({std::move(work), std::move(done)});
+  start_next(it->second);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Shutdown
 
 void Scheduler::shutdown(std::chrono::seconds bound, std::function<void(bool)> done) {
+  io_thread_.check("Scheduler::shutdown");
   if (stopping_) return;
   stopping_ = true;
   stopped_ = std::move(done);
@@ -379,7 +374,6 @@ void Scheduler::shutdown(std::chrono::seconds bound, std::function<void(bool)> d
     if (job.task != TaskKind::none) ++running;
   }
   pool_.shutdown();
-  running += untracked_tasks_;
   log_->info("stopping: {} task{} to end (at most {}s)", running, running == 1 ? "" : "s",
              bound.count());
   status_timer_.cancel();
@@ -400,7 +394,6 @@ void Scheduler::task_ended() {
   if (!stopping_ || !stopped_) return;
   for (const auto& [name, job] : jobs_)
     if (job.task != TaskKind::none) return;
-  if (untracked_tasks_ > 0) return;
   stop_timer_.cancel();
   auto done = std::move(stopped_);
   stopped_ = nullptr;

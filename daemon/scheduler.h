@@ -15,9 +15,11 @@
 // Files: scheduler.cc (timers, tasks, control, shutdown), scheduler_reload.cc (reload, orphans),
 // scheduler_status.cc (status, summary); what a worker does for a backup is backup_task.h.
 //
-// Threading: everything here runs on the io_context thread. Handlers hold a weak_ptr to the
-// Scheduler (create it with std::make_shared) and find their job by name plus a sequence number,
-// so nothing dangles when a job leaves the config or the Scheduler goes away first.
+// Threading: everything here runs on the io_context thread. Every public method and every
+// handler that comes back from the pool checks it (ThreadChecker: the first caller's thread is
+// the io thread; any other aborts the daemon). Handlers hold a weak_ptr to the Scheduler (create
+// it with std::make_shared) and find their job by name plus a sequence number, so nothing
+// dangles when a job leaves the config or the Scheduler goes away first.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -35,6 +37,7 @@
 #include "job_scheduler.h"
 #include "schedule/schedule.h"
 #include "source/source_factory.h"
+#include "util/thread_checker.h"
 #include "worker_pool.h"
 
 namespace spdlog {
@@ -67,17 +70,26 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
   // the io thread once every task has ended (true), or after `bound` (false: some are still
   // running; their partial revisions are removed by the job's next run).
   void shutdown(std::chrono::seconds bound, std::function<void(bool all_stopped)> done);
-  bool stopping() const { return stopping_; }
+  bool stopping() const {
+    io_thread_.check("Scheduler::stopping");
+    return stopping_;
+  }
 
   // The summary systemd shows: "N jobs, R running, Q queued, F failed".
   std::string summary() const;
 
   // JobScheduler. config() returns a reference that stays valid for the Scheduler's lifetime;
   // its content is replaced on reload.
-  const Config& config() const override { return config_; }
+  const Config& config() const override {
+    io_thread_.check("Scheduler::config");
+    return config_;
+  }
   std::vector<JobStatus> status() const override;
   std::optional<JobStatus> status(const std::string& job) const override;
-  std::vector<std::string> orphans() const override { return orphans_; }
+  std::vector<std::string> orphans() const override {
+    io_thread_.check("Scheduler::orphans");
+    return orphans_;
+  }
   int running_count() const override;
   int queued_count() const override;
   std::optional<std::string> run_now(const std::string& job, std::set<std::string> tags,
@@ -85,10 +97,16 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
   std::optional<std::string> pause(const std::string& job) override;
   std::optional<std::string> resume(const std::string& job) override;
   ReloadResult reload() override;
-  std::optional<std::string> refused_reload() const override { return refused_reload_; }
+  std::optional<std::string> refused_reload() const override {
+    io_thread_.check("Scheduler::refused_reload");
+    return refused_reload_;
+  }
   void post_job_work(const std::string& job, std::function<void(std::stop_token)> work,
                      std::function<void(std::optional<std::string>)> done) override;
-  std::shared_ptr<SourceFactory> restore_targets() const override { return sources_; }
+  std::shared_ptr<SourceFactory> restore_targets() const override {
+    io_thread_.check("Scheduler::restore_targets");
+    return sources_;
+  }
 
  private:
   using Waiter = std::function<void(const RunOutcome&)>;
@@ -151,6 +169,7 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
   const Schedule& schedule_of(const Job& job) const;
   std::weak_ptr<Scheduler> weak() { return weak_from_this(); }
 
+  ThreadChecker io_thread_;
   boost::asio::io_context& io_;
   Config config_;
   std::shared_ptr<const Config> snapshot_;  // what workers read; replaced on reload
@@ -165,7 +184,6 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
   std::map<std::string, Job> jobs_;  // also jobs a reload removed while their task still runs
   std::vector<std::string> orphans_;
   std::optional<std::string> refused_reload_;  // see JobScheduler::refused_reload
-  int untracked_tasks_ = 0;                    // job work for names not in the config (orphans)
   bool stopping_ = false;
   std::function<void(bool)> stopped_;
   boost::asio::steady_timer stop_timer_;

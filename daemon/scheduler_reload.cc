@@ -19,6 +19,7 @@ namespace fs = std::filesystem;
 // Reload
 
 ReloadResult Scheduler::reload() {
+  io_thread_.check("Scheduler::reload");
   ReloadResult result;
   if (stopping_) {
     result.errors.push_back("the daemon is stopping");

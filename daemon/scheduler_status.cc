@@ -35,6 +35,7 @@ void Scheduler::status_changed() {
 }
 
 std::string Scheduler::summary() const {
+  io_thread_.check("Scheduler::summary");
   int jobs = 0, running = 0, queued = 0, failed = 0, paused = 0;
   for (const auto& [name, job] : jobs_) {
     if (job.removed) continue;
@@ -89,6 +90,7 @@ JobStatus Scheduler::status_of(const Job& job, TimePoint now) const {
 }
 
 std::vector<JobStatus> Scheduler::status() const {
+  io_thread_.check("Scheduler::status");
   std::vector<JobStatus> out;
   const TimePoint now = Clock::now();
   for (const auto& [name, job] : jobs_)
@@ -97,12 +99,14 @@ std::vector<JobStatus> Scheduler::status() const {
 }
 
 std::optional<JobStatus> Scheduler::status(const std::string& name) const {
+  io_thread_.check("Scheduler::status");
   auto it = jobs_.find(name);
   if (it == jobs_.end() || it->second.removed) return std::nullopt;
   return status_of(it->second, Clock::now());
 }
 
 int Scheduler::running_count() const {
+  io_thread_.check("Scheduler::running_count");
   int n = 0;
   for (const auto& [name, job] : jobs_)
     if (job.task != TaskKind::none && job.task_started) ++n;
@@ -110,6 +114,7 @@ int Scheduler::running_count() const {
 }
 
 int Scheduler::queued_count() const {
+  io_thread_.check("Scheduler::queued_count");
   int n = 0;
   for (const auto& [name, job] : jobs_)
     if ((job.task != TaskKind::none && !job.task_started) || job.backup_pending) ++n;

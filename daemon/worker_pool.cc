@@ -5,7 +5,7 @@
 namespace backy {
 
 WorkerPool::WorkerPool(boost::asio::io_context& io, int limit) : io_(io), limit_(limit) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   grow_locked();
 }
 
@@ -13,7 +13,7 @@ WorkerPool::~WorkerPool() {
   shutdown();
   std::vector<std::jthread> threads;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     threads.swap(threads_);
   }
   for (auto& t : threads) t.request_stop();
@@ -22,7 +22,7 @@ WorkerPool::~WorkerPool() {
 }
 
 WorkerPool::TaskId WorkerPool::submit(TimePoint due, Work work, Done done) {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   const TaskId id = next_id_++;
   if (shut_down_) {
     lock.unlock();
@@ -38,7 +38,7 @@ WorkerPool::TaskId WorkerPool::submit(TimePoint due, Work work, Done done) {
 }
 
 void WorkerPool::stop(TaskId id) {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   if (auto q = queued_keys_.find(id); q != queued_keys_.end()) {
     auto node = queue_.extract(q->second);
     queued_keys_.erase(q);
@@ -51,7 +51,7 @@ void WorkerPool::stop(TaskId id) {
 
 void WorkerPool::resize(int limit) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     limit_ = limit;
     grow_locked();
   }
@@ -61,7 +61,7 @@ void WorkerPool::resize(int limit) {
 void WorkerPool::shutdown() {
   std::map<Key, Task> cancelled;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     shut_down_ = true;
     cancelled.swap(queue_);
     queued_keys_.clear();
@@ -71,18 +71,22 @@ void WorkerPool::shutdown() {
 }
 
 int WorkerPool::limit() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return limit_;
 }
 
 int WorkerPool::running() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return static_cast<int>(running_.size());
 }
 
 int WorkerPool::queued() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return static_cast<int>(queue_.size());
+}
+
+bool WorkerPool::may_start_locked() const {
+  return !shut_down_ && !queue_.empty() && static_cast<int>(running_.size()) < limit_;
 }
 
 void WorkerPool::grow_locked() {
@@ -91,11 +95,9 @@ void WorkerPool::grow_locked() {
 }
 
 void WorkerPool::worker_loop(std::stop_token pool_stop) {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   for (;;) {
-    const bool go = cv_.wait(lock, pool_stop, [&] {
-      return !shut_down_ && !queue_.empty() && static_cast<int>(running_.size()) < limit_;
-    });
+    const bool go = cv_.wait(mu_, pool_stop, [this]() REQUIRES(mu_) { return may_start_locked(); });
     if (!go) return;  // pool_stop: the destructor is joining
     auto node = queue_.extract(queue_.begin());
     Task task = std::move(node.mapped());

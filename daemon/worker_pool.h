@@ -19,15 +19,14 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <stop_token>
 #include <thread>
 #include <vector>
 
+#include "util/thread_annotations.h"
 #include "util/time.h"
 
 namespace backy {
@@ -46,16 +45,16 @@ class WorkerPool {
 
   // Queues `work`; `done` is posted to the io_context when it has returned (or was cancelled).
   // After shutdown() the task is cancelled at once.
-  TaskId submit(TimePoint due, Work work, Done done);
+  TaskId submit(TimePoint due, Work work, Done done) EXCLUDES(mu_);
   // Queued: dequeued, done(false) posted. Running: stop requested. Finished/unknown: nothing.
-  void stop(TaskId id);
+  void stop(TaskId id) EXCLUDES(mu_);
   // REQUIRES: limit >= 1.
-  void resize(int limit);
-  void shutdown();
+  void resize(int limit) EXCLUDES(mu_);
+  void shutdown() EXCLUDES(mu_);
 
-  int limit() const;
-  int running() const;
-  int queued() const;
+  int limit() const EXCLUDES(mu_);
+  int running() const EXCLUDES(mu_);
+  int queued() const EXCLUDES(mu_);
 
  private:
   struct Task {
@@ -66,21 +65,24 @@ class WorkerPool {
   };
   using Key = std::pair<TimePoint, TaskId>;
 
-  void worker_loop(std::stop_token pool_stop);
-  void grow_locked();
-  void post_done(Done done, bool ran);
+  void worker_loop(std::stop_token pool_stop) EXCLUDES(mu_);
+  void grow_locked() REQUIRES(mu_);
+  // Whether a worker may take the first queued task now.
+  bool may_start_locked() const REQUIRES(mu_);
+  // Posts `done`, outside the lock: it is the io thread's business, not the pool's.
+  void post_done(Done done, bool ran) EXCLUDES(mu_);
 
   boost::asio::io_context& io_;
-  mutable std::mutex mu_;
-  std::condition_variable_any cv_;
-  int limit_;                                   // GUARDED_BY(mu_)
-  bool shut_down_ = false;                      // GUARDED_BY(mu_)
-  TaskId next_id_ = 1;                          // GUARDED_BY(mu_)
-  std::map<Key, Task> queue_;                   // GUARDED_BY(mu_)
-  std::map<TaskId, Key> queued_keys_;           // GUARDED_BY(mu_): id -> its queue_ key
-  std::map<TaskId, std::stop_source> running_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar cv_;
+  int limit_ GUARDED_BY(mu_);
+  bool shut_down_ GUARDED_BY(mu_) = false;
+  TaskId next_id_ GUARDED_BY(mu_) = 1;
+  std::map<Key, Task> queue_ GUARDED_BY(mu_);
+  std::map<TaskId, Key> queued_keys_ GUARDED_BY(mu_);  // id -> its queue_ key
+  std::map<TaskId, std::stop_source> running_ GUARDED_BY(mu_);
   // Never shrinks: threads beyond the limit idle (a shrink must not kill a running backup).
-  std::vector<std::jthread> threads_;  // GUARDED_BY(mu_)
+  std::vector<std::jthread> threads_ GUARDED_BY(mu_);
 };
 
 }  // namespace backy

@@ -33,6 +33,8 @@ class BackupRun {
         pending_(repo.begin(lock, new_uuid())) {}
 
   BackupResult run() {
+    // The one read of the job's history in a run: the lock keeps it true until the end.
+    history_ = repo_.revisions();
     if (!options_.full_always) choose_parent();
     // Recorded before the source is touched, so that a crash right after cannot leave a
     // snapshot that no run of this job knows to be its own.
@@ -44,7 +46,8 @@ class BackupRun {
       pending_.save_sums(sums_);
       const uint64_t verified = verify();
       if (stop_.stop_requested()) throw Cancelled();
-      for (auto& w : pending_.commit(describe(verified))) result_.warnings.push_back(std::move(w));
+      for (auto& w : pending_.commit(describe(verified), history_))
+        result_.warnings.push_back(std::move(w));
     } catch (...) {
       abandon();  // and `pending_` removes the run's files as it goes out of scope
       throw;
@@ -60,8 +63,7 @@ class BackupRun {
  private:
   // The newest revision that can serve as the base of an incremental, with its checksums.
   void choose_parent() {
-    std::vector<Revision> revs = repo_.revisions();
-    for (auto it = revs.rbegin(); it != revs.rend(); ++it) {
+    for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
       if (it->trust == Trust::distrusted) continue;
       if (!source_.can_diff_from(it->uuid)) {
         log_.info("revision {} cannot be a parent: its source snapshot is gone", it->uuid);
@@ -232,11 +234,14 @@ class BackupRun {
   // safe whatever happens here, and the next run tries again.
   void clean_up_source() {
     try {
-      std::set<std::string> owned = repo_.source_states(lock_);
-      for (const Revision& r : repo_.revisions()) owned.insert(r.uuid);
-      for (const std::string& gone : source_.committed(uuid(), owned))
-        repo_.forget_source_state(lock_, gone);
       std::set<std::string> left = repo_.source_states(lock_);
+      std::set<std::string> owned = left;
+      for (const Revision& r : history_) owned.insert(r.uuid);
+      owned.insert(uuid());
+      for (const std::string& gone : source_.committed(uuid(), owned)) {
+        repo_.forget_source_state(lock_, gone);
+        left.erase(gone);
+      }
       left.erase(uuid());
       if (!left.empty())
         result_.warnings.push_back("the source still holds state of " +
@@ -260,6 +265,7 @@ class BackupRun {
   PendingRevision pending_;
   BackupResult result_;
 
+  std::vector<Revision> history_;  // the job's complete revisions when the run began
   std::optional<Revision> parent_;
   BlockSums sums_;  // the parent's, updated block by block into the new revision's
   std::unique_ptr<SourceSnapshot> snap_;

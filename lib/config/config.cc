@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "schedule/schedule.h"
 #include "util/yaml_keys.h"
 
 namespace backy {
@@ -235,6 +236,8 @@ void parse_schedules(Validator& v, const YAML::Node& n, std::map<std::string, Sc
       const std::string where = "tag '" + tname + "' of schedule '" + name + "'";
       if (tname.starts_with("manual:"))
         v.error(tag.first, where + ": 'manual:' tags are for ad-hoc runs, not schedules");
+      else if (!is_valid_tag(tname))
+        v.error(tag.first, where + ": a tag name is 1 to 64 of A-Z a-z 0-9 _ . : -");
       if (!v.check_map(tag.second, where, {"interval", "keep"})) continue;
       TagSpec spec;
       bool has_interval = false, has_keep = false;

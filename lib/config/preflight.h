@@ -12,7 +12,7 @@
 // (the file is read again for positions; a key that cannot be found is reported at its nearest
 // parent). Online checks (every RBD image exists) need the cluster: check_images() takes the
 // probe as a function, so this module needs no librados (the daemon passes
-// rbd_image_check.h's).
+// lib/ceph/image_check.h's).
 //
 // Used by `backyd --check-config [--online]` (errors fail it) and by the daemon at start and on
 // every reload (findings are logged, nothing is refused). Blocking file-system calls: a stat and

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "config/config.h"
+#include "schedule/schedule.h"
 
 namespace backy::protocol {
 
@@ -208,16 +209,6 @@ std::string_view to_string(Access access) {
       return "root";
   }
   return "?";
-}
-
-bool is_valid_tag(const std::string& tag) {
-  if (tag.empty() || tag.size() > 64) return false;
-  for (char c : tag) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == ':' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
 }
 
 namespace {

@@ -12,7 +12,7 @@
 // Adding a command is adding a row here, a handler there, and a section in docs/protocol.md;
 // the tests name whichever is missing.
 //
-// Job names follow the config's rule (is_safe_job_name), tags [A-Za-z0-9_.:-]{1,64}.
+// Job names follow the config's rule (is_safe_job_name), tags the schedule's (is_valid_tag).
 // Pure; any thread.
 #pragma once
 
@@ -101,7 +101,5 @@ std::optional<Error> validate_args(const Request& r);
 
 // The command list of docs/protocol.md (a Markdown table: command, who, arguments, what it does).
 std::string markdown_command_list();
-
-bool is_valid_tag(const std::string& tag);
 
 }  // namespace backy::protocol

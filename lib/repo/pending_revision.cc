@@ -18,7 +18,8 @@ void PendingRevision::save_sums(const BlockSums& sums) {
   dir_.write_atomic(uuid_ + ".sums", sums.serialize(), 0440);
 }
 
-std::vector<std::string> PendingRevision::commit(const Revision& rev) {
+std::vector<std::string> PendingRevision::commit(const Revision& rev,
+                                                 const std::vector<Revision>& history) {
   if (rev.uuid != uuid_) throw Error("commit of " + rev.uuid + " through the pending " + uuid_);
   const std::string name = uuid_ + ".rev", tmp = name + ".tmp";
   dir_.remove(tmp);
@@ -40,7 +41,9 @@ std::vector<std::string> PendingRevision::commit(const Revision& rev) {
                        " is committed, but may not be durable yet: " + e.what());
   }
   try {
-    Repository::point_latest(dir_, Repository::read_revisions(dir_, nullptr));
+    // The new revision is the newest, unless the clock went back since an earlier run.
+    const bool newest = history.empty() || older(history.back(), rev);
+    Repository::point_latest(dir_, newest ? &rev : &history.back());
   } catch (const Error& e) {
     warnings.push_back("revision " + uuid_ + " is committed, but `latest` was not updated (the " +
                        "next run retries): " + e.what());

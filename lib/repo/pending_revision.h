@@ -39,9 +39,12 @@ class PendingRevision {
   ImageWriter create_image(const std::optional<std::string>& parent, uint64_t size);
   // REQUIRES: the image is finished (durable). Writes <uuid>.sums durably.
   void save_sums(const BlockSums& sums);
-  // REQUIRES: rev.uuid == uuid(), the image and checksums saved. Commits; returns the warnings
-  // of the steps after the point of no return (empty when all went well).
-  std::vector<std::string> commit(const Revision& rev);
+  // REQUIRES: rev.uuid == uuid(), the image and checksums saved; `history` the repository's
+  // complete revisions as read (Repository::revisions()) under the lock this was begun under.
+  // Commits; returns the warnings of the steps after the point of no return (empty when all
+  // went well). `latest` is pointed at the newer of `rev` and the newest of `history`: the lock
+  // has kept every other writer out since, so the history need not be read again.
+  std::vector<std::string> commit(const Revision& rev, const std::vector<Revision>& history);
 
  private:
   friend class Repository;

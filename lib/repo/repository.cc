@@ -34,6 +34,8 @@ bool is_regular(const std::optional<struct stat>& st) {
 }  // namespace
 
 const Dir& Repository::locked(const Lock& lock) const {
+  if (!lock.held())
+    throw std::logic_error("a released (moved-from) lock used for " + dir_.string());
   if (lock.of_ != dir_)
     throw std::logic_error("the lock of " + lock.of_.string() + " used for " + dir_.string());
   return lock.dir_;
@@ -85,9 +87,7 @@ std::vector<Revision> Repository::read_revisions(const Dir& dir,
       problem(e.what());
     }
   }
-  std::sort(out.begin(), out.end(), [](const Revision& a, const Revision& b) {
-    return std::tie(a.timestamp, a.uuid) < std::tie(b.timestamp, b.uuid);
-  });
+  std::sort(out.begin(), out.end(), older);
   return out;
 }
 
@@ -176,7 +176,7 @@ Repository::Repair Repository::repair(const Lock& lock) {
     const std::vector<Revision> all = read_revisions(dir, nullptr);
     const auto target = dir.read_symlink(kLatest);
     if (all.empty() ? dir.stat(kLatest).has_value() : target != all.back().uuid)
-      point_latest(dir, all);
+      point_latest(dir, all.empty() ? nullptr : &all.back());
   } catch (const Error& e) {
     out.warnings.push_back(e.what());
   }
@@ -198,11 +198,13 @@ void Repository::update(const Lock& lock, const Revision& rev) {
 void Repository::remove(const Lock& lock, const std::string& uuid) {
   const Dir& dir = locked(lock);
   if (!is_uuid(uuid)) throw Error("'" + uuid + "' is no revision uuid");
-  std::vector<Revision> all = read_revisions(dir, nullptr);
-  // `latest` must never name a revision that is going: move it first, if it is the newest.
-  if (!all.empty() && all.back().uuid == uuid) {
-    all.pop_back();
-    point_latest(dir, all);
+  // `latest` must never name a revision that is going: move it first, if it names this one.
+  // Only then is the history read (expiring n revisions must not parse it n times); a `latest`
+  // that names another revision names a complete one, and stays.
+  if (dir.read_symlink(kLatest) == uuid) {
+    std::vector<Revision> rest = read_revisions(dir, nullptr);
+    std::erase_if(rest, [&](const Revision& r) { return r.uuid == uuid; });
+    point_latest(dir, rest.empty() ? nullptr : &rest.back());
   }
   dir.remove(uuid + ".rev");
   dir.sync();  // from here on the revision does not exist, even after a crash
@@ -236,8 +238,8 @@ void Repository::forget_source_state(const Lock& lock, const std::string& uuid) 
   locked(lock).remove(uuid + ".snapshot");
 }
 
-void Repository::point_latest(const Dir& dir, const std::vector<Revision>& all) {
-  if (all.empty()) {
+void Repository::point_latest(const Dir& dir, const Revision* newest) {
+  if (!newest) {
     // Only a link is ours to remove; anything else standing there is left alone.
     if (auto st = dir.stat(kLatest); st && S_ISLNK(st->st_mode)) {
       dir.remove(kLatest);
@@ -246,7 +248,7 @@ void Repository::point_latest(const Dir& dir, const std::vector<Revision>& all) 
     return;
   }
   // A relative target keeps the directory movable; rename makes the switch atomic.
-  dir.replace_symlink(kLatest, all.back().uuid);
+  dir.replace_symlink(kLatest, newest->uuid);
 }
 
 }  // namespace backy

@@ -20,8 +20,11 @@
 // the one point of no return.
 //
 // Reads (revisions(), select()) need no lock and see only complete revisions. Anything that
-// writes needs the Lock of this repository, which holds the directory open, so every step of a
-// run happens in the directory it locked. Not thread-safe; one object per thread.
+// writes takes the Lock of this repository as its proof that the lock is held, and works in the
+// directory the Lock holds open, so every step of a run happens in the directory it locked. A
+// Lock taken by a Repository of another directory, or one moved from, is refused with
+// std::logic_error (a programming error: nothing is touched). Not thread-safe; one object per
+// thread.
 #pragma once
 
 #include <filesystem>
@@ -47,12 +50,15 @@ inline constexpr size_t kMaxSumsFileBytes = size_t{512} << 20;
 class Repository {
  public:
   // An exclusive flock on <dir>/.lock, and the directory it locks, held open. Released on
-  // destruction.
+  // destruction; a moved-from Lock holds nothing. Only the Repository that took it reads it.
   class Lock {
    public:
     Lock(Lock&&) = default;
     Lock& operator=(Lock&&) = default;
-    const Dir& dir() const { return dir_; }
+    // The repository directory it locks (Repository::dir() of the one that took it).
+    const std::filesystem::path& repository() const { return of_; }
+    // False once moved from.
+    bool held() const { return static_cast<bool>(fd_); }
 
    private:
     friend class Repository;
@@ -111,9 +117,10 @@ class Repository {
   PendingRevision begin(const Lock&, const std::string& uuid);
   // REQUIRES: lock held; `rev` complete. Rewrites its metadata (tags, trust, scrub result).
   void update(const Lock&, const Revision& rev);
-  // REQUIRES: lock held. Deletes a revision: `latest` first moves off it when it is the newest,
-  // then its .rev goes (from then on it no longer exists), then its .sums and image. A failure
-  // after the .rev is gone is reported, and repair() removes what is left.
+  // REQUIRES: lock held. Deletes a revision: `latest` first moves off it when it names it (to
+  // the newest of the others; the history is read only then), then its .rev goes (from then on
+  // it no longer exists), then its .sums and image. A failure after the .rev is gone is
+  // reported, and repair() removes what is left.
   void remove(const Lock&, const std::string& uuid);
 
   // Records, durably, that a run of `uuid` is about to leave state on its source.
@@ -125,12 +132,12 @@ class Repository {
 
  private:
   friend class PendingRevision;
-  // Throws std::logic_error unless `lock` is this repository's.
+  // The locked directory. Throws std::logic_error unless `lock` is held and this repository's.
   const Dir& locked(const Lock& lock) const;
   std::optional<Dir> open_dir() const;
   static std::vector<Revision> read_revisions(const Dir& dir, std::vector<std::string>* problems);
-  // Points `latest` at the newest revision of `all` (removes it when there is none).
-  static void point_latest(const Dir& dir, const std::vector<Revision>& all);
+  // Points `latest` at `newest` (removes it when there is none).
+  static void point_latest(const Dir& dir, const Revision* newest);
 
   std::filesystem::path dir_;
   FileSystem* fs_;

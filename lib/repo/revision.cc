@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <tuple>
+
 #include "util/error.h"
 #include "util/utf8.h"
 #include "util/uuid.h"
@@ -19,6 +21,10 @@ std::string to_string(Trust t) {
       return "verified";
   }
   return "trusted";
+}
+
+bool older(const Revision& a, const Revision& b) {
+  return std::tie(a.timestamp, a.uuid) < std::tie(b.timestamp, b.uuid);
 }
 
 std::string to_yaml(const Revision& r) {

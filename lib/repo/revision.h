@@ -40,6 +40,9 @@ struct Revision {
   std::string scrubbed;              // ISO 8601 time of the last scrub, empty if never
 };
 
+// The order of a job's history, oldest first: by timestamp, then by uuid.
+bool older(const Revision& a, const Revision& b);
+
 std::string to_yaml(const Revision& r);
 // Throws backy::Error naming `where` if the text is not a revision.
 Revision revision_from_yaml(const std::string& text, const std::string& where);

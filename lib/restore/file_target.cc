@@ -3,8 +3,8 @@
 // Everything below the target's directory is resolved relative to that directory's fd, with
 // O_NOFOLLOW / AT_SYMLINK_NOFOLLOW on the last component, so a symlink planted at the target
 // (or swapped in between the checks and the writes) is never written through. A file is written
-// under a temporary name and renamed into place only when complete and fsynced: a failed or
-// cancelled restore leaves no file that looks like a finished one.
+// without a name (or under a temporary one) and put in place only when complete and fsynced: a
+// failed, cancelled or killed restore leaves no file that looks like a finished one.
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <stdio.h>
@@ -56,7 +56,10 @@ class FdTarget : public RestoreTarget {
   bool sync_, stream_;
 };
 
-// A regular file written as `<dir>/.<name>.restore-XXXXXXXX` and renamed to `<dir>/<name>`.
+// A regular file written without a name (O_TMPFILE) and linked in as `<dir>/<name>` when complete,
+// so even a SIGKILLed backyctl or a power cut leaves nothing behind. Where the filesystem has no
+// O_TMPFILE (or /proc is not there to link it by), it is written as
+// `<dir>/.<name>.restore-XXXXXXXX` and renamed; only a kill then leaves that name behind.
 class NewFileTarget : public RestoreTarget {
  public:
   // replace: rename over an existing `name` (--force); else never replace one. mode: of the
@@ -69,9 +72,15 @@ class NewFileTarget : public RestoreTarget {
         replace_(replace) {
     // NAME_MAX is 255: a long name is shortened in the temp name (which nobody needs to read).
     temp_ = "." + name_.substr(0, 200) + ".restore-" + new_uuid().substr(0, 8);
-    fd_.reset(::openat(dir_.get(), temp_.c_str(),
-                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!fd_) throw sys_error("cannot create a temporary file next to " + target_);
+    if (::access("/proc/self/fd", X_OK) == 0)
+      fd_.reset(::openat(dir_.get(), ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600));
+    unnamed_ = bool(fd_);
+    if (!unnamed_) {
+      fd_.reset(::openat(dir_.get(), temp_.c_str(),
+                         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      if (!fd_) throw sys_error("cannot create a temporary file next to " + target_);
+      named_ = true;
+    }
     if (::fchmod(fd_.get(), mode) != 0 || ::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) {
       const int err = errno;
       remove_temp();
@@ -87,7 +96,7 @@ class NewFileTarget : public RestoreTarget {
   bool zero_filled() const override { return true; }
 
   void write(uint64_t offset, std::span<const char> data) override {
-    pwrite_full(fd_.get(), data, offset, target_ + " (temporary file " + temp_ + ")");
+    pwrite_full(fd_.get(), data, offset, target_ + " (temporary file)");
   }
 
   bool try_reflink(int image) override { return ::ioctl(fd_.get(), FICLONE, image) == 0; }
@@ -95,16 +104,42 @@ class NewFileTarget : public RestoreTarget {
   void finish() override {
     if (done_) return;
     if (::fsync(fd_.get()) != 0) throw sys_error("fsync " + target_);
+    if (unnamed_ && !replace_) {
+      // link() never replaces: the name is taken only if nobody took it meanwhile.
+      if (!link_unnamed(name_)) {
+        if (errno == EEXIST) throw appeared();
+        throw sys_error("cannot link the restored file to " + target_);
+      }
+      done_ = true;
+    } else {
+      // Replacing needs a rename, and a rename needs a name: give the file one for a moment.
+      if (unnamed_ && !link_unnamed(temp_)) throw sys_error("cannot link the restored file");
+      named_ = true;
+      rename_into_place();
+    }
+    if (::fsync(dir_.get()) != 0) throw sys_error("fsync the directory of " + target_);
+  }
+
+ private:
+  Error appeared() const {
+    return Error(target_ +
+                 " appeared while restoring; it was left alone (use --force to "
+                 "overwrite it)");
+  }
+
+  bool link_unnamed(const std::string& as) {
+    const std::string self = "/proc/self/fd/" + std::to_string(fd_.get());
+    return ::linkat(AT_FDCWD, self.c_str(), dir_.get(), as.c_str(), AT_SYMLINK_FOLLOW) == 0;
+  }
+
+  void rename_into_place() {
     if (replace_) {
       if (::renameat(dir_.get(), temp_.c_str(), dir_.get(), name_.c_str()) != 0)
         throw sys_error("cannot rename the restored file to " + target_);
     } else if (::renameat2(dir_.get(), temp_.c_str(), dir_.get(), name_.c_str(),
                            RENAME_NOREPLACE) != 0) {
       const int err = errno;
-      if (err == EEXIST)
-        throw Error(target_ +
-                    " appeared while restoring; it was left alone (use --force to "
-                    "overwrite it)");
+      if (err == EEXIST) throw appeared();
       // A filesystem without RENAME_NOREPLACE: link() never replaces either.
       if (err != EINVAL) throw sys_error("cannot rename the restored file to " + target_, err);
       if (::linkat(dir_.get(), temp_.c_str(), dir_.get(), name_.c_str(), 0) != 0)
@@ -112,18 +147,20 @@ class NewFileTarget : public RestoreTarget {
       ::unlinkat(dir_.get(), temp_.c_str(), 0);
     }
     done_ = true;
-    if (::fsync(dir_.get()) != 0) throw sys_error("fsync the directory of " + target_);
   }
 
- private:
-  void remove_temp() { ::unlinkat(dir_.get(), temp_.c_str(), 0); }
+  void remove_temp() {
+    if (named_) ::unlinkat(dir_.get(), temp_.c_str(), 0);
+  }
 
   std::string target_;
   UniqueFd dir_;
   std::string name_, temp_;
   UniqueFd fd_;
   bool replace_;
-  bool done_ = false;  // renamed into place
+  bool unnamed_ = false;  // O_TMPFILE: no name until finish()
+  bool named_ = false;    // temp_ exists in the directory
+  bool done_ = false;     // in place as name_
 };
 
 // Throws if the directory open on `dir` is `forbidden` or lies below it.

@@ -2,7 +2,7 @@
 //
 // Targets: a new regular file (sparse: holes stay holes), a block device or stdout (holes are
 // written as zeros, since a device may hold old data and a pipe has no holes), or a new RBD image
-// (lib/restore/rbd_target, in backy_rbd). The copy is the same as
+// (lib/ceph/rbd_target.h, in backy_ceph). The copy is the same as
 // `dd if=<image> of=<target> conv=sparse`; this only adds safety and progress.
 //
 // Who writes: backyctl writes files, devices and stdout itself, with its user's rights, from the

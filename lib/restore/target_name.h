@@ -1,8 +1,8 @@
 // What a restore target string names: "rbd:POOL/IMAGE" or "rbd:POOL/NAMESPACE/IMAGE" (a new RBD
 // image, written by the daemon), anything else a path or "-" (written by the client).
 //
-// Pure; any thread. (Here rather than in rbd_target.h so that code without librbd can tell the
-// two apart.)
+// Pure; any thread. (Here rather than in lib/ceph/rbd_target.h so that code without librbd can
+// tell the two apart.)
 #pragma once
 
 #include <optional>

@@ -96,6 +96,16 @@ bool is_manual_tag(const std::string& tag) {
   return tag.starts_with(kManualTagPrefix);
 }
 
+bool is_valid_tag(const std::string& tag) {
+  if (tag.empty() || tag.size() > 64) return false;
+  for (char c : tag) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 Seconds job_spread(const std::string& job_name, const Schedule& schedule) {
   int64_t largest = 0;
   for (const auto& entry : schedule) largest = std::max(largest, entry.second.interval.count());

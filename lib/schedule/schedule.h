@@ -36,6 +36,10 @@ namespace backy {
 inline constexpr std::string_view kManualTagPrefix = "manual:";
 bool is_manual_tag(const std::string& tag);
 
+// The one rule for tag names, wherever they come from (a schedule, `run --tags`, `tags --add`):
+// 1 to 64 of [A-Za-z0-9_.:-]. No comma (tag lists are comma-separated), no space, no slash.
+bool is_valid_tag(const std::string& tag);
+
 // What the schedule needs to know of one revision. REQUIRES: only complete revisions are passed
 // as history; an incomplete one proves nothing about whether a backup exists.
 struct RevisionInfo {

@@ -1,6 +1,6 @@
 // Changed extents: the pure arithmetic between what a source reports as changed (byte extents,
 // as librbd's diff_iterate2 gives them) and what a backup run reads (4 MiB blocks, and runs of
-// whole 4 KiB pages within a block). No I/O, no librbd: rbd_snapshot.cc feeds it and issues
+// whole 4 KiB pages within a block). No I/O, no librbd: lib/ceph/snapshot.cc feeds it and issues
 // the reads; tests/unit/changed_extents_test.cc holds the tables.
 //
 // Pure functions; any thread.

@@ -11,11 +11,11 @@ std::unique_ptr<Source> FileSourceFactory::make(const SourceConfig& config) {
   return std::make_unique<FileSource>(config.filename);
 }
 
-std::unique_ptr<RestoreTarget> SourceFactory::open_restore_target(const std::string& target,
-                                                                  uint64_t size, bool force) {
-  if (target.rfind("rbd:", 0) == 0)
-    throw Error("restore target " + target + ": RBD targets are not available here");
-  return open_file_target(target, size, force);
+std::unique_ptr<RestoreTarget> SourceFactory::open_restore_target(const RbdImageName& name,
+                                                                  uint64_t /*size*/) {
+  const std::string ns = name.rbd_namespace.empty() ? "" : name.rbd_namespace + "/";
+  throw Error("restore target rbd:" + name.pool + "/" + ns + name.image +
+              ": RBD targets are not available here");
 }
 
 }  // namespace backy

@@ -7,9 +7,10 @@
 #include <fstream>
 
 #include "ceph/fault_source.h"
+#include "ceph/rbd_source.h"
 #include "ceph/rbd_support.h"
+#include "ceph/source_factory.h"
 #include "repo/repository.h"
-#include "source/rbd_source.h"
 #include "support/test_env.h"
 #include "util/error.h"
 
@@ -71,15 +72,15 @@ class OwnCluster {
 
 }  // namespace
 
-// Writes all 64 MiB of `img`, backs it up (exported to <dir>/first as the reference), then
-// rewrites every block, so that the next run still has many reads to do when a fault strikes.
-Revision first_backup_then_rewrite(const std::string& conf, TestImage& img, const Config& config,
-                                   SourceFactory& factory, spdlog::logger& log,
-                                   const TempDir& dir) {
-  img.write(0, 64 * MiB, 1);
-  BackupResult first = backup(config, factory, log);
-  rbd_export(conf, img.spec() + "@" + rbd_snapshot_name(first.revision.uuid), dir / "first");
-  img.write(0, 64 * MiB, 2);
+// Writes all 64 MiB of vm's image, backs it up through `factory` (exported to <dir>/first as the
+// reference), then rewrites every block, so that the next run still has many reads to do when a
+// fault strikes.
+Revision first_backup_then_rewrite(RbdJob& vm, SourceFactory& factory) {
+  vm.img.write(0, 64 * MiB, 1);
+  BackupResult first = backup(vm.config, factory, *vm.log);
+  rbd_export(vm.cluster.conf(), vm.img.spec() + "@" + rbd_snapshot_name(first.revision.uuid),
+             vm.dir / "first");
+  vm.img.write(0, 64 * MiB, 2);
   return first.revision;
 }
 
@@ -100,52 +101,44 @@ TEST_CASE("rbd: a missing pool or image is a clear error and leaves nothing behi
 }
 
 TEST_CASE("rbd: a failed run removes its snapshot and a verification mismatch names the blocks") {
-  TestCluster cluster;
-  TestImage img(cluster, 32 * MiB, "fail");
-  TempDir dir(xfs_mount(), "rbd-fail");
-  Config config = rbd_config(dir / "base", cluster.conf(), img.name());
-  config.jobs["vm"].verify.fraction = 1.0;  // every block: the corrupted one cannot escape
-  auto real = make_source_factory(config.ceph);
-  FaultFactory faulty(*real);
-  CapturedLog log;
-  img.write(0, 12 * MiB, 1);
-  img.snap_create("foreign");
-  BackupResult first = backup(config, faulty, *log);
-  rbd_export(cluster.conf(), img.spec() + "@" + rbd_snapshot_name(first.revision.uuid),
-             dir / "first");
+  RbdJob vm(32 * MiB, "fail");
+  vm.config.jobs["vm"].verify.fraction = 1.0;  // every block: the corrupted one cannot escape
+  FaultFactory faulty(*vm.factory);
+  vm.img.write(0, 12 * MiB, 1);
+  vm.img.snap_create("foreign");
+  BackupResult first = backup(vm.config, faulty, *vm.log);
+  rbd_export(vm.cluster.conf(), vm.img.spec() + "@" + rbd_snapshot_name(first.revision.uuid),
+             vm.dir / "first");
 
-  img.write(4 * MiB, 4096, 2);
+  vm.img.write(4 * MiB, 4096, 2);
   faulty.before_first_block = [] { throw Error("injected failure"); };
-  REQUIRE_THROWS_WITH(backup(config, faulty, *log), Catch::Contains("injected failure"));
-  CHECK(img.backy_snapshots() == std::vector<std::string>{rbd_snapshot_name(first.revision.uuid)});
-  check_intact(config, first.revision.uuid, dir / "first");
+  REQUIRE_THROWS_WITH(backup(vm.config, faulty, *vm.log), Catch::Contains("injected failure"));
+  CHECK(vm.img.backy_snapshots() ==
+        std::vector<std::string>{rbd_snapshot_name(first.revision.uuid)});
+  check_intact(vm.config, first.revision.uuid, vm.dir / "first");
 
   faulty.before_first_block = nullptr;
   faulty.corrupt = true;
-  REQUIRE_THROWS_WITH(backup(config, faulty, *log), Catch::Contains("verification failed"));
-  CHECK(log.text().find("block 1: source") != std::string::npos);  // the changed block, named
-  CHECK(img.backy_snapshots() == std::vector<std::string>{rbd_snapshot_name(first.revision.uuid)});
-  CHECK(img.snapshots().size() == 2);  // and "foreign"
-  check_intact(config, first.revision.uuid, dir / "first");
+  REQUIRE_THROWS_WITH(backup(vm.config, faulty, *vm.log), Catch::Contains("verification failed"));
+  CHECK(vm.log.text().find("block 1: source") != std::string::npos);  // the changed block, named
+  CHECK(vm.img.backy_snapshots() ==
+        std::vector<std::string>{rbd_snapshot_name(first.revision.uuid)});
+  CHECK(vm.img.snapshots().size() == 2);  // and "foreign"
+  check_intact(vm.config, first.revision.uuid, vm.dir / "first");
 }
 
 TEST_CASE("rbd: the image deleted in the middle of a run fails the run and keeps the revisions") {
-  TestCluster cluster;
-  auto img = std::make_unique<TestImage>(cluster, 64 * MiB, "deleted");
-  TempDir dir(xfs_mount(), "rbd-deleted");
-  Config config = rbd_config(dir / "base", cluster.conf(), img->name(), 10);
-  config.jobs["vm"].source.reads_in_flight = 2;
-  auto real = make_source_factory(config.ceph);
-  FaultFactory faulty(*real);
-  CapturedLog log;
-  const Revision first = first_backup_then_rewrite(cluster.conf(), *img, config, faulty, *log, dir);
+  RbdJob vm(64 * MiB, "deleted", 10);
+  vm.config.jobs["vm"].source.reads_in_flight = 2;
+  FaultFactory faulty(*vm.factory);
+  const Revision first = first_backup_then_rewrite(vm, faulty);
 
-  faulty.before_first_block = [&] { img->remove(); };
+  faulty.before_first_block = [&] { vm.img.remove(); };
   const auto t0 = std::chrono::steady_clock::now();
-  REQUIRE_THROWS_WITH(backup(config, faulty, *log), Catch::Contains(img->name()));
+  REQUIRE_THROWS_WITH(backup(vm.config, faulty, *vm.log), Catch::Contains(vm.img.name()));
   CHECK(seconds_since(t0) < 60);
-  CHECK_FALSE(image_exists(cluster, img->name()));
-  check_intact(config, first.uuid, dir / "first");
+  CHECK_FALSE(image_exists(vm.cluster, vm.img.name()));
+  check_intact(vm.config, first.uuid, vm.dir / "first");
 }
 
 TEST_CASE("rbd: an unreachable cluster fails the job within its timeout") {
@@ -181,30 +174,25 @@ TEST_CASE(
     "rbd: the cluster stopped during a run fails the job in bounded time with earlier "
     "revisions intact") {
   OwnCluster own;
-  TestCluster cluster(own.conf());
-  TempDir dir(xfs_mount(), "rbd-stopped");
   const int timeout = 5;
-  std::unique_ptr<TestImage> img = std::make_unique<TestImage>(cluster, 64 * MiB, "stopped");
-  Config config = rbd_config(dir / "base", own.conf(), img->name(), timeout);
-  config.jobs["vm"].source.reads_in_flight = 2;
-  auto real = make_source_factory(config.ceph);
-  FaultFactory faulty(*real);
-  CapturedLog log;
-  const Revision first = first_backup_then_rewrite(own.conf(), *img, config, faulty, *log, dir);
+  RbdJob vm(64 * MiB, "stopped", timeout, own.conf());
+  vm.config.jobs["vm"].source.reads_in_flight = 2;
+  FaultFactory faulty(*vm.factory);
+  const Revision first = first_backup_then_rewrite(vm, faulty);
 
   std::chrono::steady_clock::time_point stopped;
   faulty.before_first_block = [&] {
     own.stop();
     stopped = std::chrono::steady_clock::now();
   };
-  REQUIRE_THROWS(backup(config, faulty, *log));
+  REQUIRE_THROWS(backup(vm.config, faulty, *vm.log));
   const double took = seconds_since(stopped);
   INFO("the run failed " << took << " s after the cluster stopped");
   // Reads time out after `timeout`; abandon() then tries (and fails) to drop the snapshot, with
   // a few operations bounded by the same timeout.
   CHECK(took < 8 * timeout);
-  check_intact(config, first.uuid, dir / "first");
-  img->forget();  // its cluster is gone, and the image with it
+  check_intact(vm.config, first.uuid, vm.dir / "first");
+  vm.img.forget();  // its cluster is gone, and the image with it
 }
 
 }  // namespace backy::test

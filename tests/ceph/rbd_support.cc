@@ -16,6 +16,7 @@
 #include <random>
 #include <sstream>
 
+#include "ceph/source_factory.h"
 #include "support/test_env.h"
 
 namespace backy::test {
@@ -215,5 +216,13 @@ BackupResult backup(const Config& config, SourceFactory& factory, spdlog::logger
   const JobConfig& job = config.jobs.at("vm");
   return backup_job(config, job, factory, {"daily"}, log);
 }
+
+RbdJob::RbdJob(uint64_t image_size, const std::string& name, int timeout_seconds,
+               const std::string& conf)
+    : cluster(conf),
+      img(cluster, image_size, name),
+      dir(xfs_mount(), "rbd-" + name),
+      config(rbd_config(dir / "base", cluster.conf(), img.name(), timeout_seconds)),
+      factory(make_source_factory(config.ceph)) {}
 
 }  // namespace backy::test

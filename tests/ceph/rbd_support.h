@@ -5,9 +5,6 @@
 // The product never uses the rbd CLI; the tests may, to check it from the outside.
 #pragma once
 
-#include <rados/librados.hpp>
-#include <rbd/librbd.hpp>
-
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -18,7 +15,9 @@
 
 #include "backup/job_backup.h"
 #include "config/config.h"
+#include "ceph/ceph_api.h"
 #include "source/source_factory.h"
+#include "support/test_env.h"
 
 namespace spdlog {
 class logger;
@@ -112,5 +111,27 @@ class CapturedLog {
 
 // One backup run of job "vm" in-process, through `factory`.
 BackupResult backup(const Config& config, SourceFactory& factory, spdlog::logger& log);
+
+// What an RBD test starts from: a new image `img` of `image_size` bytes in pool "rbd" (its name
+// starts with `name`), a TempDir "rbd-<name>" on the XFS mount, job "vm" backing the image up
+// into <dir>/base (rbd_config), the product's factory on that config's cluster (it connects on
+// first use) and a captured log. Members are destroyed in reverse: the factory and its cluster
+// connection before the image and the test's own connection. Tests may change `config.jobs`
+// before a run.
+class RbdJob {
+ public:
+  RbdJob(uint64_t image_size, const std::string& name, int timeout_seconds = 30,
+         const std::string& conf = ceph_conf());
+
+  // One backup run of job "vm" through `factory`.
+  BackupResult backup() { return test::backup(config, *factory, *log); }
+
+  TestCluster cluster;
+  TestImage img;
+  TempDir dir;
+  Config config;
+  std::unique_ptr<SourceFactory> factory;
+  CapturedLog log;
+};
 
 }  // namespace backy::test

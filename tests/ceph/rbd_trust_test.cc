@@ -9,8 +9,8 @@
 #include <random>
 #include <vector>
 
+#include "ceph/rbd_source.h"
 #include "ceph/rbd_support.h"
-#include "source/rbd_source.h"
 #include "support/crash_rounds.h"
 #include "support/ctl_daemon.h"
 #include "support/dir_state.h"

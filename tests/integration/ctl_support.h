@@ -39,14 +39,7 @@ class CtlTestDaemon {
   void stop() { d_.stop(); }
   // Waits until `job` has `n` revisions.
   bool wait_revisions(const std::string& job, size_t n) const { return d_.wait_revisions(job, n); }
-  // The job's run has ended (its revision is committed before the run reports back: until then a
-  // new `run` is refused as a conflict).
-  bool wait_idle(const std::string& job) const {
-    return eventually(30, [&] {
-      ProcessResult r = ctl({"status", job, "--json"});
-      return r.exit_code == 0 && nlohmann::json::parse(r.out)["job"]["state"] == "waiting";
-    });
-  }
+  bool wait_idle(const std::string& job) const { return d_.wait_idle(job); }
 
   const std::filesystem::path& dir() const { return data_.path(); }
   const std::filesystem::path& config() const { return d_.config(); }

@@ -48,6 +48,19 @@ void rewrite_some(const fs::path& file, uint64_t size, std::mt19937_64& rng, int
   write_random(file, mib(rng) * MiB, MiB, rng());
 }
 
+// After a disturbed run: the next `run vm --wait` succeeds, its revision is the only new one the
+// ledger sees and holds `want`, and the job directory has no leftovers and scrubs clean.
+void check_after_run(CtlDaemon& d, RevisionLedger& ledger, const std::string& want) {
+  ProcessResult next = d.ctl({"run", "vm", "--wait"});
+  INFO(next.out << next.err << d.log());
+  REQUIRE(next.exit_code == 0);
+  const auto fresh = ledger.check();
+  REQUIRE(fresh.size() == 1);
+  CHECK(ledger.image_digest(fresh[0]) == want);
+  check_no_leftovers(d.job_dir("vm"));
+  check_scrub_clean(d, "vm");
+}
+
 double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -69,6 +82,7 @@ TEST_CASE("trust: kill -9 of backyd at random moments during 20 backups of a fil
   RevisionLedger ledger(d.job_dir("vm"));
   // Without revisions the job runs at once; that full run is left alone.
   REQUIRE(d.wait_revisions("vm", 1, 60));
+  REQUIRE(d.wait_idle("vm"));
   for (const auto& uuid : ledger.check()) CHECK(ledger.image_digest(uuid) == want);
   // An undisturbed incremental gives the time a run takes, and so the range of the kill delays.
   rewrite_some(source, kSize, rng, 32);
@@ -92,15 +106,7 @@ TEST_CASE("trust: kill -9 of backyd at random moments during 20 backups of a fil
 
   // The next successful run leaves nothing of the interrupted ones behind.
   rewrite_some(source, kSize, rng, 32);
-  want = content_digest(source);
-  ProcessResult last = d.ctl({"run", "vm", "--wait"});
-  INFO(last.out << last.err << d.log());
-  REQUIRE(last.exit_code == 0);
-  const auto fresh = ledger.check();
-  REQUIRE(fresh.size() == 1);
-  CHECK(ledger.image_digest(fresh[0]) == want);
-  check_no_leftovers(d.job_dir("vm"));
-  check_scrub_clean(d, "vm");
+  check_after_run(d, ledger, content_digest(source));
   d.stop();
 }
 
@@ -113,6 +119,7 @@ TEST_CASE("trust: ENOSPC in the middle of a backup fails it clearly and keeps ev
   CtlDaemon d(dir.path(), file_job(source), "", small.mount() / "base");
   RevisionLedger ledger(d.job_dir("vm"));
   REQUIRE(d.wait_revisions("vm", 1, 60));
+  REQUIRE(d.wait_idle("vm"));
   const auto first = ledger.check();
   REQUIRE(first.size() == 1);
   CHECK(ledger.image_digest(first[0]) == content_digest(source));
@@ -141,14 +148,7 @@ TEST_CASE("trust: ENOSPC in the middle of a backup fails it clearly and keeps ev
 
   // With space again, the next run succeeds.
   fs::remove(filler);
-  ProcessResult ok = d.ctl({"run", "vm", "--wait"});
-  INFO(ok.out << ok.err);
-  REQUIRE(ok.exit_code == 0);
-  const auto second = ledger.check();
-  REQUIRE(second.size() == 1);
-  CHECK(ledger.image_digest(second[0]) == content_digest(source));
-  check_no_leftovers(d.job_dir("vm"));
-  check_scrub_clean(d, "vm");
+  check_after_run(d, ledger, content_digest(source));
   d.stop();
 }
 
@@ -162,6 +162,7 @@ TEST_CASE("trust: a flipped byte in the newest revision is found and never becom
   CtlDaemon d(dir.path(), file_job(source));
   RevisionLedger ledger(d.job_dir("vm"));
   REQUIRE(d.wait_revisions("vm", 1, 60));
+  REQUIRE(d.wait_idle("vm"));
   write_random(source, 4 * MiB, 64 * 1024, 3);
   REQUIRE(d.ctl({"run", "vm", "--wait"}).exit_code == 0);
   REQUIRE(ledger.check().size() == 2);
@@ -245,6 +246,7 @@ TEST_CASE("trust: nobody may read but no changing command changes anything", "[t
   write_random(source, 0, 4 * MiB, 1);
   CtlDaemon d(dir.path(), file_job(source));
   REQUIRE(d.wait_revisions("vm", 1, 60));
+  REQUIRE(d.wait_idle("vm"));
   REQUIRE(d.ctl({"run", "vm", "--wait"}).exit_code == 0);
   // The operator gives the socket to the readers' group (systemd: SocketGroup=).
   REQUIRE(run({"chgrp", "nogroup", d.socket()}).exit_code == 0);

@@ -82,6 +82,13 @@ bool CtlDaemon::wait_revisions(const std::string& job, size_t n, double seconds)
   });
 }
 
+bool CtlDaemon::wait_idle(const std::string& job) const {
+  return eventually(30, [&] {
+    ProcessResult r = ctl({"status", job, "--json"});
+    return r.exit_code == 0 && nlohmann::json::parse(r.out)["job"]["state"] == "waiting";
+  });
+}
+
 std::string CtlDaemon::log() const {
   std::ifstream in(dir_ / "backyd.log");
   std::stringstream ss;

@@ -62,6 +62,19 @@ void apply_env(const std::map<std::string, std::string>& env) {
   for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
 }
 
+// In a forked child: stdin, stdout and stderr from `in`, `out` and `err`, `env` set, then `argv`
+// run in place of the child (exit status 127 when it cannot be).
+[[noreturn]] void exec_child(int in, int out, int err, const std::vector<std::string>& argv,
+                             const std::map<std::string, std::string>& env) {
+  ::dup2(in, 0);
+  ::dup2(out, 1);
+  ::dup2(err, 2);
+  apply_env(env);
+  auto args = cstrings(argv);
+  ::execvp(args[0], args.data());
+  ::_exit(127);
+}
+
 std::string drain(int fd) {
   std::string out;
   char buf[65536];
@@ -93,15 +106,7 @@ ProcessResult run(const std::vector<std::string>& argv, const std::string& input
   ::lseek(in_fd, 0, SEEK_SET);
   pid_t pid = ::fork();
   REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::dup2(in_fd, 0);
-    ::dup2(out_fd, 1);
-    ::dup2(err_fd, 2);
-    apply_env(env);
-    auto args = cstrings(argv);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
+  if (pid == 0) exec_child(in_fd, out_fd, err_fd, argv, env);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -123,16 +128,7 @@ Child::Child(const std::vector<std::string>& argv, const fs::path& log_file,
   REQUIRE(log_fd >= 0);
   pid_ = ::fork();
   REQUIRE(pid_ >= 0);
-  if (pid_ == 0) {
-    int null = ::open("/dev/null", O_RDONLY);
-    ::dup2(null, 0);
-    ::dup2(log_fd, 1);
-    ::dup2(log_fd, 2);
-    apply_env(env);
-    auto args = cstrings(argv);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
+  if (pid_ == 0) exec_child(::open("/dev/null", O_RDONLY), log_fd, log_fd, argv, env);
   ::close(log_fd);
 }
 

@@ -109,6 +109,8 @@ TEST_CASE("every configuration error names file, line, column and what is wrong"
       {good_with("weekly:", "weekly:\n    weekly:"), 8, 5,
        "duplicate key 'weekly' (first at line 7)"},
       {std::string(kGood) + "extra: 1\n", 15, 1, "unknown key 'extra' in the top level"},
+      // A tag `run --tags` could not name: the schedule's tags follow the same rule.
+      {good_with("weekly:", "week,ly:"), 7, 5, "a tag name is 1 to 64 of"},
   };
   for (const auto& c : cases) {
     INFO(c.yaml);

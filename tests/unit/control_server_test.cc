@@ -22,6 +22,7 @@
 #include "protocol/message.h"
 #include "repo/repository.h"
 #include "test_revision.h"
+#include "util/fd_passing.h"
 
 using namespace backy;
 using protocol::Json;
@@ -266,26 +267,10 @@ TEST_CASE("control server: a restore answer passes the image fd with the respons
   int fd = connect_to(s.path);
   send_all(fd, request("restore", {{"job", "vm1"}, {"rev", "0"}, {"target", "-"}, {"fd", true}}));
   std::string all;
-  std::vector<int> fds;
-  for (;;) {
-    char buf[4096];
-    iovec iov{buf, sizeof buf};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
-    if (n <= 0) break;
-    all.append(buf, size_t(n));
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-      for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i) {
-        int got;
-        std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
-        fds.push_back(got);
-      }
-  }
+  std::vector<UniqueFd> fds;
+  char buf[4096];
+  ssize_t n;
+  while ((n = receive_with_fds(fd, buf, fds)) > 0) all.append(buf, size_t(n));
   ::close(fd);
   REQUIRE(!all.empty());
   protocol::Reply reply = protocol::parse_reply(all.substr(0, all.size() - 1));
@@ -295,8 +280,7 @@ TEST_CASE("control server: a restore answer passes the image fd with the respons
   CHECK(reply.body["uuid"] == uuid);
   REQUIRE(fds.size() == 1);
   std::string data(8192, '\0');
-  CHECK(::pread(fds[0], data.data(), data.size(), 0) == 8192);
+  CHECK(::pread(fds[0].get(), data.data(), data.size(), 0) == 8192);
   CHECK(data == std::string(8192, 'r'));
-  CHECK(::write(fds[0], "x", 1) < 0);  // read-only
-  for (int f : fds) ::close(f);
+  CHECK(::write(fds[0].get(), "x", 1) < 0);  // read-only
 }

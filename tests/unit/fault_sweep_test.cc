@@ -23,6 +23,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <random>
 
 #include "backup/backup.h"
@@ -183,6 +184,15 @@ struct Operation {
   bool deletes = false;
 };
 
+// `forget JOB SPEC`: removes the revision `spec` names.
+std::function<std::string(Job&, Repository&)> forget(std::string spec) {
+  return [spec](Job&, Repository& r) {
+    auto lock = r.lock();
+    r.remove(lock, r.find(spec).uuid);
+    return std::string();
+  };
+}
+
 std::vector<Operation> operations() {
   const Schedule keep2{{"daily", {std::chrono::hours(24), 2}}};
   return {
@@ -203,20 +213,8 @@ std::vector<Operation> operations() {
          for (const auto& rev : r.revisions()) scrub_revision(r, lock, rev.uuid);
          return std::string();
        }},
-      {"forget the newest", three_revisions,
-       [](Job&, Repository& r) {
-         auto lock = r.lock();
-         r.remove(lock, r.find("0").uuid);
-         return std::string();
-       },
-       true},
-      {"forget the oldest", three_revisions,
-       [](Job&, Repository& r) {
-         auto lock = r.lock();
-         r.remove(lock, r.find("2").uuid);
-         return std::string();
-       },
-       true},
+      {"forget the newest", three_revisions, forget("0"), true},
+      {"forget the oldest", three_revisions, forget("2"), true},
       {"tags", three_revisions,
        [](Job&, Repository& r) {
          auto lock = r.lock();
@@ -230,17 +228,32 @@ std::vector<Operation> operations() {
   };
 }
 
+// The job directory as a fresh process finds it: a Repository of its own (on the kernel, no
+// faults), its complete revisions, and the directory (nullopt when there is none).
+struct Found {
+  Repository repo;
+  std::vector<Revision> revisions;
+  std::vector<std::string> problems;  // what revisions() skipped, and why
+  std::optional<Dir> dir;
+};
+
+Found look_at(const Job& job) {
+  Found f{Repository(job.repo.dir()), {}, {}, std::nullopt};
+  f.revisions = f.repo.revisions(&f.problems);
+  f.dir = Dir::open_existing(f.repo.dir());
+  return f;
+}
+
 // The promises, checked on the directory as a fresh process would find it.
 void check_promises(Job& job, const std::map<std::string, Fingerprint>& before,
                     const std::string& created, bool deletes, bool threw,
                     const std::string& context) {
   INFO(context);
-  Repository repo(job.repo.dir());
-  std::vector<std::string> problems;
-  const auto revs = repo.revisions(&problems);
-  CHECK(problems.empty());
+  const Found found = look_at(job);
+  const Repository& repo = found.repo;
+  const auto& dir = found.dir;
+  CHECK(found.problems.empty());
   std::set<std::string> complete;
-  const auto dir = Dir::open_existing(repo.dir());
   if (!dir) {
     CHECK(before.empty());  // a first run that failed before making the job directory
     return;
@@ -252,7 +265,7 @@ void check_promises(Job& job, const std::map<std::string, Fingerprint>& before,
       CHECK(fs::is_regular_file(fs::symlink_status(repo.image_path(uuid))));
       CHECK(fs::is_regular_file(fs::symlink_status(repo.sums_path(uuid))));
     }
-  CHECK(complete.size() == revs.size());
+  CHECK(complete.size() == found.revisions.size());
   const auto now = fingerprints(repo);
   for (const auto& [uuid, print] : before) {
     if (!now.contains(uuid)) {
@@ -276,15 +289,15 @@ void check_promises(Job& job, const std::map<std::string, Fingerprint>& before,
 // The disk is healthy again: the next backup succeeds and leaves the directory clean.
 void check_next_run(Job& job, const std::string& context) {
   INFO(context << ", then the next run");
-  Repository repo(job.repo.dir());
   BackupResult r;
-  REQUIRE_NOTHROW(r = backup(job, repo, {"daily"}, -1));
+  REQUIRE_NOTHROW(r = backup(job, job.repo, {"daily"}, -1));
   CHECK(r.warnings.empty());
-  const auto revs = repo.revisions();
+  const Found found = look_at(job);
+  const auto& revs = found.revisions;
   REQUIRE(!revs.empty());
   CHECK(revs.back().uuid == r.revision.uuid);
-  CHECK(fs::read_symlink(repo.dir() / "latest") == r.revision.uuid);
-  for (const auto& name : Dir::open(repo.dir(), false).list()) {
+  CHECK(fs::read_symlink(found.repo.dir() / "latest") == r.revision.uuid);
+  for (const auto& name : found.dir->list()) {
     const bool known =
         name == "latest" || name == ".lock" ||
         (name.size() >= 36 && std::any_of(revs.begin(), revs.end(), [&](auto& v) {
@@ -295,6 +308,18 @@ void check_next_run(Job& job, const std::string& context) {
   }
 }
 
+// One trial of `op`: a fresh scratch directory, set up, its revisions fingerprinted.
+struct Trial {
+  backy::test::ScratchDir scratch{sweep_base()};
+  Job job{scratch.dir / "src.img", Repository(scratch.dir / "base" / "job")};
+  std::map<std::string, Fingerprint> before;
+
+  explicit Trial(const Operation& op) {
+    op.setup(job);
+    before = fingerprints(job.repo);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("fault sweep: every failing file-system step keeps every revision intact",
@@ -304,36 +329,30 @@ TEST_CASE("fault sweep: every failing file-system step keeps every revision inta
     // Count the steps, and check the operation does its job when nothing fails.
     int steps = 0;
     {
-      backy::test::ScratchDir s(sweep_base());
-      Job job{s.dir / "src.img", Repository(s.dir / "base" / "job")};
-      op.setup(job);
-      const auto before = fingerprints(job.repo);
+      Trial t(op);
       FaultyFileSystem counting;
-      Repository repo(job.repo.dir(), counting);
-      const std::string created = op.run(job, repo);
+      Repository repo(t.job.repo.dir(), counting);
+      const std::string created = op.run(t.job, repo);
       steps = counting.steps;
       INFO(op.name);
       CHECK(steps > 0);
-      check_promises(job, before, created, op.deletes, false, op.name + " without faults");
-      if (op.deletes) CHECK(fingerprints(job.repo).size() < before.size());
+      check_promises(t.job, t.before, created, op.deletes, false, op.name + " without faults");
+      if (op.deletes) CHECK(fingerprints(t.job.repo).size() < t.before.size());
     }
     total_steps += static_cast<size_t>(steps);
     for (int at = 1; at <= steps; ++at)
       for (int error : {EIO, ENOSPC})
         for (bool sticky : {false, true}) {
-          backy::test::ScratchDir s(sweep_base());
-          Job job{s.dir / "src.img", Repository(s.dir / "base" / "job")};
-          op.setup(job);
-          const auto before = fingerprints(job.repo);
+          Trial t(op);
           FaultyFileSystem faulty;
           faulty.fail_at = at;
           faulty.sticky = sticky;
           faulty.error = error;
-          Repository repo(job.repo.dir(), faulty);
+          Repository repo(t.job.repo.dir(), faulty);
           std::string created;
           bool threw = false;
           try {
-            created = op.run(job, repo);
+            created = op.run(t.job, repo);
           } catch (const Error&) {
             threw = true;
           }
@@ -342,8 +361,8 @@ TEST_CASE("fault sweep: every failing file-system step keeps every revision inta
               (at <= static_cast<int>(faulty.names.size()) ? faulty.names[at - 1] : "?") +
               ") fails with " + (error == EIO ? "EIO" : "ENOSPC") +
               (sticky ? ", and every step after it" : ", once");
-          check_promises(job, before, created, op.deletes, threw, context);
-          check_next_run(job, context);
+          check_promises(t.job, t.before, created, op.deletes, threw, context);
+          check_next_run(t.job, context);
           ++runs;
         }
   }

@@ -3,6 +3,7 @@
 
 #include "protocol/commands.h"
 #include "protocol/message.h"
+#include "schedule/schedule.h"
 
 using namespace backy::protocol;
 
@@ -191,11 +192,11 @@ TEST_CASE("argument validation: a table of good and bad requests", "[protocol]")
 }
 
 TEST_CASE("tag names", "[protocol]") {
-  CHECK(is_valid_tag("daily"));
-  CHECK(is_valid_tag("manual:before-upgrade.1"));
-  CHECK_FALSE(is_valid_tag(""));
-  CHECK_FALSE(is_valid_tag("a,b"));
-  CHECK_FALSE(is_valid_tag(std::string(65, 'a')));
+  CHECK(backy::is_valid_tag("daily"));
+  CHECK(backy::is_valid_tag("manual:before-upgrade.1"));
+  CHECK_FALSE(backy::is_valid_tag(""));
+  CHECK_FALSE(backy::is_valid_tag("a,b"));
+  CHECK_FALSE(backy::is_valid_tag(std::string(65, 'a')));
 }
 
 TEST_CASE("a response announcing a file descriptor", "[protocol]") {

@@ -13,6 +13,7 @@
 
 #include "backup/backup.h"
 #include "backup/verify.h"
+#include "repo/pending_revision.h"
 #include "repo/repository.h"
 #include "repo/revision_scrub.h"
 #include "restore/restore.h"
@@ -21,6 +22,7 @@
 #include "store/block_sums.h"
 #include "util/error.h"
 #include "util/file_io.h"
+#include "util/uuid.h"
 
 using namespace backy;
 namespace fs = std::filesystem;
@@ -168,6 +170,50 @@ TEST_CASE("the job lock excludes a second writer", "[repo]") {
   // flock is per open file description: a second open in this process conflicts too.
   CHECK_FALSE(other.try_lock().has_value());
   CHECK_THROWS_WITH(other.lock(), Catch::Contains("is locked by another process"));
+}
+
+TEST_CASE("a lock of another repository is refused by every writing method", "[repo]") {
+  Scratch s;
+  const fs::path src = s.dir / "src.img";
+  write_at(src, 0, 2 * kBlockSize, 1);
+  Repository a(s.dir / "a"), b(s.dir / "b");
+  const Revision ra = backup(a, src);
+  const Revision rb = backup(b, src);
+  auto lock_a = a.lock();
+  CHECK(lock_a.repository() == a.dir());
+
+  // Job A's lock handed to job B's repository: each write is refused before it touches a file.
+  CHECK_THROWS_WITH(b.remove(lock_a, rb.uuid), Catch::Contains("the lock of " + a.dir().string()) &&
+                                                   Catch::Contains("used for " + b.dir().string()));
+  CHECK_THROWS_AS(b.repair(lock_a), std::logic_error);
+  CHECK_THROWS_AS(b.begin(lock_a, new_uuid()), std::logic_error);
+  CHECK_THROWS_AS(b.update(lock_a, rb), std::logic_error);
+  CHECK_THROWS_AS(b.note_source_state(lock_a, rb.uuid), std::logic_error);
+  CHECK_THROWS_AS(b.source_states(lock_a), std::logic_error);
+  CHECK_THROWS_AS(b.forget_source_state(lock_a, rb.uuid), std::logic_error);
+  FileSource source(src.string());
+  CHECK_THROWS_AS(run_backup(b, lock_a, source, BackupOptions{}, quiet()), std::logic_error);
+  CHECK_THROWS_AS(scrub_revision(b, lock_a, rb.uuid), std::logic_error);
+
+  REQUIRE(b.revisions().size() == 1);
+  CHECK(b.revisions().front().uuid == rb.uuid);
+  CHECK(fs::read_symlink(b.dir() / "latest") == rb.uuid);
+  CHECK_FALSE(fs::exists(b.dir() / (rb.uuid + ".snapshot")));
+  CHECK(b.try_lock().has_value());  // B was never locked by any of it
+  // The same lock is A's proof: there it works.
+  a.remove(lock_a, ra.uuid);
+  CHECK(a.revisions().empty());
+}
+
+TEST_CASE("a moved-from lock proves nothing", "[repo]") {
+  Scratch s;
+  Repository repo(s.dir / "job");
+  auto lock = repo.lock();
+  auto moved = std::move(lock);
+  CHECK_FALSE(lock.held());  // NOLINT(bugprone-use-after-move): that is the point
+  CHECK(moved.held());
+  CHECK_THROWS_WITH(repo.repair(lock), Catch::Contains("moved-from"));
+  CHECK_NOTHROW(repo.repair(moved));
 }
 
 TEST_CASE("a cancelled backup leaves no trace and harms no revision", "[backup]") {

@@ -23,7 +23,7 @@ inline Revision commit_test_revision(Repository& repo, Revision r, const std::st
     sums.set(b, checksum(std::string_view(content).substr(b * kBlockSize, kBlockSize)));
   pending.save_sums(sums);
   r.size = content.size();
-  pending.commit(r);
+  pending.commit(r, repo.revisions());
   return r;
 }
 

@@ -2,7 +2,7 @@
 //
 // A run of revision U creates snapshot `backy-U` on the image and reads only from it, so the VM
 // may keep writing; an incremental diffs it against the parent's snapshot `backy-<parent>`.
-// How changes are found and read (fast-diff, exact extents, aio reads in flight): rbd_snapshot.h.
+// How changes are found and read (fast-diff, exact extents, aio reads in flight): snapshot.h.
 //
 // Snapshot hygiene: committed(U, owned) removes backy-<u> for every u of the job's own (its
 // revisions and its earlier runs, as the job directory records them) except U; abandon(U)
@@ -19,8 +19,8 @@
 #include <memory>
 #include <string>
 
+#include "ceph/cluster.h"
 #include "config/config.h"
-#include "source/rbd_cluster.h"
 #include "source/source.h"
 
 namespace backy {

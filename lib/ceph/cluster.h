@@ -1,7 +1,7 @@
 // RbdCluster: the daemon's one connection to a Ceph cluster, shared by every RBD job.
 //
 // Connecting costs a monitor handshake and an OSD map, so the daemon connects once (lazily, on
-// the first RBD job; see rbd_source_factory.cc) and every job opens its pool through the same
+// the first RBD job; see source_factory.h) and every job opens its pool through the same
 // librados::Rados. librados is thread-safe: jobs on different workers may call io_ctx() and use
 // their IoCtx concurrently.
 //
@@ -14,12 +14,11 @@
 // is gone: holders keep the cluster alive through shared_ptr). Not copyable.
 #pragma once
 
-#include <rados/librados.hpp>
-
 #include <memory>
 #include <string>
 
 #include "config/config.h"
+#include "ceph/ceph_api.h"
 #include "util/error.h"
 
 namespace backy {

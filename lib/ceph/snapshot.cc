@@ -1,12 +1,12 @@
-#include "source/rbd_snapshot.h"
+#include "ceph/snapshot.h"
 
 #include <rados/librados.h>
 
 #include <algorithm>
 #include <cstring>
 
+#include "ceph/aio_window.h"
 #include "source/changed_extents.h"
-#include "source/rbd_aio.h"
 #include "store/block_sums.h"
 #include "util/error.h"
 

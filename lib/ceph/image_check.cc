@@ -1,10 +1,9 @@
-#include "source/rbd_image_check.h"
-
-#include <rbd/librbd.hpp>
+#include "ceph/image_check.h"
 
 #include <memory>
 
-#include "source/rbd_cluster.h"
+#include "ceph/ceph_api.h"
+#include "ceph/cluster.h"
 
 namespace backy {
 

@@ -1,4 +1,4 @@
-#include "source/rbd_cluster.h"
+#include "ceph/cluster.h"
 
 #include <cstring>
 

@@ -3,7 +3,7 @@
 // changed_blocks(): diff_iterate2(from = the parent's snapshot or none, whole_object = true),
 // mapped onto 4 MiB blocks; with object-map/fast-diff this is two bitmaps compared in memory, so
 // a 1 TiB image with nothing changed costs milliseconds. Objects that no longer exist are zero.
-// read_blocks(): whole blocks, librbd aio with `reads_in_flight` reads in flight (rbd_aio.h).
+// read_blocks(): whole blocks, librbd aio with `reads_in_flight` reads in flight (aio_window.h).
 // read_changed_pages() (incremental): the exact extents written since the parent's snapshot
 // (diff_iterate2 without whole_object, over the dirty blocks only), widened to whole pages and
 // read with aio, so the cluster sends what changed, not whole objects, and the backup need not
@@ -14,14 +14,12 @@
 // Holds the image open read-only; one thread at a time; sinks run on the caller's thread.
 #pragma once
 
-#include <rados/librados.hpp>
-#include <rbd/librbd.hpp>
-
 #include <memory>
 #include <optional>
 #include <string>
 
-#include "source/rbd_cluster.h"
+#include "ceph/ceph_api.h"
+#include "ceph/cluster.h"
 #include "source/source.h"
 
 namespace backy {

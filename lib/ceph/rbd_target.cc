@@ -1,13 +1,13 @@
-#include "restore/rbd_target.h"
+#include "ceph/rbd_target.h"
 
 #include <rados/librados.h>
-#include <rbd/librbd.hpp>
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
-#include "source/rbd_aio.h"
+#include "ceph/ceph_api.h"
+#include "ceph/aio_window.h"
 #include "util/error.h"
 
 namespace backy {

@@ -16,9 +16,9 @@
 #include <memory>
 #include <string>
 
+#include "ceph/cluster.h"
 #include "restore/restore.h"
 #include "restore/target_name.h"
-#include "source/rbd_cluster.h"
 
 namespace backy {
 

@@ -1,11 +1,10 @@
-#include "source/rbd_source.h"
-
-#include <rbd/librbd.hpp>
+#include "ceph/rbd_source.h"
 
 #include <cstring>
 #include <optional>
 
-#include "source/rbd_snapshot.h"
+#include "ceph/ceph_api.h"
+#include "ceph/snapshot.h"
 #include "util/error.h"
 
 namespace backy {

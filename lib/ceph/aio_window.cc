@@ -1,9 +1,9 @@
-#include "source/rbd_aio.h"
+#include "ceph/aio_window.h"
 
-#include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <vector>
+
+#include "util/thread_annotations.h"
 
 namespace backy {
 
@@ -27,16 +27,16 @@ struct RbdAioWindow::Shared {
   std::vector<size_t> free;  // caller's thread only
   size_t in_flight = 0;      // caller's thread only
 
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<size_t> done;  // guarded by mu
+  Mutex mu;
+  CondVar cv;
+  std::deque<size_t> done GUARDED_BY(mu);
 
   // librbd's callback thread: queue the slot, wake the caller, nothing more.
   static void on_complete(librbd::completion_t, void* arg) {
     auto* entry = static_cast<Entry*>(arg);
     std::shared_ptr<Shared> keep = std::move(entry->keep);
     {
-      std::lock_guard lock(keep->mu);
+      MutexLock lock(keep->mu);
       keep->done.push_back(entry->index);
     }
     keep->cv.notify_one();
@@ -85,8 +85,8 @@ RbdAioWindow::Slot& RbdAioWindow::wait_one() {
   Shared& s = *shared_;
   size_t index;
   {
-    std::unique_lock lock(s.mu);
-    s.cv.wait(lock, [&] { return !s.done.empty(); });
+    MutexLock lock(s.mu);
+    s.cv.wait(s.mu, [&s]() REQUIRES(s.mu) { return !s.done.empty(); });
     index = s.done.front();
     s.done.pop_front();
   }

@@ -13,12 +13,11 @@
 // One thread uses a window; it is neither copyable nor movable.
 #pragma once
 
-#include <rados/buffer.h>
-#include <rbd/librbd.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <memory>
+
+#include "ceph/ceph_api.h"
 
 namespace backy {
 
