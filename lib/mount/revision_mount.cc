@@ -6,6 +6,7 @@
 #include <linux/openat2.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -64,6 +65,22 @@ std::vector<Partition> read_table(const std::filesystem::path& image, uint64_t s
 
 }  // namespace
 
+UniqueFd open_directory_nofollow(const std::string& dir) {
+  UniqueFd at(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  for (const auto& part : std::filesystem::path(dir).relative_path()) {
+    if (!at) return at;
+    UniqueFd next(::openat(at.get(), part.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st {};
+    if (next && ::fstat(next.get(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+      errno = S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR;
+      return UniqueFd();
+    }
+    at = std::move(next);
+  }
+  if (!at) return at;
+  return UniqueFd(::openat(at.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+}
+
 UniqueFd open_mount_point(const std::string& dir, const std::filesystem::path& base_dir) {
   const std::filesystem::path p(dir);
   if (dir.empty() || dir.front() != '/' || p.lexically_normal() != p ||
@@ -73,6 +90,7 @@ UniqueFd open_mount_point(const std::string& dir, const std::filesystem::path& b
   how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
   how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
   UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, dir.c_str(), &how, sizeof how)));
+  if (!fd && errno == ENOSYS) fd = open_directory_nofollow(dir);
   if (!fd && errno == ELOOP)
     throw Error("mount directory " + dir +
                 " is or passes through a symbolic link; name the real directory");

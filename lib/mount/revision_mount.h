@@ -37,6 +37,14 @@ struct MountOrder {
   std::string dir;               // its path (for the record and messages)
 };
 
+// `dir` (absolute, normalised) opened read-only as a directory one component at a time from "/",
+// each with O_NOFOLLOW: what openat2's RESOLVE_NO_SYMLINKS does, for where openat2 fails with
+// ENOSYS. The shipped unit's RestrictSUIDSGID=yes makes it so (its seccomp filter cannot see
+// open_how's mode, so it refuses openat2 and expects callers to fall back), as does a kernel
+// before 5.6. An empty fd with errno set on failure: ELOOP when a component is a symbolic link,
+// ENOTDIR when one is no directory.
+UniqueFd open_directory_nofollow(const std::string& dir);
+
 // Opens `dir` as a mount point for a revision: an absolute, normalised path without `..`,
 // reached without following any symbolic link, a directory, empty, and not base-dir or below it.
 // Throws backy::Error naming what is wrong.
