@@ -57,6 +57,19 @@ constexpr std::string_view kRevSetWords = "latest 0 1 2 all tag:";
 
 using P = Positional;
 
+// pause and resume: the same arguments, a different verb.
+CommandSpec jobs_or_all_command(std::string_view name, std::string_view synopsis,
+                                std::string_view help) {
+  return {.name = name,
+          .access = Access::admin,
+          .args = {{"jobs", ArgKind::jobs}, {"all", ArgKind::boolean}},
+          .positionals = {{"jobs", P::any, "", "@jobs"}},
+          .options = {{"--all", "all"}},
+          .synopsis = synopsis,
+          .help = help,
+          .check = jobs_or_all};
+}
+
 }  // namespace
 
 const std::vector<CommandSpec>& all_commands() {
@@ -87,22 +100,8 @@ const std::vector<CommandSpec>& all_commands() {
        .synopsis = "run JOB... [--tags T1,T2] [--wait]",
        .help = "back up now; --wait follows the run and exits with its outcome",
        .reply_time = ReplyTime::slow_if_waits},
-      {.name = "pause",
-       .access = Access::admin,
-       .args = {{"jobs", ArgKind::jobs}, {"all", ArgKind::boolean}},
-       .positionals = {{"jobs", P::any, "", "@jobs"}},
-       .options = {{"--all", "all"}},
-       .synopsis = "pause JOB...|--all",
-       .help = "stop scheduling jobs",
-       .check = jobs_or_all},
-      {.name = "resume",
-       .access = Access::admin,
-       .args = {{"jobs", ArgKind::jobs}, {"all", ArgKind::boolean}},
-       .positionals = {{"jobs", P::any, "", "@jobs"}},
-       .options = {{"--all", "all"}},
-       .synopsis = "resume JOB...|--all",
-       .help = "schedule paused jobs again",
-       .check = jobs_or_all},
+      jobs_or_all_command("pause", "pause JOB...|--all", "stop scheduling jobs"),
+      jobs_or_all_command("resume", "resume JOB...|--all", "schedule paused jobs again"),
       {.name = "reload",
        .access = Access::admin,
        .synopsis = "reload",

@@ -76,7 +76,8 @@ TEST_CASE("rbd trust: kill -9 of backyd at random moments during 20 backups of a
   img.rewrite_all(rng());
   TempDir dir(xfs_mount(), "rbd-trust");
   CtlDaemon d(dir.path(), "ceph: {conf: " + cluster.conf() +
-                              "}\nschedules: {s: {daily: {interval: 1d, keep: 60}}}\n"
+                              "}\nschedules: {s: " + kRoundsSchedule +
+                              "}\n"
                               "jobs: {vm: {schedule: s, source: {type: ceph-rbd, pool: rbd, "
                               "image: " +
                               img.image().name() + "}}}\n");

@@ -31,10 +31,11 @@ namespace {
 
 constexpr uint64_t MiB = 1024 * 1024;
 
-// One file-source job "vm" on a daily schedule: the daemon runs it at once while it has no
+// One file-source job "vm" on kRoundsSchedule: the daemon runs it at once while it has no
 // revision, and afterwards only when the test asks (`backyctl run vm`).
 std::string file_job(const fs::path& source) {
-  return "schedules:\n  s:\n    daily: {interval: 1d, keep: 60}\njobs:\n  vm:\n    schedule: s\n"
+  return std::string("schedules: {s: ") + kRoundsSchedule +
+         "}\njobs:\n  vm:\n    schedule: s\n"
          "    source: {type: file, filename: " +
          source.string() + "}\n";
 }

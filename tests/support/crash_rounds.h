@@ -17,6 +17,12 @@
 
 namespace backy::test {
 
+// The schedule of a job the rounds drive: one tag whose regular slot comes once in ten years, so
+// the daemon runs the job at once while it has no revision and afterwards only when the test
+// asks. (A daily tag has a regular slot every day, 06:54:34 UTC for a job named "vm": a round
+// that spans it gets a run it did not ask for, and a second new revision of another content.)
+inline constexpr const char* kRoundsSchedule = "{rare: {interval: 3650d, keep: 2}}";
+
 struct CrashRounds {
   int rounds = 20;
   double max_delay = 1;  // seconds; each kill comes after a uniform random delay up to this
