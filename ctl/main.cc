@@ -5,7 +5,8 @@
 // `restore` to a file, a block device or stdout is the one command that moves data: the daemon
 // checks the request and passes the revision's image as a read-only fd, and backyctl writes the
 // target itself, with its user's rights (restore_writer.h; docs/protocol.md). `clone` works the
-// same way (clone_writer.h).
+// same way (clone_writer.h). mount, umount and mounts make and look at mounts here, in the
+// caller's mount namespace (mount_client.h).
 #include <signal.h>
 
 #include <cstdlib>
@@ -17,6 +18,7 @@
 #include "client.h"
 #include "clone_writer.h"
 #include "completion.h"
+#include "mount_client.h"
 #include "render.h"
 #include "restore_writer.h"
 #include "util/error.h"
@@ -69,8 +71,15 @@ int main(int argc, char** argv) {
       std::cerr << backy::ctl::render_progress(cmd, p) << std::endl;
     };
     backy::UniqueFd image;
-    backy::protocol::Reply reply =
-        backy::ctl::call(socket, inv.request, long_running ? 0 : 120, progress, &image);
+    backy::protocol::Reply reply;
+    if (cmd == "mount")
+      reply = backy::ctl::mount(socket, inv.request, progress);
+    else if (cmd == "umount")
+      reply = backy::ctl::umount(socket, inv.request);
+    else if (cmd == "mounts")
+      reply = backy::ctl::mounts(socket, inv.request);
+    else
+      reply = backy::ctl::call(socket, inv.request, long_running ? 0 : 120, progress, &image);
     if (!reply.ok) {
       const auto& e = *reply.error;
       if (health) return health_unreachable(inv, "daemon error: " + e.message, 3);

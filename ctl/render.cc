@@ -197,7 +197,11 @@ int render(const std::string& cmd, const Json& r, std::ostream& out) {
     for (const auto& m : r["mounts"])
       out << m.value("dir", "") << "  " << m.value("job", "") << " " << m.value("uuid", "")
           << "  partition " << m.value("partition", 0) << " " << m.value("fstype", "") << " "
-          << m.value("loop", "") << (m.value("mounted", false) ? "" : "  (NOT MOUNTED: stale)")
+          << m.value("loop", "")
+          << (m.value("in_flight", false)  ? "  (being mounted)"
+              : m.value("released", false) ? "  (not mounted: released)"
+              : m.value("mounted", false)  ? ""
+                                           : "  (NOT MOUNTED: stale; mounts --prune releases it)")
           << '\n';
     for (const auto& p : r["problems"]) out << "problem: " << p.get<std::string>() << '\n';
   } else if (cmd == "forget") {

@@ -17,6 +17,7 @@
 #include "store/image_writer.h"
 #include "util/file_io.h"
 #include "util/thread_annotations.h"
+#include "util/uuid.h"
 
 namespace backy {
 
@@ -98,7 +99,8 @@ CommandHandler::CommandHandler(JobScheduler& scheduler, spdlog::logger& log, Exe
     : scheduler_(scheduler),
       log_(log),
       executors_(std::move(executors)),
-      cache_(std::make_shared<Cache>()) {
+      cache_(std::make_shared<Cache>()),
+      run_id_(new_uuid()) {
   if (auto unbound = unbound_commands(); !unbound.empty())
     throw std::logic_error("command table and handlers disagree on \"" + unbound[0] + "\"");
 }

@@ -24,11 +24,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "job_scheduler.h"
+#include "mount/mount_registry.h"
 #include "peer.h"
 #include "protocol/message.h"
 #include "restore/target_name.h"
@@ -63,6 +65,13 @@ class Responder {
   // `f` runs (once, on the io_context thread) if the client goes away before the final response
   // is sent: at once if it already has. Replaces an earlier handler.
   virtual void on_hangup(std::function<void()> f) = 0;
+  // Makes the next final response a first answer: once it is written, the connection stays open
+  // for one more line from the client (at most protocol::kMaxRequestBytes), and `f` runs once,
+  // on the io_context thread, with that line, or with nullopt when the client goes away, the
+  // server stops or kFollowUpTimeout passes first (at once if the client has gone already).
+  // After f has its line, the next result() or error() is the final answer. Call before the
+  // first answer. (mount: the client confirms the mount it made; docs/protocol.md.)
+  virtual void await_follow_up(std::function<void(std::optional<std::string>)> f) = 0;
 };
 
 struct Executors {
@@ -127,6 +136,9 @@ class CommandHandler {
       std::function<protocol::Json(std::stop_token, std::function<void(protocol::Json)>)> work,
       Out out);
 
+  // mount's second half (commands_mount.cc): the client's confirmation `line`, or its absence.
+  void mount_confirmed(const MountRecord& record, std::optional<std::string> line, Out out);
+
   ThreadChecker io_thread_;
   JobScheduler& scheduler_;
   spdlog::logger& log_;
@@ -134,6 +146,9 @@ class CommandHandler {
   // Health's per-job revision scan, shared with the reader threads (hence the mutex).
   struct Cache;
   std::shared_ptr<Cache> cache_;
+  // Marks the mount records this daemon run wrote: a "pending" one of them is in flight (its
+  // client's connection is open), one of an earlier run is stale.
+  const std::string run_id_;
 };
 
 }  // namespace backy

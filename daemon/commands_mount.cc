@@ -1,18 +1,20 @@
 // The commands that make a revision usable where it lies: clone (a writable copy, written by
 // backyctl from the image the daemon passes), mount, umount and mounts (docs/restore.md).
 //
-// mount runs on the worker pool under the job's lock, so its record (the hold that keeps expiry
-// and forget off the revision) is written before any expiry of that job can look. umount and
-// mounts touch no job directory: they run on a reader thread (an unmount takes milliseconds).
-// The directory of mount/umount is the one path a client names that the daemon acts on; both
-// commands are root's only, and the path is checked and reached without following links
-// (mount/revision_mount.h: open_mount_point).
+// The daemon mounts nothing: under the shipped unit its mount namespace is private, so a mount
+// made here would never reach the admin. mount makes the reflink clone and its record (the hold
+// that keeps expiry and forget off the revision) on the worker pool under the job's lock, and
+// answers with the clone's fd, the partition's offset and length and the filesystem type;
+// backyctl attaches a loop device to that fd and mounts it in its own namespace, then confirms
+// on the same connection (Responder::await_follow_up). If the confirmation does not come (the
+// client failed, was killed, or went silent), the record and the clone are removed: no hold is
+// left behind. umount and mounts only touch .mounts/: they run on a reader thread. backyctl
+// unmounts before it sends umount, which releases the record.
 #include <spdlog/spdlog.h>
 
 #include "backup/job_backup.h"
 #include "commands.h"
-#include "mount/mount_table.h"
-#include "mount/revision_mount.h"
+#include "mount/mount_clone.h"
 #include "repo/repository.h"
 #include "util/error.h"
 
@@ -42,12 +44,14 @@ void on_reader(const Executors& ex, std::shared_ptr<Responder> out, std::functio
     std::optional<protocol::Error> err;
     try {
       result = work();
+    } catch (const protocol::Error& e) {
+      err = e;
     } catch (const std::exception& e) {
       err = protocol::Error{ErrorCode::failed, e.what()};
     }
     loop([out, result, err] {
       if (err) return out->error(*err);
-      out->result(result);
+      out->result(result);  // after a hang-up it goes nowhere
     });
   });
 }
@@ -108,52 +112,128 @@ void CommandHandler::clone(const Json& args, Out out) {
 
 void CommandHandler::mount(const Json& args, Out out) {
   const std::string job = args["job"], spec = args["rev"], dir = args["dir"];
+  if (!scheduler_.status(job))
+    return out->error({ErrorCode::not_found, "no job named \"" + job + "\""});
+  const std::filesystem::path p(dir);
+  if (dir.front() != '/' || p.lexically_normal() != p || (dir.size() > 1 && dir.back() == '/'))
+    return out->error({ErrorCode::bad_request,
+                       "mount directory \"" + dir + "\" must be an absolute, normalised path"});
   std::optional<int> partition;
   if (args.contains("partition")) partition = args["partition"].get<int>();
-  job_work(
+  auto prepared = std::make_shared<PreparedMount>();
+  auto failure = std::make_shared<std::optional<protocol::Error>>();
+  scheduler_.post_job_work(
       job,
       [base = scheduler_.config().global.base_dir, jdir = job_dir(scheduler_.config(), job), job,
-       spec, dir, partition, &log = log_](std::stop_token, std::function<void(Json)>) {
-        const MountRegistry registry(base);
-        if (auto other = registry.find_by_dir(dir))
-          throw Error("revision " + other->uuid + " of " + other->job + " is already mounted at " +
-                      dir);
-        UniqueFd target = open_mount_point(dir, base);
-        Repository repo(jdir);
-        auto lock = repo.lock();
-        const Revision r = repo.find(spec);
-        UniqueFd image = repo.open_image(r.uuid);
-        MountOrder order{job, r.uuid, r.size, image.get(), partition, target.get(), dir};
-        const MountRecord rec = mount_revision(registry, order);
-        log.info("control: mounted revision {} of {} (partition {}, {}) at {}", r.uuid, job,
-                 rec.partition, rec.fstype, dir);
-        return record_json(rec);
+       spec, dir, partition, run = run_id_, prepared, failure](std::stop_token) {
+        try {
+          const MountRegistry registry(base);
+          if (auto other = registry.find_by_dir(dir))
+            throw protocol::Error{ErrorCode::conflict, "revision " + other->uuid + " of " +
+                                                           other->job + " is already mounted at " +
+                                                           dir + " (record " + other->id + ")"};
+          Repository repo(jdir);
+          auto lock = repo.lock();
+          Revision r;
+          try {
+            r = repo.find(spec);
+          } catch (const Error& e) {
+            throw protocol::Error{ErrorCode::not_found, e.what()};
+          }
+          UniqueFd image = repo.open_image(r.uuid);
+          *prepared =
+              prepare_mount(registry, {job, r.uuid, r.size, image.get(), partition, dir, run});
+        } catch (const protocol::Error& e) {
+          *failure = e;
+        } catch (const std::exception& e) {
+          *failure = protocol::Error{ErrorCode::failed, e.what()};
+        }
       },
-      out);
+      [this, prepared, failure, base = scheduler_.config().global.base_dir,
+       out](std::optional<std::string> err) {
+        if (*failure) return out->error(**failure);
+        if (err) return out->error({ErrorCode::failed, *err});
+        const MountRecord rec = prepared->record;
+        Json answer = record_json(rec);
+        answer["offset"] = prepared->offset;
+        answer["length"] = prepared->length;
+        answer["base_dir"] = base;
+        out->await_follow_up(
+            [this, rec, out](std::optional<std::string> line) { mount_confirmed(rec, line, out); });
+        out->result_with_fd(answer, std::move(prepared->clone));
+      });
+}
+
+void CommandHandler::mount_confirmed(const MountRecord& record, std::optional<std::string> line,
+                                     Out out) {
+  io_thread_.check("CommandHandler::mount_confirmed");
+  // The confirmation: {"mounted": true, "loop": "/dev/loopN"} (docs/protocol.md).
+  std::string loop, refusal;
+  if (line) {
+    const Json j = Json::parse(*line, nullptr, false);
+    if (j.is_object() && j.value("mounted", false) == true && j.contains("loop") &&
+        j["loop"].is_string())
+      loop = j["loop"];
+    const bool loop_ok = loop.size() > 9 && loop.size() < 20 && loop.starts_with("/dev/loop") &&
+                         loop.find_first_not_of("0123456789", 9) == std::string::npos;
+    if (!loop_ok) refusal = "a mount confirmation is {\"mounted\": true, \"loop\": \"/dev/loopN\"}";
+  }
+  on_reader(executors_, out,
+            [base = scheduler_.config().global.base_dir, record, line, loop, refusal,
+             &log = log_]() -> Json {
+              const MountRegistry registry(base);
+              MountRecord r = record;
+              if (line && refusal.empty()) {
+                r.state = "mounted";
+                r.loop = loop;
+                try {
+                  registry.save(r);
+                  log.info("control: revision {} of {} mounted at {} (partition {}, {}, {})",
+                           r.uuid, r.job, r.dir, r.partition, r.fstype, r.loop);
+                  return record_json(r);
+                } catch (const std::exception& e) {
+                  registry.remove(r);
+                  throw Error(std::string("cannot record the mount: ") + e.what());
+                }
+              }
+              registry.remove(r);
+              log.warn(
+                  "control: mount of revision {} of {} at {} not confirmed ({}); removed "
+                  "its record and clone",
+                  r.uuid, r.job, r.dir, line ? "malformed confirmation" : "the client left");
+              if (!line) return Json();  // nobody to answer
+              throw protocol::Error{ErrorCode::bad_request, refusal};
+            });
 }
 
 void CommandHandler::umount(const Json& args, Out out) {
   const std::string dir = args["dir"];
-  on_reader(executors_, out, [base = scheduler_.config().global.base_dir, dir, &log = log_] {
-    const MountRegistry registry(base);
-    auto rec = registry.find_by_dir(dir);
-    if (!rec)
-      throw Error("backyd has mounted nothing at " + dir + " (backyctl mounts lists what it has)");
-    unmount_revision(registry, *rec);
-    log.info("control: unmounted revision {} of {} from {}", rec->uuid, rec->job, dir);
-    return record_json(*rec);
-  });
+  on_reader(
+      executors_, out,
+      [base = scheduler_.config().global.base_dir, dir, run = run_id_, &log = log_]() -> Json {
+        const MountRegistry registry(base);
+        auto rec = registry.find_by_dir(dir);
+        if (!rec)
+          throw protocol::Error{ErrorCode::not_found,
+                                "no mount record for " + dir + " (backyctl mounts lists them)"};
+        if (rec->state == "pending" && rec->daemon_run == run)
+          throw protocol::Error{ErrorCode::conflict,
+                                dir + " is being mounted right now; release it once that is done"};
+        registry.remove(*rec);
+        log.info("control: released the mount record of revision {} of {} at {}", rec->uuid,
+                 rec->job, dir);
+        return record_json(*rec);
+      });
 }
 
 void CommandHandler::mounts(const Json&, Out out) {
-  on_reader(executors_, out, [base = scheduler_.config().global.base_dir] {
+  on_reader(executors_, out, [base = scheduler_.config().global.base_dir, run = run_id_] {
     std::vector<std::string> problems;
     Json list = Json::array();
     for (const auto& r : MountRegistry(base).list(&problems)) {
       Json j = record_json(r);
-      // A record whose mount went away (a manual umount) still holds its revision until
-      // `umount DIR` or the next daemon start releases it.
-      j["mounted"] = !r.loop.empty() && is_mounted_from(r.dir, r.loop);
+      // Whether the mount is still there only the client can tell, in its own namespace.
+      j["in_flight"] = r.state == "pending" && r.daemon_run == run;
       list.push_back(j);
     }
     return Json{{"mounts", list}, {"problems", problems}};

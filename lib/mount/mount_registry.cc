@@ -23,6 +23,7 @@ MountRecord parse(const std::string& text, const std::string& name) {
   r.loop = j.value("loop", "");
   r.fstype = j.value("fstype", "");
   r.state = j.value("state", "");
+  r.daemon_run = j.value("daemon_run", "");
   r.since = j.value("since", int64_t{0});
   if (!is_uuid(r.id) || name != r.id + kSuffix || !is_uuid(r.uuid) || r.dir.empty() ||
       r.dir.front() != '/' || !is_plain_name(r.job))
@@ -78,6 +79,7 @@ void MountRegistry::save(const MountRecord& r) const {
                          {"loop", r.loop},
                          {"fstype", r.fstype},
                          {"state", r.state},
+                         {"daemon_run", r.daemon_run},
                          {"since", r.since}};
   dir().write_atomic(r.id + kSuffix, j.dump(2) + "\n", 0600);
 }

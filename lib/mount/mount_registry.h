@@ -1,13 +1,18 @@
-// MountRegistry: what backyd has mounted (or is mounting), one record per mount, kept on disk
-// in <base-dir>/.mounts/ so that it survives a daemon restart and holds its revision meanwhile.
+// MountRegistry: the revisions mounted (or being mounted) through backyd, one record per mount,
+// kept on disk in <base-dir>/.mounts/ so that it survives a daemon restart and holds its
+// revision meanwhile. backyctl makes the mount itself (mount/revision_mount.h); the record holds
+// the revision and owns the clone the mount reads.
 //
 //   <base-dir>/.mounts/            0700, root's (no job name starts with '.', so no clash)
 //     <id>.mount                   the record (JSON), written atomically and durably
 //     <id>.img                     the revision's writable reflink clone the mount reads
 //
-// A record is written before the clone is made and removed only after the unmount and the
-// clone's removal, so a crash at any point leaves a record naming what to clean up, and the
-// revision stays held until then: expiry skips it and forget refuses it (holds()).
+// A record is written before the clone is made and removed only after the clone's removal, so a
+// crash at any point leaves a record naming what to clean up, and the revision stays held until
+// then: expiry skips it and forget refuses it (holds()). A record is "pending" from the daemon's
+// answer until backyctl confirms its mount, then "mounted". Records outlive a daemon restart
+// (the host may still have their clones mounted); `backyctl umount` and `mounts --prune`
+// release them.
 //
 // Records come from a directory only root can write, yet are parsed as untrusted input (bounded
 // size, every field checked). Methods are safe from any thread; records are independent files,
@@ -25,14 +30,15 @@
 namespace backy {
 
 struct MountRecord {
-  std::string id;         // a uuid: names the record and the clone
-  std::string job, uuid;  // the revision
-  std::string dir;        // where it is (to be) mounted: absolute, normalised
-  int partition = 0;      // 0: the whole image
-  std::string loop;       // /dev/loopN once attached
-  std::string fstype;     // once detected
-  std::string state;      // "mounting" until mounted, then "mounted"
-  int64_t since = 0;      // unix seconds
+  std::string id;          // a uuid: names the record and the clone
+  std::string job, uuid;   // the revision
+  std::string dir;         // where it is (to be) mounted: absolute, normalised
+  int partition = 0;       // 0: the whole image
+  std::string loop;        // /dev/loopN, as backyctl confirmed it
+  std::string fstype;      // once detected
+  std::string state;       // "pending" until backyctl confirms its mount, then "mounted"
+  std::string daemon_run;  // the id of the daemon run that wrote it: whose connection owns it
+  int64_t since = 0;       // unix seconds
 };
 
 class MountRegistry {

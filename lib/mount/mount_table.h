@@ -1,6 +1,6 @@
 // The kernel's table of mounts as /proc/self/mountinfo shows it: which mount point is mounted
-// from which source. Used to tell whether a recorded mount is still there (after a restart or a
-// manual umount) and to unmount only what backyd mounted.
+// from which source. backyctl uses it, in its own mount namespace, to tell whether a recorded
+// mount is still there (after a reboot or a manual umount) and to unmount only what it mounted.
 //
 // Pure parsing plus one reader; any thread.
 #pragma once

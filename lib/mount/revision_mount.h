@@ -1,64 +1,60 @@
-// Mounting a revision: its filesystem, read-only, at a directory root named, in seconds whatever
-// the image's size, without ever writing into the revision.
+// backyctl's half of mounting a revision: the mount point checked, a loop device over the clone
+// the daemon passed (mount/mount_clone.h), the filesystem mounted read-only; and the unmount.
 //
-// A revision taken while its filesystem was mounted has a dirty journal, and the kernel refuses
-// a read-only mount of such a filesystem on a read-only device ("recovery required"). So the
-// revision is first cloned with a reflink into <base-dir>/.mounts/<id>.img (instant on XFS and
-// btrfs; it costs only the blocks the journal replay rewrites), and the partition is reached
-// through a *writable* loop device over that clone at the partition's offset: ext4 and XFS
-// replay their journal into the clone during a `ro` mount, and the revision stays as it was.
-// Without a reflink-capable base-dir, mount is refused (a full copy would take hours).
+// This runs in backyctl, as root, in the admin's own mount namespace, so the mount is where the
+// admin looks (under the shipped unit backyd's namespace is private). backyctl never opens a
+// path under base-dir: the loop device is attached to the fd the daemon passed. The loop device
+// is writable so that ext4 and XFS replay a dirty journal into the clone during the `ro` mount;
+// it autoclears (loop_device.h), so it lives exactly as long as the mount, and a failure or a
+// kill before the mount leaves none behind.
 //
-// Steps, each undone if a later one fails: record (mount_registry.h) -> clone -> partition table
-// (sfdisk -J) -> loop device (autoclear) -> filesystem type (blkid -p) -> mount(2) onto the
-// directory's fd (/proc/self/fd/N) -> record "mounted". unmount_revision() undoes them in
-// reverse; the loop device goes away with the unmount by itself.
-//
-// Blocking (system calls, helper programs): worker threads only. Needs CAP_SYS_ADMIN.
+// Blocking; the calling thread. Needs CAP_SYS_ADMIN.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
-#include <optional>
+#include <functional>
 #include <string>
-#include <vector>
 
-#include "mount/mount_registry.h"
 #include "util/fd.h"
 
 namespace backy {
 
-struct MountOrder {
-  std::string job, uuid;
-  uint64_t size = 0;             // bytes of the revision
-  int image = -1;                // the revision's image, open read-only
-  std::optional<int> partition;  // --partition N; else chosen (partitions.h)
-  int target = -1;               // the directory, from open_mount_point()
-  std::string dir;               // its path (for the record and messages)
-};
-
 // `dir` (absolute, normalised) opened read-only as a directory one component at a time from "/",
 // each with O_NOFOLLOW: what openat2's RESOLVE_NO_SYMLINKS does, for where openat2 fails with
-// ENOSYS. The shipped unit's RestrictSUIDSGID=yes makes it so (its seccomp filter cannot see
+// ENOSYS. A seccomp filter such as systemd's RestrictSUIDSGID=yes makes it so (it cannot see
 // open_how's mode, so it refuses openat2 and expects callers to fall back), as does a kernel
 // before 5.6. An empty fd with errno set on failure: ELOOP when a component is a symbolic link,
 // ENOTDIR when one is no directory.
 UniqueFd open_directory_nofollow(const std::string& dir);
 
 // Opens `dir` as a mount point for a revision: an absolute, normalised path without `..`,
-// reached without following any symbolic link, a directory, empty, and not base-dir or below it.
-// Throws backy::Error naming what is wrong.
-UniqueFd open_mount_point(const std::string& dir, const std::filesystem::path& base_dir);
+// reached without following any symbolic link, a directory, and empty. Throws backy::Error
+// naming what is wrong.
+UniqueFd open_mount_point(const std::string& dir);
 
-// Mounts and records; returns the record. Throws backy::Error (and leaves nothing behind).
-MountRecord mount_revision(const MountRegistry& registry, const MountOrder& order);
+// Throws backy::Error when the directory `dir_fd` (named `dir`) is `base_dir` or below it.
+void refuse_inside(int dir_fd, const std::string& dir, const std::filesystem::path& base_dir);
 
-// Unmounts `r` (if its directory is still mounted from its loop device), then removes its
-// clone and record. Throws backy::Error when the filesystem is busy (the record stays).
-void unmount_revision(const MountRegistry& registry, const MountRecord& r);
+struct CloneMount {
+  int clone = -1;       // the clone, open read-write (from the daemon)
+  uint64_t offset = 0;  // the partition's bytes within it
+  uint64_t length = 0;
+  std::string fstype;  // ext2/3/4, xfs, vfat (the daemon probed it)
+  int target = -1;     // the directory, from open_mount_point()
+  std::string dir;     // its path (for messages)
+  std::string what;    // "partition 2 of revision U" (for messages)
+};
 
-// Records whose mount is gone (a reboot, a manual umount, a crash while mounting): their clones
-// and records are removed. Returns one line for each, for the log. Run at daemon start.
-std::vector<std::string> clean_stale_mounts(const MountRegistry& registry);
+// Attaches a loop device (autoclear) over the clone's partition and mounts it read-only
+// (nosuid, nodev, noexec; XFS with nouuid: two revisions of one XFS share its UUID) at the
+// target. `before_mount` runs once the loop device is attached. Returns the loop device's path
+// (the mount's source). Throws backy::Error; then no loop device is left.
+std::string mount_clone(const CloneMount& m, const std::function<void()>& before_mount = {});
+
+// Unmounts `dir` if it is mounted from `loop` in this mount namespace (the loop device then
+// goes by itself). Returns whether it was mounted. Throws backy::Error when the filesystem is
+// busy or the unmount fails.
+bool unmount_clone(const std::string& dir, const std::string& loop);
 
 }  // namespace backy

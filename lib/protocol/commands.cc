@@ -181,13 +181,15 @@ const std::vector<CommandSpec>& all_commands() {
        .args = {{"dir", ArgKind::string, true}},
        .positionals = {{"dir", P::one, "", "@files"}},
        .synopsis = "umount DIR",
-       .help = "undo a mount: unmount, remove its clone, release the revision",
+       .help = "undo a mount: unmount, then release the revision and remove its clone",
        .reply_time = ReplyTime::slow,
        .finish = mount_dir},
       {.name = "mounts",
        .access = Access::anyone,
-       .synopsis = "mounts",
-       .help = "what backyd has mounted"},
+       .args = {{"prune", ArgKind::boolean}},
+       .options = {{"--prune", "prune"}},
+       .synopsis = "mounts [--prune]",
+       .help = "the mount records; --prune releases those no longer mounted (root)"},
   };
   return commands;
 }
