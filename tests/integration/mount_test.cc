@@ -3,8 +3,11 @@
 // partition holding known files, backed up once clean and once while both filesystems were
 // mounted (dirty journals). Each revision's files are read back through the mounts, the
 // revisions stay byte-for-byte as they were (scrub, checksums), nothing is left behind, and a
-// mounted revision is neither forgotten nor expired.
+// mounted revision is neither forgotten nor expired. backyctl makes the mounts (in this test's
+// mount namespace); the daemon's record holds the revision until backyctl confirms, and without
+// a confirmation (backyctl killed) nothing is left.
 #include <grp.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -136,6 +139,14 @@ size_t loops_under(const fs::path& dir) {
        p = r.out.find(dir.string(), p + 1))
     ++n;
   return n;
+}
+
+// Whether process `pid` is stopped (state T in /proc/PID/stat).
+bool stopped(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t paren = stat.rfind(')');
+  return paren != std::string::npos && stat.size() > paren + 2 && stat[paren + 2] == 'T';
 }
 
 // Whatever a failed test left mounted at these directories goes, so TempDir can remove them.
@@ -377,4 +388,87 @@ TEST_CASE("clone is a writable reflink of the revision, --qcow2 an overlay readi
   CHECK_THAT(r.err, Catch::Contains("warning") && Catch::Contains("copying"));
   CHECK(run({"qemu-img", "compare", "-q", "-f", "raw", "-F", "raw", copy.string(), image.string()})
             .exit_code == 0);
+}
+
+TEST_CASE("backyctl killed after the daemon answered, before confirming, leaves nothing behind",
+          "[mount]") {
+  Disk disk;
+  CtlTestDaemon d({{"vm1", disk.disk.string()}});
+  REQUIRE(d.wait_revisions("vm1", 1));
+  TempDir where(xfs_mount(), "mount-at");
+  UnmountAtEnd guard{{where / "m"}};
+  fs::create_directory(where / "m");
+  const fs::path mounts_dir = d.dir() / "base" / ".mounts";
+
+  // backyctl stops itself once its loop device is attached to the clone, before mount(2).
+  Child ctl({BACKYCTL_PATH, "-s", d.socket(), "mount", "vm1", "latest", (where / "m").string()},
+            where / "ctl.log", {{"BACKYCTL_TEST_STOP_BEFORE_MOUNT", "1"}});
+  REQUIRE(eventually(60, [&] { return stopped(ctl.pid()); }));
+  // Meanwhile the daemon holds a pending record and a clone, and backyctl a loop device on it.
+  json list = d.ctl_json({"mounts"})["mounts"];
+  REQUIRE(list.size() == 1);
+  CHECK(list[0]["state"] == "pending");
+  CHECK(list[0]["in_flight"] == true);
+  CHECK(loops_under(mounts_dir) == 1);
+  // Not stale: prune leaves a mount being made alone, and so does umount.
+  CHECK(d.ctl({"mounts", "--prune"}).exit_code == 0);
+  CHECK(d.ctl_json({"mounts"})["mounts"].size() == 1);
+  CHECK(d.ctl({"umount", (where / "m").string()}).exit_code != 0);
+
+  ctl.signal(SIGKILL);
+  CHECK(ctl.wait(10) == 128 + SIGKILL);
+  // The daemon saw the connection close: record and clone go; the loop device autocleared.
+  CHECK(eventually(10, [&] { return d.ctl_json({"mounts"})["mounts"].empty(); }));
+  CHECK(eventually(10, [&] { return fs::is_empty(mounts_dir); }));
+  CHECK(eventually(10, [&] { return loops_under(mounts_dir) == 0; }));
+  CHECK_FALSE(mounted_at(where / "m"));
+  CHECK_THAT(d.log(), Catch::Contains("not confirmed (the client left)"));
+  CHECK(d.ctl({"forget", "vm1", "latest"}).exit_code == 0);  // not held any more
+}
+
+TEST_CASE("mount records survive a daemon restart, and mounts --prune releases those unmounted",
+          "[mount]") {
+  Disk disk;
+  AdminGroup admins;
+  CtlTestDaemon d({{"vm1", disk.disk.string()}}, "  admin-group: " + admins.name() + "\n");
+  REQUIRE(d.wait_revisions("vm1", 1));
+  TempDir where(xfs_mount(), "mount-at");
+  UnmountAtEnd guard{{where / "kept", where / "gone"}};
+  for (const auto& m : guard.dirs) fs::create_directory(m);
+  for (const auto& m : guard.dirs) {
+    ProcessResult r = d.ctl({"mount", "vm1", "latest", m.string(), "--partition", "1"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+  // The daemon restarts: the host still has both mounted, and both records stay.
+  d.restart();
+  json list = d.ctl_json({"mounts"})["mounts"];
+  REQUIRE(list.size() == 2);
+  for (const auto& m : list) CHECK(m["mounted"] == true);
+  CHECK(same_tree(disk.v1, where / "kept"));
+  // One is unmounted behind backy's back: listed as not mounted, still held.
+  REQUIRE(run({"umount", (where / "gone").string()}).exit_code == 0);
+  ProcessResult shown = d.ctl({"mounts"});
+  CHECK_THAT(shown.out, Catch::Contains("NOT MOUNTED"));
+  CHECK(d.ctl({"forget", "vm1", "latest"}).exit_code != 0);
+  // Pruning is root's: an admin may list, not release.
+  const std::string gid = std::to_string(admins.gid());
+  ProcessResult admin = d.ctl_as(kAdminUid, admins.gid(), gid, {"mounts", "--prune"});
+  CHECK(admin.exit_code != 0);
+  CHECK_THAT(admin.err,
+             Catch::Contains((where / "gone").string()) && Catch::Contains("needs root"));
+  CHECK(d.ctl_json({"mounts"})["mounts"].size() == 2);
+
+  const json pruned = d.ctl_json({"mounts", "--prune"})["mounts"];
+  REQUIRE(pruned.size() == 2);
+  list = d.ctl_json({"mounts"})["mounts"];
+  REQUIRE(list.size() == 1);
+  CHECK(list[0]["dir"] == (where / "kept").string());
+  CHECK(list[0]["mounted"] == true);
+  CHECK(loops_under(d.dir()) == 1);
+  REQUIRE(d.ctl({"umount", (where / "kept").string()}).exit_code == 0);
+  CHECK_FALSE(mounted_at(where / "kept"));
+  CHECK(loops_under(d.dir()) == 0);
+  CHECK(fs::is_empty(d.dir() / "base" / ".mounts"));
+  CHECK(d.ctl({"forget", "vm1", "latest"}).exit_code == 0);
 }
