@@ -8,7 +8,9 @@
 // a confirmation (backyctl killed) nothing is left.
 #include <grp.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -17,7 +19,10 @@
 #include <nlohmann/json.hpp>
 
 #include "integration/ctl_support.h"
+#include "protocol/message.h"
 #include "support/test_env.h"
+#include "util/fd.h"
+#include "util/fd_passing.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -148,6 +153,45 @@ bool stopped(int pid) {
   const size_t paren = stat.rfind(')');
   return paren != std::string::npos && stat.size() > paren + 2 && stat[paren + 2] == 'T';
 }
+
+// A client of the control socket that speaks line by line, as backyctl does, keeping the
+// descriptors the daemon passes.
+class RawClient {
+ public:
+  explicit RawClient(const std::string& socket) : fd_(::socket(AF_UNIX, SOCK_STREAM, 0)) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    socket.copy(addr.sun_path, sizeof addr.sun_path - 1);
+    REQUIRE(::connect(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    timeval tv{60, 0};
+    ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  void send_line(const std::string& line) {
+    REQUIRE(::send(fd_.get(), line.data(), line.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(line.size()));
+  }
+  // The next final reply.
+  backy::protocol::Reply reply() {
+    for (;;) {
+      const size_t nl = buffer_.find('\n');
+      if (nl != std::string::npos) {
+        auto r = backy::protocol::parse_reply(buffer_.substr(0, nl));
+        buffer_.erase(0, nl + 1);
+        if (r.final) return r;
+        continue;
+      }
+      std::vector<char> chunk(4096);
+      const ssize_t n = backy::receive_with_fds(fd_.get(), chunk, fds);
+      REQUIRE(n > 0);
+      buffer_.append(chunk.data(), static_cast<size_t>(n));
+    }
+  }
+  std::vector<backy::UniqueFd> fds;
+
+ private:
+  backy::UniqueFd fd_;
+  std::string buffer_;
+};
 
 // Whatever a failed test left mounted at these directories goes, so TempDir can remove them.
 struct UnmountAtEnd {
@@ -471,4 +515,34 @@ TEST_CASE("mount records survive a daemon restart, and mounts --prune releases t
   CHECK(loops_under(d.dir()) == 0);
   CHECK(fs::is_empty(d.dir() / "base" / ".mounts"));
   CHECK(d.ctl({"forget", "vm1", "latest"}).exit_code == 0);
+}
+
+TEST_CASE("a mount confirmation that is none is refused, and the record and clone go", "[mount]") {
+  Disk disk;
+  CtlTestDaemon d({{"vm1", disk.disk.string()}});
+  REQUIRE(d.wait_revisions("vm1", 1));
+  TempDir where(xfs_mount(), "mount-at");
+  fs::create_directory(where / "m");
+  RawClient client(d.socket());
+  client.send_line(backy::protocol::encode_request(
+      {"mount", json{{"job", "vm1"}, {"rev", "latest"}, {"dir", (where / "m").string()}}}));
+  const auto answer = client.reply();
+  INFO(answer.body.dump());
+  REQUIRE(answer.ok);
+  CHECK(backy::protocol::carries_fd(answer));
+  CHECK(client.fds.size() == 1);  // the clone
+  CHECK(answer.body["state"] == "pending");
+  CHECK(answer.body["fstype"] == "xfs");
+  CHECK(answer.body["partition"] == 2);
+  CHECK(answer.body["offset"] == kXfsStart * kSector);
+  CHECK(answer.body["length"] == kXfsSectors * kSector);
+  CHECK_FALSE(fs::is_empty(d.dir() / "base" / ".mounts"));
+  // The loop device must be a loop device's name.
+  client.send_line(json{{"mounted", true}, {"loop", "/etc/passwd"}}.dump() + "\n");
+  const auto refused = client.reply();
+  REQUIRE_FALSE(refused.ok);
+  CHECK(refused.error->code == backy::protocol::ErrorCode::bad_request);
+  CHECK_THAT(refused.error->message, Catch::Contains("/dev/loopN"));
+  CHECK(d.ctl_json({"mounts"})["mounts"].empty());
+  CHECK(fs::is_empty(d.dir() / "base" / ".mounts"));
 }
