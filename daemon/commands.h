@@ -49,7 +49,8 @@ namespace backy {
 bool is_admin(const Peer& peer, const std::string& admin_group);
 
 // One client's answer channel. Called on the io_context thread only. After result(),
-// result_with_fd() or error() nothing more may be sent.
+// result_with_fd() or error() nothing more may be sent, unless await_follow_up() was called:
+// then one more final answer, to the client's follow-up line.
 class Responder {
  public:
   virtual ~Responder() = default;
