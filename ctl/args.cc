@@ -164,6 +164,16 @@ Invocation parse_args(const std::vector<std::string>& argv) {
       args[arg] = *g.value;
       continue;
     }
+    const bool number = std::ranges::any_of(spec->args, [&](const protocol::ArgSpec& a) {
+      return a.name == o->arg && a.kind == protocol::ArgKind::partition;
+    });
+    if (number) {  // --partition N: the daemon checks the range
+      const std::string& v = *g.value;
+      if (v.empty() || v.size() > 3 || v.find_first_not_of("0123456789") != std::string::npos)
+        throw Error(g.flag + " needs a number, not \"" + v + "\"");
+      args[arg] = std::stoi(v);
+      continue;
+    }
     if (!args.contains(arg)) args[arg] = Json::array();
     for (const auto& t : parse_tag_list(*g.value)) args[arg].push_back(t);
   }

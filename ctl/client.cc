@@ -50,12 +50,14 @@ void send_all(int fd, const std::string& data) {
 
 }  // namespace
 
-protocol::Reply call(const std::string& socket, const protocol::Request& request, int timeout_s,
-                     const std::function<void(const protocol::Json&)>& on_progress, UniqueFd* fd) {
-  UniqueFd sock = connect_to(socket);
+namespace {
+
+// Reads progress lines (to `on_progress`) and the final response from `sock`.
+protocol::Reply read_reply(int sock, int timeout_s,
+                           const std::function<void(const protocol::Json&)>& on_progress,
+                           UniqueFd* fd) {
   timeval tv{timeout_s, 0};
-  ::setsockopt(sock.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  send_all(sock.get(), protocol::encode_request(request));
+  ::setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   std::string buffer;
   size_t scanned = 0;  // bytes of `buffer` known to hold no newline (a status answer is MBs)
   std::vector<char> chunk(1 << 20);
@@ -80,7 +82,7 @@ protocol::Reply call(const std::string& socket, const protocol::Request& request
       return reply;
     }
     scanned = buffer.size();
-    ssize_t n = receive_with_fds(sock.get(), chunk, received);
+    ssize_t n = receive_with_fds(sock, chunk, received);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -90,6 +92,23 @@ protocol::Reply call(const std::string& socket, const protocol::Request& request
     if (n == 0) throw Error("backyd closed the connection without an answer");
     buffer.append(chunk.data(), static_cast<size_t>(n));
   }
+}
+
+}  // namespace
+
+protocol::Reply call(const std::string& socket, const protocol::Request& request, int timeout_s,
+                     const std::function<void(const protocol::Json&)>& on_progress, UniqueFd* fd,
+                     UniqueFd* connection) {
+  UniqueFd sock = connect_to(socket);
+  send_all(sock.get(), protocol::encode_request(request));
+  protocol::Reply reply = read_reply(sock.get(), timeout_s, on_progress, fd);
+  if (connection) *connection = std::move(sock);
+  return reply;
+}
+
+protocol::Reply follow_up(int connection, const protocol::Json& line, int timeout_s) {
+  send_all(connection, line.dump() + "\n");
+  return read_reply(connection, timeout_s, nullptr, nullptr);
 }
 
 }  // namespace backy::ctl

@@ -4,7 +4,9 @@
 //
 // `restore` to a file, a block device or stdout is the one command that moves data: the daemon
 // checks the request and passes the revision's image as a read-only fd, and backyctl writes the
-// target itself, with its user's rights (restore_writer.h; docs/protocol.md).
+// target itself, with its user's rights (restore_writer.h; docs/protocol.md). `clone` works the
+// same way (clone_writer.h). mount, umount and mounts make and look at mounts here, in the
+// caller's mount namespace (mount_client.h).
 #include <signal.h>
 #include <unistd.h>
 
@@ -16,7 +18,9 @@
 
 #include "args.h"
 #include "client.h"
+#include "clone_writer.h"
 #include "completion.h"
+#include "mount_client.h"
 #include "render.h"
 #include "restore_writer.h"
 #include "util/error.h"
@@ -113,8 +117,15 @@ int main(int argc, char** argv) {
       std::cerr << backy::ctl::render_progress(cmd, p) << std::endl;
     };
     backy::UniqueFd image;
-    backy::protocol::Reply reply =
-        backy::ctl::call(socket, inv.request, long_running ? 0 : 120, progress, &image);
+    backy::protocol::Reply reply;
+    if (cmd == "mount")
+      reply = backy::ctl::mount(socket, inv.request, progress);
+    else if (cmd == "umount")
+      reply = backy::ctl::umount(socket, inv.request);
+    else if (cmd == "mounts")
+      reply = backy::ctl::mounts(socket, inv.request);
+    else
+      reply = backy::ctl::call(socket, inv.request, long_running ? 0 : 120, progress, &image);
     if (!reply.ok) {
       const auto& e = *reply.error;
       if (health) return health_unreachable(inv, "daemon error: " + e.message, 3);
@@ -139,6 +150,27 @@ int main(int argc, char** argv) {
         if (inv.json) std::cerr << reply.body.dump() << '\n';  // stdout carries the image
         return 0;
       }
+    }
+    if (cmd == "clone" && image) {
+      const Json& args = inv.request.args;
+      backy::ctl::CloneOrder order{args["target"],
+                                   args.value("qcow2", false),
+                                   reply.body.value("uuid", ""),
+                                   reply.body.value("image", ""),
+                                   reply.body.value("base_dir", ""),
+                                   reply.body.value("size", 0ull)};
+      try {
+        reply.body["how"] = backy::ctl::write_clone(
+            image.get(), order, progress, [](const std::string& w) { std::cerr << w << '\n'; });
+      } catch (const backy::Cancelled&) {
+        const int sig = backy::ctl::restore_stop_signal();
+        std::cerr << "backyctl: clone interrupted (" << ::strsignal(sig)
+                  << "); the partial file was removed\n";
+        return 128 + sig;
+      }
+      reply.body["target"] = order.file;
+      reply.body.erase(backy::protocol::kFdField);
+      reply.body.erase("base_dir");
     }
     if (inv.json) {
       std::cout << reply.body.dump(2) << '\n';

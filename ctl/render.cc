@@ -177,6 +177,30 @@ int render(const std::string& cmd, const Json& r, std::ostream& out) {
       if (v.contains("error")) out << " (" << v["error"].get<std::string>() << ")";
       out << '\n';
     }
+  } else if (cmd == "clone") {
+    out << "cloned revision " << r.value("uuid", "") << " to " << r.value("target", "") << " ("
+        << r.value("how", "") << ")\n";
+  } else if (cmd == "mount") {
+    out << "mounted revision " << r.value("uuid", "") << " of " << r.value("job", "") << " at "
+        << r.value("dir", "") << " (" << r.value("fstype", "") << ", "
+        << (r.value("partition", 0) == 0 ? std::string("whole image")
+                                         : "partition " + std::to_string(r.value("partition", 0)))
+        << ", read-only)\n";
+  } else if (cmd == "umount") {
+    out << "unmounted " << r.value("dir", "") << " (revision " << r.value("uuid", "") << " of "
+        << r.value("job", "") << ")\n";
+  } else if (cmd == "mounts") {
+    if (r["mounts"].empty()) out << "nothing mounted\n";
+    for (const auto& m : r["mounts"])
+      out << m.value("dir", "") << "  " << m.value("job", "") << " " << m.value("uuid", "")
+          << "  partition " << m.value("partition", 0) << " " << m.value("fstype", "") << " "
+          << m.value("loop", "")
+          << (m.value("in_flight", false)  ? "  (being mounted)"
+              : m.value("released", false) ? "  (not mounted: released)"
+              : m.value("mounted", false)  ? ""
+                                           : "  (NOT MOUNTED: stale; mounts --prune releases it)")
+          << '\n';
+    for (const auto& p : r["problems"]) out << "problem: " << p.get<std::string>() << '\n';
   } else if (cmd == "forget") {
     const bool dry_run = r.value("dry_run", false);
     for (const auto& v : r["forgotten"])

@@ -57,12 +57,16 @@ class SignalStop {
 
 }  // namespace
 
-void write_restore(int image, const RestoreOrder& order,
+bool write_restore(int image, const RestoreOrder& order,
                    const std::function<void(const protocol::Json&)>& progress) {
   SignalStop signals;
   FileTargetOptions options;
   options.refuse_inside = order.base_dir;
   auto target = open_file_target(order.target, order.size, order.force, options);
+  if (order.reflink && target->clone_from(image, order.size)) {
+    target->finish();
+    return true;
+  }
   auto last = std::chrono::steady_clock::time_point{};
   RestoreProgress report;
   if (progress && order.target != "-") {
@@ -80,6 +84,7 @@ void write_restore(int image, const RestoreOrder& order,
     ::fcntl(image, F_SETFL, flags | O_DIRECT);
   // On any exception (Cancelled included) `target` dies unfinished and removes its temp file.
   restore_image(image, "revision " + order.uuid, order.size, *target, report, signals.token());
+  return false;
 }
 
 int restore_stop_signal() {

@@ -25,10 +25,12 @@ struct RestoreOrder {
   std::string uuid;      // from the daemon's answer
   uint64_t size = 0;     // bytes of the revision
   std::string base_dir;  // the daemon's base-dir: refused as a target's directory
+  bool reflink = false;  // a new file: share the image's blocks (FICLONE) where possible
 };
 
 // REQUIRES: `image` is the descriptor the daemon passed (readable, `order.size` bytes).
-void write_restore(int image, const RestoreOrder& order,
+// Returns true when the target was made by a reflink (order.reflink), false when copied.
+bool write_restore(int image, const RestoreOrder& order,
                    const std::function<void(const protocol::Json&)>& progress);
 
 // The signal that cancelled the last write_restore() (0: none).

@@ -18,6 +18,7 @@
 #include "store/image_writer.h"
 #include "util/file_io.h"
 #include "util/thread_annotations.h"
+#include "util/uuid.h"
 
 namespace backy {
 
@@ -87,6 +88,8 @@ const std::vector<CommandHandler::Binding>& CommandHandler::bindings() {
       {"resume", &CommandHandler::resume},   {"reload", &CommandHandler::reload},
       {"restore", &CommandHandler::restore}, {"scrub", &CommandHandler::scrub},
       {"forget", &CommandHandler::forget},   {"tags", &CommandHandler::tags},
+      {"clone", &CommandHandler::clone},     {"mount", &CommandHandler::mount},
+      {"umount", &CommandHandler::umount},   {"mounts", &CommandHandler::mounts},
   };
   return table;
 }
@@ -107,7 +110,8 @@ CommandHandler::CommandHandler(JobScheduler& scheduler, spdlog::logger& log, Exe
     : scheduler_(scheduler),
       log_(log),
       executors_(std::move(executors)),
-      cache_(std::make_shared<Cache>()) {
+      cache_(std::make_shared<Cache>()),
+      run_id_(new_uuid()) {
   if (auto unbound = unbound_commands(); !unbound.empty())
     throw std::logic_error("command table and handlers disagree on \"" + unbound[0] + "\"");
 }

@@ -24,11 +24,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "job_scheduler.h"
+#include "mount/mount_registry.h"
 #include "peer.h"
 #include "protocol/message.h"
 #include "restore/target_name.h"
@@ -47,7 +49,8 @@ namespace backy {
 bool is_admin(const Peer& peer, const std::string& admin_group);
 
 // One client's answer channel. Called on the io_context thread only. After result(),
-// result_with_fd() or error() nothing more may be sent.
+// result_with_fd() or error() nothing more may be sent, unless await_follow_up() was called:
+// then one more final answer, to the client's follow-up line.
 class Responder {
  public:
   virtual ~Responder() = default;
@@ -63,6 +66,13 @@ class Responder {
   // `f` runs (once, on the io_context thread) if the client goes away before the final response
   // is sent: at once if it already has. Replaces an earlier handler.
   virtual void on_hangup(std::function<void()> f) = 0;
+  // Makes the next final response a first answer: once it is written, the connection stays open
+  // for one more line from the client (at most protocol::kMaxRequestBytes), and `f` runs once,
+  // on the io_context thread, with that line, or with nullopt when the client goes away, the
+  // server stops or kFollowUpTimeout passes first (at once if the client has gone already).
+  // After f has its line, the next result() or error() is the final answer. Call before the
+  // first answer. (mount: the client confirms the mount it made; docs/protocol.md.)
+  virtual void await_follow_up(std::function<void(std::optional<std::string>)> f) = 0;
 };
 
 struct Executors {
@@ -116,11 +126,19 @@ class CommandHandler {
   void scrub(const protocol::Json& args, Out out);
   void forget(const protocol::Json& args, Out out);
   void tags(const protocol::Json& args, Out out);
+  // commands_mount.cc: a revision made usable in place (clone, mount, umount, mounts).
+  void clone(const protocol::Json& args, Out out);
+  void mount(const protocol::Json& args, Out out);
+  void umount(const protocol::Json& args, Out out);
+  void mounts(const protocol::Json& args, Out out);
   // Runs `work` under the job's lock on the worker pool; answers with its result or error.
   void job_work(
       const std::string& job,
       std::function<protocol::Json(std::stop_token, std::function<void(protocol::Json)>)> work,
       Out out);
+
+  // mount's second half (commands_mount.cc): the client's confirmation `line`, or its absence.
+  void mount_confirmed(const MountRecord& record, std::optional<std::string> line, Out out);
 
   ThreadChecker io_thread_;
   JobScheduler& scheduler_;
@@ -132,6 +150,9 @@ class CommandHandler {
   // Health's per-job revision scan, shared with the reader threads (hence the mutex).
   struct Cache;
   std::shared_ptr<Cache> cache_;
+  // Marks the mount records this daemon run wrote: a "pending" one of them is in flight (its
+  // client's connection is open), one of an earlier run is stale.
+  const std::string run_id_;
 };
 
 }  // namespace backy

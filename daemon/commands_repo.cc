@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "control_views.h"
 #include "logging.h"
+#include "mount/mount_registry.h"
 #include "repo/repository.h"
 #include "repo/revision_scrub.h"
 #include "restore/restore.h"
@@ -271,12 +272,20 @@ void CommandHandler::forget(const Json& args, Out out) {
   const bool force = args.value("force", false), dry_run = args.value("dry_run", false);
   job_work(
       job,
-      [dir = job_dir(scheduler_.config(), job), spec, force, dry_run, jlog = job_logger(log_, job),
-       job, who = requester_](std::stop_token, std::function<void(Json)>) {
+      [dir = job_dir(scheduler_.config(), job), base = scheduler_.config().global.base_dir, spec,
+       force, dry_run, jlog = job_logger(log_, job), job,
+       who = requester_](std::stop_token, std::function<void(Json)>) {
         Repository repo(dir);
         auto lock = repo.lock();
         const std::vector<Revision> all = repo.revisions();
         const std::vector<Revision> doomed = select_or_refuse(repo, spec);
+        // A mount's record is written under this lock: it cannot appear between check and remove.
+        for (const auto& m : MountRegistry(base).list())
+          for (const Revision& r : doomed)
+            if (m.job == job && m.uuid == r.uuid)
+              throw Refusal{{ErrorCode::conflict, "revision " + r.uuid + " is mounted at " + m.dir +
+                                                      "; unmount it first (backyctl umount " +
+                                                      m.dir + ")"}};
         // A slip of the finger must not cost the newest backup or a whole history.
         const bool newest = doomed.back().uuid == all.back().uuid;
         if (!dry_run && !force && (newest || doomed.size() > 1))

@@ -6,7 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <array>
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/streambuf.hpp>
@@ -29,6 +29,8 @@ namespace {
 
 constexpr auto kReadTimeout = std::chrono::seconds(10);
 constexpr auto kWriteTimeout = std::chrono::seconds(60);
+// A mount's confirmation comes after the journal replay; a client silent for this long is gone.
+constexpr auto kFollowUpTimeout = std::chrono::minutes(15);
 constexpr auto kMetricsInterval = std::chrono::seconds(15);
 
 // Whether a daemon already answers on `path` (then its socket file is not stale).
@@ -89,6 +91,10 @@ class ControlConnection : public Responder, public std::enable_shared_from_this<
     if (gone_) return f();
     if (!finished_) hangup_ = std::move(f);
   }
+  void await_follow_up(std::function<void(std::optional<std::string>)> f) override {
+    if (gone_) return f(std::nullopt);
+    if (!finished_) follow_up_ = std::move(f);
+  }
 
  private:
   struct Line {
@@ -107,9 +113,10 @@ class ControlConnection : public Responder, public std::enable_shared_from_this<
       return error({protocol::ErrorCode::bad_request, "request not terminated by a newline"});
     if (ec) return close();
     std::string line(asio::buffers_begin(input_.data()), asio::buffers_begin(input_.data()) + n);
+    input_.consume(n);
     auto parsed = protocol::parse_request(line);
     if (auto* e = std::get_if<protocol::Error>(&parsed)) return error(*e);
-    watch_hangup();
+    watch_client();
     try {
       server_.commands_.handle(std::get<protocol::Request>(parsed), peer_, shared_from_this());
     } catch (const std::exception& e) {
@@ -118,22 +125,53 @@ class ControlConnection : public Responder, public std::enable_shared_from_this<
     }
   }
 
-  // The client sends nothing after its request: whatever it sends is discarded, and end of file
-  // or an error means it went away before its answer.
-  void watch_hangup() {
-    socket_.async_read_some(asio::buffer(sink_),
-                            [self = shared_from_this()](boost::system::error_code ec, size_t) {
-                              if (self->closed_) return;
-                              if (!ec) return self->watch_hangup();
-                              self->hang_up();
-                              if (ec != asio::error::eof)
-                                self->close();  // reset: nobody is there to answer
-                            });
+  // After its request the client sends nothing but, where the command awaits one, a follow-up
+  // line after the answer: anything else is discarded. End of file or an error means it went
+  // away (before its answer, or before its follow-up).
+  void watch_client() {
+    const size_t room = input_.max_size() - input_.size();
+    if (room == 0) {  // a follow-up line longer than a request may be
+      hang_up();
+      return close();
+    }
+    socket_.async_read_some(
+        input_.prepare(std::min<size_t>(room, 4096)),
+        [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+          if (self->closed_) return;
+          if (ec) {
+            const bool awaited = self->awaiting_follow_up();
+            self->hang_up();
+            if (ec != asio::error::eof || awaited)
+              self->close();  // reset, or nothing more to answer: nobody is there
+            return;
+          }
+          self->input_.commit(n);
+          self->take_follow_up();
+          if (!self->closed_) self->watch_client();
+        });
+  }
+
+  // The answer is out (or going) and the command waits for the client's next line.
+  bool awaiting_follow_up() const { return follow_up_ && finished_; }
+
+  void take_follow_up() {
+    if (!awaiting_follow_up()) return input_.consume(input_.size());
+    const auto data = input_.data();
+    const auto begin = asio::buffers_begin(data), end = asio::buffers_end(data);
+    const auto nl = std::find(begin, end, '\n');
+    if (nl == end) return;
+    std::string line(begin, nl);
+    input_.consume(input_.size());
+    disarm();
+    auto f = std::exchange(follow_up_, nullptr);
+    finished_ = false;  // the command answers once more
+    f(std::move(line));
   }
 
   void hang_up() {
     gone_ = true;
     if (auto f = std::exchange(hangup_, nullptr); f && !finished_) f();
+    if (auto f = std::exchange(follow_up_, nullptr)) f(std::nullopt);
   }
 
   void finish(Line line) {
@@ -192,6 +230,7 @@ class ControlConnection : public Responder, public std::enable_shared_from_this<
     queued_bytes_ -= queue_.front().text.size();
     queue_.pop_front();
     if (!queue_.empty()) return write_next();
+    if (awaiting_follow_up()) return arm(kFollowUpTimeout, nullptr, nullptr);
     if (finished_) close();
   }
 
@@ -232,12 +271,12 @@ class ControlConnection : public Responder, public std::enable_shared_from_this<
   local::socket socket_;
   asio::steady_timer timer_;
   asio::streambuf input_;
-  std::array<char, 256> sink_{};  // what a client sends after its request (discarded)
   Peer peer_;
   std::deque<Line> queue_;   // lines being written, front first
   size_t queued_bytes_ = 0;  // of the text in queue_
   std::function<void()> hangup_;
-  bool finished_ = false;  // the final response is queued
+  std::function<void(std::optional<std::string>)> follow_up_;  // await_follow_up()
+  bool finished_ = false;                                      // the final response is queued
   bool closed_ = false;
   bool gone_ = false;       // the client hung up (or we closed)
   uint64_t timer_gen_ = 0;  // bumped by arm() and disarm(); an expiry of an older one is ignored

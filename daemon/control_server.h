@@ -16,6 +16,9 @@
 // and the command's hang-up handler runs (Responder::on_hangup: a restore to RBD stops).
 // A response may carry a file descriptor (Responder::result_with_fd): it is sent with the first
 // bytes of the response line as SCM_RIGHTS ancillary data.
+// A command may ask for one follow-up line after its answer (Responder::await_follow_up: mount's
+// confirmation); the connection then stays open for it, at most kFollowUpTimeout, and the
+// command answers it once more.
 //
 // Threading: constructed, started and stopped on the io_context thread, which runs every handler.
 // Owns two reader threads for read-only file access (see commands.h). stop() closes the acceptor

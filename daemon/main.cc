@@ -32,6 +32,7 @@
 #include "control_server.h"
 #include "daemon_lock.h"
 #include "logging.h"
+#include "mount/mount_registry.h"
 #include "notifier.h"
 #include "once.h"
 #include "scheduler.h"
@@ -61,6 +62,21 @@ int run_daemon(backy::Config config, std::shared_ptr<spdlog::logger> log, bool l
   // Not refused: a missing file source fails its job, not the daemon. Logged so that the journal
   // says what `--check-config` would.
   backy::log_preflight(config, *log);
+  // Mount records survive a restart: the host may still have their clones mounted (backyctl
+  // mounted them in its own namespace, which this daemon cannot see). They stay, holding their
+  // revisions, until `backyctl umount` or `backyctl mounts --prune` releases them.
+  try {
+    std::vector<std::string> problems;
+    const auto records = backy::MountRegistry(config.global.base_dir).list(&problems);
+    if (!records.empty())
+      log->info(
+          "{} mount record(s) kept from before: `backyctl mounts` lists them, "
+          "`backyctl mounts --prune` releases those no longer mounted",
+          records.size());
+    for (const auto& p : problems) log->warn("unreadable mount record {}", p);
+  } catch (const std::exception& e) {
+    log->warn("cannot read the mount records: {}", e.what());
+  }
   // The control server's socket when systemd activated us (-1: it binds global.socket itself).
   const int listen_fd = backy::activated_socket(*log);
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "mount/mount_registry.h"
 #include "repo/expire.h"
 #include "schedule/schedule.h"
 #include "util/error.h"
@@ -35,7 +36,9 @@ BackupResult backup_job(const Config& config, const JobConfig& job, SourceFactor
   // Expiry only after a success: a failing job must not lose its old revisions one by one. The
   // new revision is committed whatever expiry does: its failure is a warning, retried next run.
   try {
-    apply_expiry(repo, lock, config.schedules.at(job.schedule), options.now(), log);
+    // Mounted and exported revisions are held: the hold's record is written under this lock.
+    const auto held = MountRegistry(config.global.base_dir).holds(job.name);
+    apply_expiry(repo, lock, config.schedules.at(job.schedule), options.now(), log, held);
   } catch (const std::exception& e) {
     log.warn("expiry failed (retried after the next run): {}", e.what());
     result.warnings.push_back(std::string("expiry failed: ") + e.what());

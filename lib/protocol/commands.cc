@@ -34,6 +34,24 @@ void restore_target(Json& args) {
   args["fd"] = true;
 }
 
+// A path the caller names (clone's file, mount's directory): absolute, normalised, without a
+// trailing '/', since the daemon runs elsewhere and compares it as a string.
+std::string caller_path(const std::string& path) {
+  std::string p = std::filesystem::absolute(path).lexically_normal().string();
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
+
+// clone: backyctl writes the file from the image the daemon passes (as restore to a file).
+void clone_target(Json& args) {
+  args["target"] = caller_path(args["target"]);
+  args["fd"] = true;
+}
+
+void mount_dir(Json& args) {
+  args["dir"] = caller_path(args["dir"]);
+}
+
 constexpr std::string_view kRevWords = "latest 0 1 2";
 constexpr std::string_view kRevSetWords = "latest 0 1 2 all tag:";
 
@@ -143,6 +161,49 @@ const std::vector<CommandSpec>& all_commands() {
        .help = "add or remove tags of revisions",
        .reply_time = ReplyTime::slow,
        .check = some_tag_change},
+      {.name = "clone",
+       .access = Access::admin,
+       .args = {{"job", ArgKind::job, true},
+                {"rev", ArgKind::string, true},
+                {"target", ArgKind::string, true},
+                {"qcow2", ArgKind::boolean},
+                {"fd", ArgKind::boolean}},
+       .positionals = {{"job", P::one, "", "@jobs"},
+                       {"rev", P::one, "", kRevWords},
+                       {"target", P::one, "", "@files"}},
+       .options = {{"--qcow2", "qcow2"}},
+       .synopsis = "clone JOB REV FILE [--qcow2]",
+       .help = "a writable raw image (reflink) or qcow2 overlay of a revision at FILE",
+       .reply_time = ReplyTime::slow,
+       .finish = clone_target},
+      {.name = "mount",
+       .access = Access::root,
+       .args = {{"job", ArgKind::job, true},
+                {"rev", ArgKind::string, true},
+                {"dir", ArgKind::string, true},
+                {"partition", ArgKind::partition}},
+       .positionals = {{"job", P::one, "", "@jobs"},
+                       {"rev", P::one, "", kRevWords},
+                       {"dir", P::one, "", "@files"}},
+       .options = {{"--partition", "partition", true}},
+       .synopsis = "mount JOB REV DIR [--partition N]",
+       .help = "the revision's filesystem at the empty directory DIR, read-only",
+       .reply_time = ReplyTime::slow,
+       .finish = mount_dir},
+      {.name = "umount",
+       .access = Access::root,
+       .args = {{"dir", ArgKind::string, true}},
+       .positionals = {{"dir", P::one, "", "@files"}},
+       .synopsis = "umount DIR",
+       .help = "undo a mount: unmount, then release the revision and remove its clone",
+       .reply_time = ReplyTime::slow,
+       .finish = mount_dir},
+      {.name = "mounts",
+       .access = Access::anyone,
+       .args = {{"prune", ArgKind::boolean}},
+       .options = {{"--prune", "prune"}},
+       .synopsis = "mounts [--prune]",
+       .help = "the mount records; --prune releases those no longer mounted (root)"},
   };
   return commands;
 }
@@ -185,6 +246,10 @@ std::optional<std::string> check_arg(const ArgSpec& a, const Json& v) {
       if (!v.is_string() || !is_safe_job_name(v.get<std::string>()))
         return n + " must be a job name ([A-Za-z0-9][A-Za-z0-9._-]*)";
       return std::nullopt;
+    case ArgKind::partition:
+      if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 256)
+        return n + " must be a partition number from 0 (the whole image) to 256";
+      return std::nullopt;
     case ArgKind::jobs:
     case ArgKind::tags: {
       if (!v.is_array()) return n + " must be an array of strings";
@@ -214,6 +279,8 @@ std::string_view kind_name(ArgKind kind) {
       return "[tag]";
     case ArgKind::boolean:
       return "bool";
+    case ArgKind::partition:
+      return "integer";
   }
   return "?";
 }

@@ -33,11 +33,12 @@ enum class Access {
 std::string_view to_string(Access access);
 
 enum class ArgKind {
-  job,      // a job name
-  string,   // non-empty, no NUL
-  jobs,     // at least one job name
-  tags,     // tag names (may be empty)
-  boolean,  // true or false
+  job,        // a job name
+  string,     // non-empty, no NUL
+  jobs,       // at least one job name
+  tags,       // tag names (may be empty)
+  boolean,    // true or false
+  partition,  // an integer 0..256 (0: the whole image); backyctl takes it from a valued option
 };
 
 struct ArgSpec {
@@ -57,7 +58,8 @@ struct Positional {
 };
 
 // A command's own option. A switch sets its boolean argument to true; a valued option
-// (`--tags daily,weekly`, repeatable) appends comma-separated tags to its list argument.
+// (`--tags daily,weekly`, repeatable) appends comma-separated tags to its list argument, or,
+// for a partition argument (`--partition 2`), sets that number.
 struct Option {
   std::string_view flag;  // "--wait"
   std::string_view arg;

@@ -17,16 +17,17 @@ std::vector<RevisionInfo> revision_infos(const std::vector<Revision>& revisions)
 
 std::vector<ExpiryDecision> apply_expiry(Repository& repo, const Repository::Lock& lock,
                                          const Schedule& schedule, TimePoint now,
-                                         spdlog::logger& log) {
+                                         spdlog::logger& log, const std::set<std::string>& held) {
   const std::vector<Revision> revisions = repo.revisions();
   if (revisions.empty()) return {};
   const std::string newest = revisions.back().uuid;
-  std::vector<ExpiryDecision> plan = plan_expiry(schedule, now, revision_infos(revisions));
+  std::vector<ExpiryDecision> plan = plan_expiry(schedule, now, revision_infos(revisions), held);
   std::map<std::string, const Revision*> by_uuid;
   for (const Revision& r : revisions) by_uuid[r.uuid] = &r;
   for (const ExpiryDecision& d : plan) {
     if (d.remove) {
       if (d.uuid == newest) throw Error("expiry plan would delete the newest revision " + newest);
+      if (held.contains(d.uuid)) throw Error("expiry plan would delete held revision " + d.uuid);
       log.info("expiring revision {}: {}", d.uuid, d.reason);
       repo.remove(lock, d.uuid);
     } else if (by_uuid.at(d.uuid)->tags != d.remaining_tags) {

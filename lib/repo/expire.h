@@ -6,6 +6,8 @@
 // revision cannot be brought back).
 #pragma once
 
+#include <set>
+#include <string>
 #include <vector>
 
 #include "config/config.h"
@@ -20,9 +22,11 @@ namespace backy {
 
 std::vector<RevisionInfo> revision_infos(const std::vector<Revision>& revisions);
 
-// REQUIRES: `lock` is held on `repo`. Returns the decisions it carried out.
+// REQUIRES: `lock` is held on `repo`. Returns the decisions it carried out. `held`: revisions
+// not to delete now (mounted or exported; plan_expiry).
 std::vector<ExpiryDecision> apply_expiry(Repository& repo, const Repository::Lock& lock,
                                          const Schedule& schedule, TimePoint now,
-                                         spdlog::logger& log);
+                                         spdlog::logger& log,
+                                         const std::set<std::string>& held = {});
 
 }  // namespace backy

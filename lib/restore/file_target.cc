@@ -22,6 +22,7 @@
 #include <cstdint>
 
 #include "restore/restore.h"
+#include "util/dir.h"
 #include "util/error.h"
 #include "util/file_io.h"
 #include "util/uuid.h"
@@ -223,31 +224,11 @@ class NewFileTarget : public RestoreTarget {
   bool direct_works_ = true;
 };
 
-bool same_inode(const struct stat& a, const struct stat& b) {
-  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
-// Throws if the directory open on `dir` is `forbidden` or lies below it. Walks up through ".."
-// (O_PATH: no read permission needed); where the walk cannot go on (no search permission), the
-// caller could not have reached a forbidden directory that way either.
+// Throws if the directory open on `dir` is `forbidden` or lies below it.
 void refuse_inside(int dir, const std::filesystem::path& forbidden, const std::string& target) {
-  struct stat bad {};
-  if (::stat(forbidden.c_str(), &bad) != 0) return;  // not even visible to the caller
-  UniqueFd cur(::fcntl(dir, F_DUPFD_CLOEXEC, 0));
-  struct stat st {};
-  if (!cur || ::fstat(cur.get(), &st) != 0)
-    throw sys_error("cannot inspect the directory of " + target);
-  for (int depth = 0; depth < 4096; ++depth) {
-    if (same_inode(st, bad))
-      throw Error("restore target " + target + " is inside base-dir " + forbidden.string() +
-                  ": restore never writes into the repository");
-    UniqueFd parent(::openat(cur.get(), "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    struct stat pst {};
-    if (!parent || ::fstat(parent.get(), &pst) != 0) return;
-    if (same_inode(pst, st)) return;  // the root
-    cur = std::move(parent);
-    st = pst;
-  }
+  if (is_below(dir, forbidden))
+    throw Error("restore target " + target + " is inside base-dir " + forbidden.string() +
+                ": restore never writes into the repository");
 }
 
 }  // namespace

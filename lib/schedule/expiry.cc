@@ -12,7 +12,8 @@ using schedule_detail::ticks;
 using schedule_detail::Wide;
 
 std::vector<ExpiryDecision> plan_expiry(const Schedule& schedule, TimePoint now,
-                                        const std::vector<RevisionInfo>& history) {
+                                        const std::vector<RevisionInfo>& history,
+                                        const std::set<std::string>& held) {
   if (history.empty()) return {};
   // Indices into history, oldest first.
   std::vector<size_t> order(history.size());
@@ -59,9 +60,12 @@ std::vector<ExpiryDecision> plan_expiry(const Schedule& schedule, TimePoint now,
       d.reason += (d.reason.empty() ? "" : "; ") + tag + ": " + it->second;
     }
     if (d.remaining_tags.empty()) {
-      d.remove = i != newest;
+      const bool is_held = held.contains(rev.uuid);
+      d.remove = i != newest && !is_held;
       d.reason += std::string(d.reason.empty() ? "" : "; ") +
-                  (d.remove ? "no tags left" : "no tags left, kept as the newest revision");
+                  (d.remove      ? "no tags left"
+                   : i == newest ? "no tags left, kept as the newest revision"
+                                 : "no tags left, kept while it is mounted or exported");
     }
     if (d.removed_tags.empty() && !d.remove) continue;
     plan.push_back(std::move(d));

@@ -14,6 +14,8 @@
 //   - A revision left without tags is deleted, except the newest revision: it is the parent of the
 //     next incremental run and the target of `latest`, so it stays even with no tags left (the
 //     next plan, once a newer revision exists, deletes it).
+//   - A held revision (mounted or exported: mount/mount_registry.h) is not deleted while held;
+//     it may lose tags, and the first plan after the hold ends deletes it.
 #pragma once
 
 #include <set>
@@ -39,7 +41,9 @@ struct ExpiryDecision {
 // One decision for every revision that changes (loses a tag or is deleted), oldest first;
 // revisions that stay as they are do not appear. `history` is every complete revision of the
 // job, in any order; a tie in timestamps is broken by order in `history` (later = newer).
+// `held`: uuids of revisions that must not be deleted now.
 std::vector<ExpiryDecision> plan_expiry(const Schedule& schedule, TimePoint now,
-                                        const std::vector<RevisionInfo>& history);
+                                        const std::vector<RevisionInfo>& history,
+                                        const std::set<std::string>& held = {});
 
 }  // namespace backy

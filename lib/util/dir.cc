@@ -189,3 +189,25 @@ void Dir::sync() const {
 }
 
 }  // namespace backy
+
+namespace backy {
+
+bool is_below(int dir, const std::filesystem::path& ancestor) {
+  struct stat top {};
+  if (::stat(ancestor.c_str(), &top) != 0) return false;
+  UniqueFd cur(::fcntl(dir, F_DUPFD_CLOEXEC, 0));
+  struct stat st {};
+  if (!cur || ::fstat(cur.get(), &st) != 0) throw sys_error("cannot inspect a directory");
+  for (int depth = 0; depth < 4096; ++depth) {
+    if (st.st_dev == top.st_dev && st.st_ino == top.st_ino) return true;
+    UniqueFd parent(::openat(cur.get(), "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    struct stat pst {};
+    if (!parent || ::fstat(parent.get(), &pst) != 0) return false;
+    if (pst.st_dev == st.st_dev && pst.st_ino == st.st_ino) return false;  // the root
+    cur = std::move(parent);
+    st = pst;
+  }
+  return false;
+}
+
+}  // namespace backy

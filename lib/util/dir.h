@@ -90,4 +90,10 @@ class Dir {
 // Whether `name` is one plain path component: not empty, no '/', no NUL, not "." or "..".
 bool is_plain_name(const std::string& name);
 
+// Whether the directory open on `dir` is `ancestor` or lies below it, compared by device and
+// inode walking up through ".." (O_PATH: no read permission needed), so symlinks and other
+// spellings of a path do not get around it. False when `ancestor` cannot be stat()ed, or where
+// the walk cannot go on (no search permission: the caller could not have come that way either).
+bool is_below(int dir, const std::filesystem::path& ancestor);
+
 }  // namespace backy

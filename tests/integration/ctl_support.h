@@ -38,6 +38,11 @@ class CtlTestDaemon {
   }
   void stop() { d_.stop(); }
   void start() { d_.start(); }
+  // SIGTERM, then the same daemon again on the same config.
+  void restart() {
+    d_.stop();
+    d_.start();
+  }
   // Waits until `job` has `n` revisions.
   bool wait_revisions(const std::string& job, size_t n) const { return d_.wait_revisions(job, n); }
   bool wait_idle(const std::string& job) const { return d_.wait_idle(job); }

@@ -34,7 +34,7 @@ int run_crash_rounds(CtlDaemon& d, const std::string& job, RevisionLedger& ledge
                  fresh.empty() ? "before the commit" : "after the commit");
     for (auto revs = Repository(d.job_dir(job)).revisions(); revs.size() > rounds.max_revisions;
          revs.erase(revs.begin() + 1))
-      REQUIRE(d.ctl({"forget", job, revs[1].uuid}).exit_code == 0);
+      REQUIRE(d.ctl({"forget", job, revs[1].uuid, "--force"}).exit_code == 0);
   }
   return committed;
 }

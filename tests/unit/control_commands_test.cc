@@ -41,6 +41,10 @@ struct Recorder : Responder {
     passed_fd = std::move(fd);
   }
   void on_hangup(std::function<void()> f) override { hangup = std::move(f); }
+  void await_follow_up(std::function<void(std::optional<std::string>)> f) override {
+    follow_up = std::move(f);
+  }
+  std::function<void(std::optional<std::string>)> follow_up;
   void error(const protocol::Error& e) override {
     REQUIRE_FALSE(done());
     error_body = e;

@@ -181,3 +181,29 @@ TEST_CASE("expiry: empty history, empty schedule", "[schedule]") {
 
 }  // namespace
 }  // namespace backy
+
+namespace backy {
+namespace {
+
+TEST_CASE("expiry: a held (mounted) revision loses its tags but is not deleted until released",
+          "[schedule]") {
+  const Schedule schedule{{"daily", {kDay, 3}}};
+  auto held = by_uuid(plan_expiry(schedule, at(0s), daily_history(10, {"daily"}), {"d7"}));
+  REQUIRE(held.size() == 6);
+  CHECK_FALSE(held.at("d7").remove);
+  CHECK(held.at("d7").removed_tags == Tags{"daily"});
+  CHECK(held.at("d7").remaining_tags.empty());
+  CHECK_THAT(held.at("d7").reason, Catch::Contains("mounted"));
+  CHECK(held.at("d6").remove);
+  CHECK(held.at("d8").remove);
+
+  // Released: the next plan deletes it (it carries no tags any more).
+  auto history = daily_history(10, {"daily"});
+  for (auto& r : history)
+    if (r.uuid == "d7") r.tags.clear();
+  auto released = by_uuid(plan_expiry(schedule, at(0s), history));
+  CHECK(released.at("d7").remove);
+}
+
+}  // namespace
+}  // namespace backy
