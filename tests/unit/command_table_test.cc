@@ -69,7 +69,8 @@ TEST_CASE("each row is complete and consistent", "[commands]") {
       const ArgSpec* a = find_arg(c, o.arg);
       REQUIRE(a);
       if (o.takes_value)
-        CHECK((a->kind == ArgKind::tags || a->kind == ArgKind::partition));
+        CHECK((a->kind == ArgKind::tags || a->kind == ArgKind::partition ||
+               a->kind == ArgKind::string));
       else
         CHECK(a->kind == ArgKind::boolean);
       CHECK(c.synopsis.find(o.flag) != std::string_view::npos);
