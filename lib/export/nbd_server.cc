@@ -42,6 +42,8 @@ int decode(int status) {
   // dup2 onto itself keeps O_CLOEXEC: clear it by hand then.
   if (image == kImageFd ? ::fcntl(kImageFd, F_SETFD, 0) != 0 : ::dup2(image, kImageFd) < 0)
     ::_exit(127);
+  // Whatever the daemon inherited without O_CLOEXEC stays with it.
+  ::close_range(kImageFd + 1, ~0U, 0);
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);  // invalid ones fail: fine
@@ -70,6 +72,8 @@ std::optional<NbdListen> parse_tcp_listen(const std::string& text, std::string* 
     if (why) *why = "--listen \"" + text + "\": " + reason;
     return std::nullopt;
   };
+  if (text.size() > 64 || text.find('\0') != std::string::npos)
+    return fail("no numeric IPv4 address or bracketed IPv6 address and port");
   const size_t colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0)
     return fail("give ADDR:PORT (an IP address, [IPv6] in brackets, and a port)");

@@ -9,7 +9,8 @@
 // The child gets PR_SET_PDEATHSIG(SIGKILL) tied to the thread that starts it: start() it on a
 // thread that lives as long as the process (the daemon's event loop), so a daemon killed with
 // SIGKILL leaves no server behind. It runs in its own session with the default signal
-// dispositions, an empty signal mask, /dev/null as stdin and stdout, and stderr on the fd given.
+// dispositions, an empty signal mask, /dev/null as stdin and stdout, stderr on the fd given, and
+// no other descriptor (those above 3 are closed before exec).
 //
 // Owns the child and a pidfd for it: the pidfd turns readable when the child exits (for an event
 // loop to wait on); try_reap() collects it without blocking. The destructor kills and reaps a
