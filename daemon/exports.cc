@@ -228,9 +228,20 @@ void Exports::read_stderr(const std::shared_ptr<Live>& live) {
                             });
 }
 
+// Whether `name` exists in the exports directory; a failing lstat counts as "not yet" (no
+// exception may leave a handler: it would end the event loop).
+bool Exports::exists(const std::string& name) {
+  try {
+    return dir().stat(name).has_value();
+  } catch (const std::exception& e) {
+    log_.warn("exports: {}", e.what());
+    return false;
+  }
+}
+
 void Exports::poll_ready(const std::shared_ptr<Live>& live) {
   if (!live->on_ready) return;
-  if (dir().stat(live->pid_name)) {
+  if (exists(live->pid_name)) {
     // qemu-nbd writes its pid file once it listens. The directory is 0700 already; the socket
     // gets 0600 all the same, so that a looser directory later does not open it.
     if (!live->socket_name.empty()) ::fchmodat(dir().fd(), live->socket_name.c_str(), 0600, 0);

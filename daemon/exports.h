@@ -98,6 +98,7 @@ class Exports {
   void watch_exit(const std::shared_ptr<Live>& live);
   void read_stderr(const std::shared_ptr<Live>& live);
   void poll_ready(const std::shared_ptr<Live>& live);
+  bool exists(const std::string& name);
   void finish(const std::shared_ptr<Live>& live, int exit_code);
   void set_state(const std::string& id, const std::string& state) EXCLUDES(mu_);
 

@@ -37,6 +37,8 @@ class CtlTestDaemon {
     return d_.ctl_json(std::move(args));
   }
   void stop() { d_.stop(); }
+  void kill() { d_.kill(); }
+  void start() { d_.start(); }
   // Waits until `job` has `n` revisions.
   bool wait_revisions(const std::string& job, size_t n) const { return d_.wait_revisions(job, n); }
   bool wait_idle(const std::string& job) const { return d_.wait_idle(job); }

@@ -286,3 +286,25 @@ TEST_CASE("the daemon's stop ends every export: no qemu-nbd and no socket surviv
   for (int pid : pids) CHECK_FALSE(process_alive(pid));
   CHECK(fs::is_empty(dir));
 }
+
+TEST_CASE("a killed daemon takes its qemu-nbd along; the next one removes the stale socket",
+          "[export]") {
+  ExportFixture f;
+  REQUIRE(f.d.ctl({"export", "vm1", f.uuid}).exit_code == 0);
+  const json e = f.exports()[0];
+  const int pid = e["pid"];
+  const fs::path socket = e["address"].get<std::string>();
+  f.d.kill();
+  CHECK(eventually(5, [&] { return !process_alive(pid); }));  // PR_SET_PDEATHSIG
+  CHECK(fs::exists(fs::symlink_status(socket)));  // qemu-nbd was killed: nobody removed it
+  f.d.start();
+  CHECK(f.exports().empty());  // exports are not restarted
+  ProcessResult r = f.d.ctl({"export", "vm1", f.uuid});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(f.d.log(), Catch::Contains("removed the stale " + socket.string()));
+  TempDir out(xfs_mount(), "export-out");
+  read_export(f.exports()[0]["uri"], out / "again.raw");
+  CHECK(same_content(out / "again.raw", f.d.image("vm1", f.uuid)));
+  REQUIRE(f.d.ctl({"export", "--stop", "vm1"}).exit_code == 0);
+}
