@@ -36,11 +36,11 @@ Json export_json(const ExportInfo& e) {
   return j;
 }
 
-// The revisions `spec` names in `dir`, or the refusal.
-std::variant<std::vector<Revision>, protocol::Error> select(const std::filesystem::path& dir,
+// The revisions `spec` names in `repo`, or the refusal.
+std::variant<std::vector<Revision>, protocol::Error> select(const Repository& repo,
                                                             const std::string& spec) {
   try {
-    return Repository(dir).select(spec);
+    return repo.select(spec);
   } catch (const Error& e) {
     return protocol::Error{ErrorCode::not_found, e.what()};
   }
@@ -81,7 +81,7 @@ void CommandHandler::export_revision(const Json& args, Out out) {
         try {
           Repository repo(dir);
           auto lock = repo.lock();
-          auto revs = select(dir, spec);
+          auto revs = select(repo, spec);
           if (auto* err = std::get_if<protocol::Error>(&revs)) {
             opened->error = *err;
             return;
@@ -94,9 +94,13 @@ void CommandHandler::export_revision(const Json& args, Out out) {
             return;
           }
           opened->image = repo.open_image(found.front().uuid);
-          opened->id = exports->reserve(job, found.front().uuid);  // held from here on
+          try {
+            opened->id = exports->reserve(job, found.front().uuid);  // held from here on
+          } catch (const Error& e) {  // already exported, every slot taken, stopping
+            opened->error = protocol::Error{ErrorCode::conflict, e.what()};
+          }
         } catch (const std::exception& e) {
-          opened->error = protocol::Error{ErrorCode::conflict, e.what()};
+          opened->error = protocol::Error{ErrorCode::failed, e.what()};
         }
       },
       [opened, out, tcp, exports = exports_](std::optional<std::string> err) {
@@ -121,7 +125,7 @@ void CommandHandler::stop_exports(const std::string& job, const std::string& spe
     std::optional<std::set<std::string>> uuids;  // nullopt: every export of the job
     std::optional<protocol::Error> refusal;
     if (!spec.empty()) {
-      auto revs = select(dir, spec);
+      auto revs = select(Repository(dir), spec);
       if (auto* err = std::get_if<protocol::Error>(&revs)) {
         refusal = *err;
       } else {
