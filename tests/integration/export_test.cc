@@ -198,7 +198,7 @@ TEST_CASE("an exported revision survives the expiry that deletes it once the exp
   CHECK_FALSE(has(held));
 }
 
-TEST_CASE("export --listen serves TCP with a warning; only root exports; bad input is refused",
+TEST_CASE("export --listen serves TCP with a warning, only root exports, bad input is refused",
           "[export]") {
   ExportFixture f;
   const std::string port = std::to_string(free_port());
@@ -287,7 +287,7 @@ TEST_CASE("the daemon's stop ends every export: no qemu-nbd and no socket surviv
   CHECK(fs::is_empty(dir));
 }
 
-TEST_CASE("a killed daemon takes its qemu-nbd along; the next one removes the stale socket",
+TEST_CASE("a killed daemon takes its qemu-nbd along, and the next one removes the stale socket",
           "[export]") {
   ExportFixture f;
   REQUIRE(f.d.ctl({"export", "vm1", f.uuid}).exit_code == 0);
