@@ -157,17 +157,16 @@ Invocation parse_args(const std::vector<std::string>& argv) {
       args[arg] = true;
       continue;
     }
-    const bool text = std::ranges::any_of(spec->args, [&](const protocol::ArgSpec& a) {
-      return a.name == o->arg && a.kind == protocol::ArgKind::string;
-    });
-    if (text) {  // --reason TEXT: one value, as given (commas included)
+    auto kind_is = [&](protocol::ArgKind kind) {
+      return std::ranges::any_of(spec->args, [&](const protocol::ArgSpec& a) {
+        return a.name == o->arg && a.kind == kind;
+      });
+    };
+    if (kind_is(protocol::ArgKind::string)) {  // --listen ADDR:PORT: the daemon checks it
       args[arg] = *g.value;
       continue;
     }
-    const bool number = std::ranges::any_of(spec->args, [&](const protocol::ArgSpec& a) {
-      return a.name == o->arg && a.kind == protocol::ArgKind::partition;
-    });
-    if (number) {  // --partition N: the daemon checks the range
+    if (kind_is(protocol::ArgKind::partition)) {  // --partition N: the daemon checks the range
       const std::string& v = *g.value;
       if (v.empty() || v.size() > 3 || v.find_first_not_of("0123456789") != std::string::npos)
         throw Error(g.flag + " needs a number, not \"" + v + "\"");

@@ -75,6 +75,17 @@ int status_table(const Json& r, std::ostream& out) {
   if (!r["orphans"].empty())
     out << "Orphaned job directories (not in the configuration): " << join(r["orphans"], ", ")
         << '\n';
+  if (r.contains("exports") && !r["exports"].empty()) {
+    out << "\nNBD exports (backyctl export --stop JOB REV ends one):\n";
+    std::vector<std::vector<std::string>> ex{
+        {"Job", "Revision", "Since (UTC)", "State", "Address"}};
+    for (const auto& e : r["exports"])
+      ex.push_back(
+          {e.value("job", ""), e.value("uuid", ""), short_time(e.value("since", "")),
+           e.value("state", ""),
+           e.value("address", "") + (e.value("tcp", false) ? "  (TCP, no authentication)" : "")});
+    table(out, ex);
+  }
   return 0;
 }
 
@@ -201,6 +212,18 @@ int render(const std::string& cmd, const Json& r, std::ostream& out) {
                                            : "  (NOT MOUNTED: stale; mounts --prune releases it)")
           << '\n';
     for (const auto& p : r["problems"]) out << "problem: " << p.get<std::string>() << '\n';
+  } else if (cmd == "export" && r.contains("stopped")) {
+    for (const auto& e : r["stopped"])
+      out << "stopped the export of revision " << e.value("uuid", "") << " of "
+          << e.value("job", "") << " at " << e.value("address", "") << '\n';
+  } else if (cmd == "export") {
+    out << "serving revision " << r.value("uuid", "") << " of " << r.value("job", "")
+        << " read-only over NBD until `backyctl export --stop " << r.value("job", "") << " "
+        << r.value("uuid", "") << "`\n"
+        << "  address: " << r.value("address", "") << "\n  uri:     " << r.value("uri", "")
+        << "\n  e.g.:    qemu-img convert -p -f raw -O raw '" << r.value("uri", "")
+        << "' disk.img\n";
+    if (r.contains("warning")) out << "WARNING: " << r["warning"].get<std::string>() << '\n';
   } else if (cmd == "forget") {
     const bool dry_run = r.value("dry_run", false);
     for (const auto& v : r["forgotten"])

@@ -16,7 +16,7 @@ namespace backy {
 
 BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, SourceFactory& sources,
                                  const std::set<std::string>& tags, const spdlog::logger& log,
-                                 std::stop_token stop) {
+                                 std::stop_token stop, const HeldRevisions& held) {
   BackupTaskResult result;
   RunOutcome& out = result.outcome;
   out.tags = tags;
@@ -28,7 +28,7 @@ BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, Sou
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
   try {
-    BackupResult r = backup_job(config, job, sources, tags, *jlog, stop);
+    BackupResult r = backup_job(config, job, sources, tags, *jlog, stop, {}, held);
     out.ok = true;
     out.uuid = r.revision.uuid;
     out.warnings = r.warnings;

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "backup/job_backup.h"
 #include "config/config.h"
 #include "job_scheduler.h"
 #include "source/source_factory.h"
@@ -34,9 +35,10 @@ struct BackupTaskResult {
 };
 
 // `config` is the snapshot the task was queued with; `log` the daemon's logger.
+// `held`: revisions expiry must keep (the NBD exports; job_backup.h).
 BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, SourceFactory& sources,
                                  const std::set<std::string>& tags, const spdlog::logger& log,
-                                 std::stop_token stop);
+                                 std::stop_token stop, const HeldRevisions& held = {});
 
 // A job's complete revisions, oldest first; unreadable .rev files are logged and skipped.
 std::vector<Revision> read_history(const std::filesystem::path& job_dir, spdlog::logger& log);

@@ -82,14 +82,23 @@ bool is_admin(const Peer& peer, const std::string& admin_group) {
 
 const std::vector<CommandHandler::Binding>& CommandHandler::bindings() {
   static const std::vector<Binding> table{
-      {"version", &CommandHandler::version}, {"status", &CommandHandler::status},
-      {"health", &CommandHandler::health},   {"metrics", &CommandHandler::metrics},
-      {"run", &CommandHandler::run},         {"pause", &CommandHandler::pause},
-      {"resume", &CommandHandler::resume},   {"reload", &CommandHandler::reload},
-      {"restore", &CommandHandler::restore}, {"scrub", &CommandHandler::scrub},
-      {"forget", &CommandHandler::forget},   {"tags", &CommandHandler::tags},
-      {"clone", &CommandHandler::clone},     {"mount", &CommandHandler::mount},
-      {"umount", &CommandHandler::umount},   {"mounts", &CommandHandler::mounts},
+      {"version", &CommandHandler::version},
+      {"status", &CommandHandler::status},
+      {"health", &CommandHandler::health},
+      {"metrics", &CommandHandler::metrics},
+      {"run", &CommandHandler::run},
+      {"pause", &CommandHandler::pause},
+      {"resume", &CommandHandler::resume},
+      {"reload", &CommandHandler::reload},
+      {"restore", &CommandHandler::restore},
+      {"scrub", &CommandHandler::scrub},
+      {"forget", &CommandHandler::forget},
+      {"tags", &CommandHandler::tags},
+      {"clone", &CommandHandler::clone},
+      {"mount", &CommandHandler::mount},
+      {"umount", &CommandHandler::umount},
+      {"mounts", &CommandHandler::mounts},
+      {"export", &CommandHandler::export_revision},
   };
   return table;
 }
@@ -106,10 +115,12 @@ std::vector<std::string> CommandHandler::unbound_commands() {
   return out;
 }
 
-CommandHandler::CommandHandler(JobScheduler& scheduler, spdlog::logger& log, Executors executors)
+CommandHandler::CommandHandler(JobScheduler& scheduler, spdlog::logger& log, Executors executors,
+                               Exports* exports)
     : scheduler_(scheduler),
       log_(log),
       executors_(std::move(executors)),
+      exports_(exports),
       cache_(std::make_shared<Cache>()),
       run_id_(new_uuid()) {
   if (auto unbound = unbound_commands(); !unbound.empty())
@@ -164,13 +175,15 @@ void CommandHandler::status(const Json& args, Out out) {
     // Only the copy of the job table happens here; with 10,000 jobs, building and encoding the
     // megabytes of JSON would hold the event loop for a noticeable time, so a reader does it.
     auto jobs = std::make_shared<std::vector<JobStatus>>(scheduler_.status());
-    executors_.read([jobs, orphans = scheduler_.orphans(), running = scheduler_.running_count(),
-                     queued = scheduler_.queued_count(),
+    executors_.read([jobs, exports = exports_json(exports_), orphans = scheduler_.orphans(),
+                     running = scheduler_.running_count(), queued = scheduler_.queued_count(),
                      limit = scheduler_.config().global.worker_limit,
                      base = scheduler_.config().global.base_dir.string(), out,
                      loop = executors_.loop]() mutable {
-      std::string line = protocol::encode_result(
-          status_json(*jobs, orphans, running, queued, limit, space_json(base, space_of(base))));
+      Json result =
+          status_json(*jobs, orphans, running, queued, limit, space_json(base, space_of(base)));
+      result["exports"] = std::move(exports);
+      std::string line = protocol::encode_result(result);
       jobs.reset();  // freed here, not on the loop
       loop([out, line = std::move(line)]() mutable { out->encoded_result(std::move(line)); });
     });

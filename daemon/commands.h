@@ -82,9 +82,17 @@ struct Executors {
   std::function<void(std::function<void()>)> loop;
 };
 
+class Exports;
+
+// The daemon's NBD exports as `status` lists them (an empty list for nullptr).
+protocol::Json exports_json(const Exports* exports);
+
 class CommandHandler {
  public:
-  CommandHandler(JobScheduler& scheduler, spdlog::logger& log, Executors executors);
+  // `exports`: the daemon's NBD exports (exports.h); nullptr: `export` answers that this daemon
+  // serves none.
+  CommandHandler(JobScheduler& scheduler, spdlog::logger& log, Executors executors,
+                 Exports* exports = nullptr);
   CommandHandler(const CommandHandler&) = delete;
   CommandHandler& operator=(const CommandHandler&) = delete;
 
@@ -131,6 +139,9 @@ class CommandHandler {
   void mount(const protocol::Json& args, Out out);
   void umount(const protocol::Json& args, Out out);
   void mounts(const protocol::Json& args, Out out);
+  // commands_export.cc: a revision served over NBD (export, export --stop).
+  void export_revision(const protocol::Json& args, Out out);
+  void stop_exports(const std::string& job, const std::string& spec, Out out);
   // Runs `work` under the job's lock on the worker pool; answers with its result or error.
   void job_work(
       const std::string& job,
@@ -147,6 +158,7 @@ class CommandHandler {
   // on the io thread; a handler copies it into the work it posts.
   std::string requester_;
   Executors executors_;
+  Exports* exports_;
   // Health's per-job revision scan, shared with the reader threads (hence the mutex).
   struct Cache;
   std::shared_ptr<Cache> cache_;

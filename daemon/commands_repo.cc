@@ -13,6 +13,7 @@
 #include "backup/job_backup.h"
 #include "commands.h"
 #include "control_views.h"
+#include "exports.h"
 #include "logging.h"
 #include "mount/mount_registry.h"
 #include "repo/repository.h"
@@ -273,12 +274,20 @@ void CommandHandler::forget(const Json& args, Out out) {
   job_work(
       job,
       [dir = job_dir(scheduler_.config(), job), base = scheduler_.config().global.base_dir, spec,
-       force, dry_run, jlog = job_logger(log_, job), job,
-       who = requester_](std::stop_token, std::function<void(Json)>) {
+       force, dry_run, jlog = job_logger(log_, job), job, who = requester_,
+       exports = exports_](std::stop_token, std::function<void(Json)>) {
         Repository repo(dir);
         auto lock = repo.lock();
         const std::vector<Revision> all = repo.revisions();
         const std::vector<Revision> doomed = select_or_refuse(repo, spec);
+        // An export's hold is taken under this lock too (commands_export.cc).
+        if (exports)
+          for (const Revision& r : doomed)
+            if (exports->holds(job).contains(r.uuid))
+              throw Refusal{
+                  {ErrorCode::conflict, "revision " + r.uuid + " is exported over NBD; " +
+                                            "stop the export first (backyctl export --stop " + job +
+                                            " " + r.uuid + ")"}};
         // A mount's record is written under this lock: it cannot appear between check and remove.
         for (const auto& m : MountRegistry(base).list())
           for (const Revision& r : doomed)

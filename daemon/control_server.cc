@@ -283,7 +283,8 @@ class ControlConnection : public Responder, public std::enable_shared_from_this<
 };
 
 ControlServer::ControlServer(asio::io_context& io, JobScheduler& scheduler, const Config& config,
-                             spdlog::logger& log, int listen_fd, ControlLimits limits)
+                             spdlog::logger& log, int listen_fd, ControlLimits limits,
+                             Exports* exports)
     : log_(log),
       limits_(limits),
       socket_path_(listen_fd < 0 ? config.global.socket : std::string()),
@@ -293,7 +294,8 @@ ControlServer::ControlServer(asio::io_context& io, JobScheduler& scheduler, cons
       accept_retry_(io),
       commands_(scheduler, log,
                 Executors{[this](std::function<void()> f) { asio::post(readers_, std::move(f)); },
-                          [&io](std::function<void()> f) { asio::post(io, std::move(f)); }}) {}
+                          [&io](std::function<void()> f) { asio::post(io, std::move(f)); }},
+                exports) {}
 
 ControlServer::~ControlServer() {
   stop();

@@ -57,8 +57,10 @@ struct ControlLimits {
 class ControlServer {
  public:
   // listen_fd: a listening socket to adopt (systemd), or -1 to bind config.global.socket.
+  // exports: the daemon's NBD exports, for the `export` command (nullptr: none).
   ControlServer(boost::asio::io_context& io, JobScheduler& scheduler, const Config& config,
-                spdlog::logger& log, int listen_fd, ControlLimits limits = {});
+                spdlog::logger& log, int listen_fd, ControlLimits limits = {},
+                Exports* exports = nullptr);
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;

@@ -7,11 +7,13 @@
 //   io_context   the one event loop (this thread): timers, signals, control socket
 //   WorkerPool   worker-limit threads for backups and other job work
 //   Notifier     sd_notify: READY, RELOADING, STOPPING, STATUS, watchdog pings
+//   Exports      the revisions served over NBD (qemu-nbd children), held from expiry
 //   Scheduler    the job table (JobScheduler); everything it does happens on the loop
 //   ControlServer  the control socket backyctl talks to (socket-activated or bound here)
 //
 // Signals come only through an asio::signal_set: SIGHUP reloads, SIGTERM/SIGINT drain (no new
-// work, running backups asked to stop, their partial revisions removed) and let run() return.
+// work, running backups asked to stop, their partial revisions removed, every export ended)
+// and let run() return.
 #include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -31,6 +33,7 @@
 #include "config/preflight.h"
 #include "control_server.h"
 #include "daemon_lock.h"
+#include "exports.h"
 #include "logging.h"
 #include "mount/mount_registry.h"
 #include "notifier.h"
@@ -84,14 +87,19 @@ int run_daemon(backy::Config config, std::shared_ptr<spdlog::logger> log, bool l
   boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   backy::WorkerPool pool(io, config.global.worker_limit);
   backy::Notifier notifier(io, *log);
+  // The export sockets live beside the control socket, in a directory of their own.
+  backy::Exports exports(io, std::filesystem::path(config.global.socket).parent_path() / "exports",
+                         *log);
   log->info("backyd {} starting: {}, base-dir {}", BACKY_VERSION,
             backy::count(config.jobs.size(), "job"), config.global.base_dir.string());
   auto scheduler = std::make_shared<backy::Scheduler>(
       io, std::move(config), pool, notifier, log, backy::make_source_factory,
-      backy::Scheduler::Options{.log_level_fixed = level_fixed});
+      backy::Scheduler::Options{
+          .log_level_fixed = level_fixed,
+          .held = [&exports](const std::string& job) { return exports.holds(job); }});
   // The control socket opens before the first backup can start: a daemon that cannot serve it
   // (path not creatable, another daemon listening) exits before doing anything.
-  backy::ControlServer control(io, *scheduler, scheduler->config(), *log, listen_fd);
+  backy::ControlServer control(io, *scheduler, scheduler->config(), *log, listen_fd, {}, &exports);
   try {
     control.start();
   } catch (const backy::Error& e) {
@@ -113,6 +121,7 @@ int run_daemon(backy::Config config, std::shared_ptr<spdlog::logger> log, bool l
       } else if (!scheduler->stopping()) {
         log->info("{}: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
         control.stop();
+        exports.stop_all([] {});  // run() returns once every qemu-nbd is reaped
         scheduler->shutdown(stop_timeout, [&](bool all_stopped) {
           if (!all_stopped) exit_code = 1;
           notifier.stop();

@@ -148,11 +148,12 @@ void Scheduler::submit_backup(Job& job) {
   const std::string name = job.config.name;
   const uint64_t seq = job.task_seq;
   auto work = [self = weak(), &io = io_, cfg = snapshot_, jc = job.config, tags = job.backup_tags,
-               sources = sources_, log = log_, run, name, seq](std::stop_token stop) {
+               sources = sources_, log = log_, held = options_.held, run, name,
+               seq](std::stop_token stop) {
     boost::asio::post(io, [self, name, seq] {
       if (auto s = self.lock()) s->on_started(name, seq);
     });
-    *run = run_backup_task(*cfg, jc, *sources, tags, *log, stop);
+    *run = run_backup_task(*cfg, jc, *sources, tags, *log, stop, held);
   };
   auto done = [self = weak(), run, name, seq](bool ran) {
     if (auto s = self.lock()) s->on_backup_done(name, seq, *run, ran);

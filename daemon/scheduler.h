@@ -55,6 +55,8 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
   struct Options {
     // The log level came from the command line: reloads leave it alone.
     bool log_level_fixed = false;
+    // Revisions held outside the job directories (the NBD exports): expiry keeps them.
+    HeldRevisions held;
   };
 
   Scheduler(boost::asio::io_context& io, Config config, WorkerPool& pool, Notifier& notifier,

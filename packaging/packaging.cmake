@@ -40,7 +40,8 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE ${PROJECT_HOMEPAGE_URL})
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # systemd-sysusers and systemd-tmpfiles run from postinst; the units need systemd anyway.
-# fdisk: sfdisk reads partition tables for `mount`; qemu-utils: `clone --qcow2`.
+# fdisk: sfdisk reads partition tables for `mount`; qemu-utils: `clone --qcow2`, `export`
+# (qemu-nbd).
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd, fdisk")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "qemu-utils")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "xfsprogs, ceph-common")

@@ -17,7 +17,8 @@ std::filesystem::path job_dir(const Config& config, const std::string& job) {
 
 BackupResult backup_job(const Config& config, const JobConfig& job, SourceFactory& sources,
                         const std::set<std::string>& tags, spdlog::logger& log,
-                        std::stop_token stop, std::function<void(uint64_t, uint64_t)> progress) {
+                        std::stop_token stop, std::function<void(uint64_t, uint64_t)> progress,
+                        const HeldRevisions& held) {
   // A full base-dir would fail every job halfway, each leaving its partial image to remove:
   // below free-space-critical none starts, and the reason is the run's error.
   if (auto low = space_below(fs_space(config.global.base_dir), config.global.free_space_critical))
@@ -36,9 +37,10 @@ BackupResult backup_job(const Config& config, const JobConfig& job, SourceFactor
   // Expiry only after a success: a failing job must not lose its old revisions one by one. The
   // new revision is committed whatever expiry does: its failure is a warning, retried next run.
   try {
-    // Mounted and exported revisions are held: the hold's record is written under this lock.
-    const auto held = MountRegistry(config.global.base_dir).holds(job.name);
-    apply_expiry(repo, lock, config.schedules.at(job.schedule), options.now(), log, held);
+    // Mounted and exported revisions are held: each hold is taken under this lock.
+    auto keep = MountRegistry(config.global.base_dir).holds(job.name);
+    if (held) keep.merge(held(job.name));
+    apply_expiry(repo, lock, config.schedules.at(job.schedule), options.now(), log, keep);
   } catch (const std::exception& e) {
     log.warn("expiry failed (retried after the next run): {}", e.what());
     result.warnings.push_back(std::string("expiry failed: ") + e.what());

@@ -4,8 +4,12 @@
 // runs run_backup() with the job's settings and `tags`, then applies the schedule's expiry to the
 // job's revisions (a failing expiry is a warning in the result: the revision is committed). Shared
 // by `backyd --once` and the daemon's workers. Runs on the calling thread; blocking.
+//
+// Expiry deletes no held revision: those mounted (mount/mount_registry.h) and those `held`
+// names (the daemon's NBD exports), both asked under the job's lock.
 #pragma once
 
+#include <functional>
 #include <set>
 #include <stop_token>
 #include <string>
@@ -29,9 +33,13 @@ DueRun next_job_run(const Config& config, const JobConfig& job, TimePoint now);
 // Takes the job's lock and repairs its directory (Repository::repair); returns what it did.
 Repository::Repair repair_job(const Config& config, const JobConfig& job);
 
+// The uuids of a job's revisions that something outside the job directory holds (any thread).
+using HeldRevisions = std::function<std::set<std::string>(const std::string& job)>;
+
 BackupResult backup_job(const Config& config, const JobConfig& job, SourceFactory& sources,
                         const std::set<std::string>& tags, spdlog::logger& log,
                         std::stop_token stop = {},
-                        std::function<void(uint64_t, uint64_t)> progress = {});
+                        std::function<void(uint64_t, uint64_t)> progress = {},
+                        const HeldRevisions& held = {});
 
 }  // namespace backy

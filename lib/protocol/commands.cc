@@ -24,6 +24,16 @@ std::optional<std::string> some_tag_change(const Json& args) {
   return std::nullopt;
 }
 
+// export JOB REV [--listen ADDR:PORT], or export --stop JOB [REV].
+std::optional<std::string> export_or_stop(const Json& args) {
+  if (args.value("stop", false)) {
+    if (args.contains("listen")) return "\"listen\" does not go with \"stop\"";
+    return std::nullopt;
+  }
+  if (!args.contains("rev")) return "name the revision to export (\"rev\")";
+  return std::nullopt;
+}
+
 // A file target names the caller's file: relative to the caller's directory, and written by
 // backyctl from the image the daemon passes (the "fd" argument); rbd: targets the daemon writes.
 void restore_target(Json& args) {
@@ -204,6 +214,19 @@ const std::vector<CommandSpec>& all_commands() {
        .options = {{"--prune", "prune"}},
        .synopsis = "mounts [--prune]",
        .help = "the mount records; --prune releases those no longer mounted (root)"},
+      {.name = "export",
+       .access = Access::root,
+       .args = {{"job", ArgKind::job, true},
+                {"rev", ArgKind::string},
+                {"listen", ArgKind::string},
+                {"stop", ArgKind::boolean}},
+       .positionals = {{"job", P::one, "", "@jobs"}, {"rev", P::optional, "", kRevWords}},
+       .options = {{"--listen", "listen", true}, {"--stop", "stop"}},
+       .synopsis = "export JOB REV [--listen ADDR:PORT] | export --stop JOB [REV]",
+       .help = "serve a revision read-only over NBD until --stop (Unix socket; --listen: TCP, "
+               "no authentication)",
+       .reply_time = ReplyTime::slow,
+       .check = export_or_stop},
   };
   return commands;
 }

@@ -59,7 +59,8 @@ struct Positional {
 
 // A command's own option. A switch sets its boolean argument to true; a valued option
 // (`--tags daily,weekly`, repeatable) appends comma-separated tags to its list argument, or,
-// for a partition argument (`--partition 2`), sets that number.
+// for a partition argument (`--partition 2`), sets that number, or, for a string argument
+// (`--listen 127.0.0.1:10809`), sets that string.
 struct Option {
   std::string_view flag;  // "--wait"
   std::string_view arg;

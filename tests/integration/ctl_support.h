@@ -43,6 +43,7 @@ class CtlTestDaemon {
     d_.stop();
     d_.start();
   }
+  void kill() { d_.kill(); }
   // Waits until `job` has `n` revisions.
   bool wait_revisions(const std::string& job, size_t n) const { return d_.wait_revisions(job, n); }
   bool wait_idle(const std::string& job) const { return d_.wait_idle(job); }

@@ -236,6 +236,10 @@ std::map<std::string, std::vector<std::vector<std::string>>> changing_invocation
        {{"mount", "vm", "0", target_dir.string()},
         {"mount", "vm", "latest", target_dir.string(), "--partition", "1"}}},
       {"umount", {{"umount", target_dir.string()}}},
+      {"export",
+       {{"export", "vm", "0"},
+        {"export", "vm", "latest", "--listen", "127.0.0.1:10809"},
+        {"export", "--stop", "vm"}}},
   };
 }
 
