@@ -73,7 +73,7 @@ Json job_json(const JobStatus& s) {
       {"overdue", s.overdue},
       {"last_backup", nullptr},
       {"last_run", nullptr},
-      // A paused job has no next time (the epoch): null, not 1970.
+      // A paused job and a running backup have no next time (the epoch): null, not 1970.
       {"next_time", s.next_time == TimePoint{} ? Json(nullptr) : Json(format_iso8601(s.next_time))},
       {"next_tags", tags_json(s.next_tags)},
       {"consecutive_failures", s.consecutive_failures},
@@ -89,7 +89,18 @@ Json job_json(const JobStatus& s) {
                             {"trust", to_string(r.trust)}};
   }
   if (s.last_run) j["last_run"] = run_json(*s.last_run);
+  if (s.running_since) j["running_since"] = format_iso8601(*s.running_since);
+  if (s.progress) j["progress"] = progress_json(*s.progress);
   return j;
+}
+
+Json progress_json(const ProgressSample& p) {
+  const auto eta = progress_eta(p);
+  return Json{{"done", p.done},
+              {"total", p.total},
+              {"elapsed", p.elapsed},
+              {"rate", progress_rate(p)},
+              {"eta", eta ? Json(*eta) : Json(nullptr)}};
 }
 
 Json status_json(const std::vector<JobStatus>& jobs, const std::vector<std::string>& orphans,

@@ -17,6 +17,9 @@ namespace backy {
 
 protocol::Json job_json(const JobStatus& s);
 protocol::Json revision_json(const Revision& r);
+// {"done": bytes, "total": bytes (0: not known yet), "elapsed": s, "rate": bytes/s,
+//  "eta": s or null}: a running backup in `status` and in run --wait's progress lines.
+protocol::Json progress_json(const ProgressSample& p);
 // The `status` result: jobs, a summary, and the orphaned job directories.
 protocol::Json status_json(const std::vector<JobStatus>& jobs,
                            const std::vector<std::string>& orphans, int running, int queued,

@@ -55,6 +55,8 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
   struct Options {
     // The log level came from the command line: reloads leave it alone.
     bool log_level_fixed = false;
+    // How often a running backup logs its progress.
+    std::chrono::seconds progress_log_every{30};
   };
 
   Scheduler(boost::asio::io_context& io, Config config, WorkerPool& pool, Notifier& notifier,
@@ -129,6 +131,9 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
     WorkerPool::TaskId task_id = 0;
     uint64_t task_seq = 0;
     bool task_started = false;
+    // The running backup's progress (its worker writes, status reads) and start.
+    std::shared_ptr<ProgressMeter> progress;
+    std::optional<TimePoint> running_since;
     // The backup that runs (task == backup) or waits (backup_pending).
     bool backup_pending = false;
     TimePoint backup_due{};
