@@ -17,6 +17,7 @@
 #include "args.h"
 #include "client.h"
 #include "completion.h"
+#include "progress_line.h"
 #include "render.h"
 #include "restore_writer.h"
 #include "util/error.h"
@@ -109,12 +110,15 @@ int main(int argc, char** argv) {
   const bool long_running = backy::ctl::waits_long(inv.request);
   try {
     const std::string socket = backy::ctl::socket_path(inv);
+    // Cleared before anything else is printed (and by its destructor on the way out).
+    backy::ctl::ProgressLine line(std::cerr, ::isatty(STDERR_FILENO));
     auto progress = [&](const Json& p) {
-      std::cerr << backy::ctl::render_progress(cmd, p) << std::endl;
+      line.show(backy::ctl::render_progress(cmd, p), backy::ctl::is_progress_figure(p));
     };
     backy::UniqueFd image;
     backy::protocol::Reply reply =
         backy::ctl::call(socket, inv.request, long_running ? 0 : 120, progress, &image);
+    line.clear();
     if (!reply.ok) {
       const auto& e = *reply.error;
       if (health) return health_unreachable(inv, "daemon error: " + e.message, 3);
@@ -127,7 +131,9 @@ int main(int argc, char** argv) {
                                      reply.body.value("base_dir", "")};
       try {
         backy::ctl::write_restore(image.get(), order, progress);
+        line.clear();
       } catch (const backy::Cancelled&) {
+        line.clear();
         const int sig = backy::ctl::restore_stop_signal();
         std::cerr << "backyctl: restore interrupted (" << ::strsignal(sig)
                   << "); the partial target was removed\n";

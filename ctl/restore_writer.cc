@@ -10,6 +10,7 @@
 
 #include "restore/restore.h"
 #include "util/error.h"
+#include "util/progress.h"
 
 namespace backy::ctl {
 
@@ -63,13 +64,19 @@ void write_restore(int image, const RestoreOrder& order,
   options.refuse_inside = order.base_dir;
   auto target = open_file_target(order.target, order.size, order.force, options);
   auto last = std::chrono::steady_clock::time_point{};
+  ProgressMeter meter;
+  meter.start();
   RestoreProgress report;
   if (progress && order.target != "-") {
     report = [&](uint64_t done, uint64_t total) {
       auto now = std::chrono::steady_clock::now();
       if (done < total && now - last < std::chrono::seconds(1)) return;
       last = now;
-      progress({{"uuid", order.uuid}, {"done", done}, {"total", total}});
+      meter.set(done, total);
+      progress({{"uuid", order.uuid},
+                {"done", done},
+                {"total", total},
+                {"elapsed", meter.sample().elapsed}});
     };
   }
   // On any exception (Cancelled included) `target` dies unfinished and removes its temp file.

@@ -21,6 +21,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -70,6 +71,9 @@ struct Executors {
   std::function<void(std::function<void()>)> read;
   // Runs a task on the io_context thread.
   std::function<void(std::function<void()>)> loop;
+  // Runs a task on the io_context thread after a delay (run --wait's progress lines). Empty:
+  // no such lines.
+  std::function<void(std::chrono::milliseconds, std::function<void()>)> after;
 };
 
 class CommandHandler {
@@ -126,6 +130,8 @@ class CommandHandler {
   JobScheduler& scheduler_;
   spdlog::logger& log_;
   Executors executors_;
+  // Dies with this object: what the delayed tasks (Executors::after) check before using it.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   // Health's per-job revision scan, shared with the reader threads (hence the mutex).
   struct Cache;
   std::shared_ptr<Cache> cache_;
