@@ -191,7 +191,9 @@ ProgressSample progress_sample(const Json& p) {
 }
 
 bool is_progress_figure(const Json& p) {
-  return p.contains("done");
+  if (!p.contains("done") || !p["done"].is_number()) return false;
+  // The last figure (all done) is an event: a log shows that the work completed.
+  return !p.contains("total") || !p["total"].is_number() || p["done"] < p["total"];
 }
 
 std::string render_progress(const std::string& cmd, const Json& p) {

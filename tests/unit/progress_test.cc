@@ -66,6 +66,7 @@ TEST_CASE("backyctl progress: run events and figures, a run's end left to the an
             {{"uuid", "0123456789abcdef"}, {"done", 1 << 20}, {"total", 4 << 20}, {"elapsed", 1}})
             .find("25% (1.0 MiB of 4.0 MiB), 1.0 MiB/s, 3.0 s left") != std::string::npos);
   CHECK(ctl::is_progress_figure({{"done", 1}, {"total", 2}}));
+  CHECK_FALSE(ctl::is_progress_figure({{"done", 2}, {"total", 2}}));  // the end always shows
   CHECK_FALSE(ctl::is_progress_figure({{"event", "queued"}}));
 }
 
