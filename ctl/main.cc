@@ -21,6 +21,7 @@
 #include "clone_writer.h"
 #include "completion.h"
 #include "mount_client.h"
+#include "progress_line.h"
 #include "render.h"
 #include "restore_writer.h"
 #include "util/error.h"
@@ -113,8 +114,10 @@ int main(int argc, char** argv) {
   const bool long_running = backy::ctl::waits_long(inv.request);
   try {
     const std::string socket = backy::ctl::socket_path(inv);
+    // Cleared before anything else is printed (and by its destructor on the way out).
+    backy::ctl::ProgressLine line(std::cerr, ::isatty(STDERR_FILENO));
     auto progress = [&](const Json& p) {
-      std::cerr << backy::ctl::render_progress(cmd, p) << std::endl;
+      line.show(backy::ctl::render_progress(cmd, p), backy::ctl::is_progress_figure(p));
     };
     backy::UniqueFd image;
     backy::protocol::Reply reply;
@@ -126,6 +129,7 @@ int main(int argc, char** argv) {
       reply = backy::ctl::mounts(socket, inv.request);
     else
       reply = backy::ctl::call(socket, inv.request, long_running ? 0 : 120, progress, &image);
+    line.clear();
     if (!reply.ok) {
       const auto& e = *reply.error;
       if (health) return health_unreachable(inv, "daemon error: " + e.message, 3);
@@ -138,7 +142,9 @@ int main(int argc, char** argv) {
                                      reply.body.value("base_dir", "")};
       try {
         backy::ctl::write_restore(image.get(), order, progress);
+        line.clear();
       } catch (const backy::Cancelled&) {
+        line.clear();
         const int sig = backy::ctl::restore_stop_signal();
         std::cerr << "backyctl: restore interrupted (" << ::strsignal(sig)
                   << "); the partial target was removed\n";

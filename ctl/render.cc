@@ -5,6 +5,7 @@
 #include <sstream>
 #include <vector>
 
+#include "util/progress.h"
 #include "util/text.h"
 #include "util/uuid.h"
 
@@ -54,6 +55,12 @@ int status_table(const Json& r, std::ostream& out) {
                     join(j["next_tags"])});
   }
   table(out, rows);
+  for (const auto& j : r["jobs"])
+    if (j.contains("running_since")) {
+      out << j.value("job", "") << ": running since " << short_time(j.value("running_since", ""));
+      if (j.contains("progress")) out << ", " << describe_progress(progress_sample(j["progress"]));
+      out << '\n';
+    }
   const Json& s = r["summary"];
   out << count(s.value("jobs", 0), "job") << ": " << s.value("running", 0) << " running, "
       << s.value("queued", 0) << " queued, " << s.value("failed", 0) << " failed, "
@@ -114,6 +121,8 @@ int per_job(const Json& r, std::ostream& out, const char* verb) {
     } else if (j.contains("uuid")) {
       out << "finished, revision " << j["uuid"].get<std::string>() << " ("
           << human_duration(j.value("duration", 0.0)) << ")\n";
+    } else if (j.contains("already")) {
+      out << "already " << j["already"].get<std::string>() << '\n';
     } else {
       out << verb << '\n';
     }
@@ -236,25 +245,39 @@ int render(const std::string& cmd, const Json& r, std::ostream& out) {
   return exit_code(cmd, r);
 }
 
+ProgressSample progress_sample(const Json& p) {
+  ProgressSample s;
+  s.done = p.value("done", uint64_t{0});
+  s.total = p.value("total", uint64_t{0});
+  s.elapsed = p.value("elapsed", 0.0);
+  return s;
+}
+
+bool is_progress_figure(const Json& p) {
+  if (!p.contains("done") || !p["done"].is_number()) return false;
+  // The last figure (all done) is an event: a log shows that the work completed.
+  return !p.contains("total") || !p["total"].is_number() || p["done"] < p["total"];
+}
+
 std::string render_progress(const std::string& cmd, const Json& p) {
   std::ostringstream o;
   if (cmd == "run") {
-    o << p.value("job", "") << ": " << p.value("event", "");
-    if (p.value("event", "") == "finished") {
-      if (p.value("ok", false))
-        o << ", revision " << p.value("uuid", "") << " ("
-          << human_duration(p.value("duration", 0.0)) << ")";
-      else
-        o << " with an error: " << p.value("error", "");
-    }
-  } else if (p.contains("total") && p.contains("done")) {
-    const double total = p["total"].get<double>(), done = p["done"].get<double>();
-    o << cmd << ' ' << p.value("uuid", "") << ": ";
-    if (cmd == "restore")
-      o << std::fixed << std::setprecision(0) << (total > 0 ? 100 * done / total : 100) << "% ("
-        << human_bytes(done) << " of " << human_bytes(total) << ")";
+    const std::string event = p.value("event", "");
+    // A run's end is printed once, by the answer (render()), not as progress as well.
+    if (event == "finished") return "";
+    o << p.value("job", "") << ": ";
+    if (event == "progress")
+      o << describe_progress(progress_sample(p));
+    else if (event == "already")
+      o << "already " << p.value("state", "") << ", waiting for that run";
     else
-      o << "revision " << done + 1 << " of " << total;
+      o << event;
+  } else if (p.contains("total") && p.contains("done")) {
+    o << cmd << ' ' << short_uuid(p.value("uuid", "")) << ": ";
+    if (cmd == "restore")
+      o << describe_progress(progress_sample(p));
+    else
+      o << "revision " << p["done"].get<double>() + 1 << " of " << p["total"].get<double>();
   } else {
     o << p.dump();
   }

@@ -7,12 +7,19 @@
 #include <string>
 
 #include "protocol/message.h"
+#include "util/progress.h"
 
 namespace backy::ctl {
 
 int render(const std::string& command, const protocol::Json& result, std::ostream& out);
-// A progress line of a long command, for stderr.
+// A progress line of a long command, for stderr; empty when there is nothing to show (a run's
+// end: the answer shows it).
 std::string render_progress(const std::string& command, const protocol::Json& progress);
+// Whether a progress line carries figures (done < total) of work under way, which may be left
+// out of a plain output, rather than an event (queued, already running, all done).
+bool is_progress_figure(const protocol::Json& progress);
+// The figures of a progress line or of a running job's "progress" in `status`.
+ProgressSample progress_sample(const protocol::Json& progress);
 // The exit code of a `--json` answer (the same rules, without the text).
 int exit_code(const std::string& command, const protocol::Json& result);
 

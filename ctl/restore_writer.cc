@@ -11,6 +11,7 @@
 
 #include "restore/restore.h"
 #include "util/error.h"
+#include "util/progress.h"
 
 namespace backy::ctl {
 
@@ -68,13 +69,19 @@ bool write_restore(int image, const RestoreOrder& order,
     return true;
   }
   auto last = std::chrono::steady_clock::time_point{};
+  ProgressMeter meter;
+  meter.start();
   RestoreProgress report;
   if (progress && order.target != "-") {
     report = [&](uint64_t done, uint64_t total) {
       auto now = std::chrono::steady_clock::now();
       if (done < total && now - last < std::chrono::seconds(1)) return;
       last = now;
-      progress({{"uuid", order.uuid}, {"done", done}, {"total", total}});
+      meter.set(done, total);
+      progress({{"uuid", order.uuid},
+                {"done", done},
+                {"total", total},
+                {"elapsed", meter.sample().elapsed}});
     };
   }
   // The revision is read once: O_DIRECT, where its filesystem has it, spares the page cache and

@@ -16,7 +16,8 @@ namespace backy {
 
 BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, SourceFactory& sources,
                                  const std::set<std::string>& tags, const spdlog::logger& log,
-                                 std::stop_token stop, const HeldRevisions& held) {
+                                 std::stop_token stop, const HeldRevisions& held,
+                                 const BackupTaskProgress& progress) {
   BackupTaskResult result;
   RunOutcome& out = result.outcome;
   out.tags = tags;
@@ -27,13 +28,29 @@ BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, Sou
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
+  // The meter runs on its own, so that a stand-in (progress.meter null) still logs.
+  ProgressMeter own;
+  ProgressMeter& meter = progress.meter ? *progress.meter : own;
+  meter.start();
+  auto last_log = std::chrono::steady_clock::now();
+  auto publish = [&](uint64_t done, uint64_t total) {
+    meter.set(done, total);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_log < progress.log_every || done >= total) return;
+    last_log = now;
+    jlog->info("progress: {}", describe_progress(meter.sample()));
+  };
   try {
-    BackupResult r = backup_job(config, job, sources, tags, *jlog, stop, {}, held);
+    BackupResult r = backup_job(config, job, sources, tags, *jlog, stop, publish, held);
     out.ok = true;
     out.uuid = r.revision.uuid;
     out.warnings = r.warnings;
     out.duration = elapsed();
-    jlog->info("run ok: revision {} in {}{}", out.uuid, human_duration(out.duration),
+    const RevisionStats& st = r.revision.stats;
+    jlog->info("run ok: revision {}, {} image, {} read at {}/s, {} written, in {}{}", out.uuid,
+               human_bytes(double(r.revision.size)), human_bytes(double(st.bytes_read)),
+               human_bytes(out.duration > 0 ? double(st.bytes_read) / out.duration : 0),
+               human_bytes(double(st.bytes_written)), human_duration(out.duration),
                r.reflinked ? "" : " (no reflinks: the image is a full copy)");
   } catch (const Cancelled&) {
     result.cancelled = true;

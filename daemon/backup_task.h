@@ -1,15 +1,17 @@
 // backup_task: what a worker thread does for one backup of a job in the daemon.
 //
 //   backup_job() (lock, source, run, commit; cancelled through `stop`), its start and outcome
-//   logged with the job's logger; then the job's revisions reread, so the scheduler plans with
-//   what is on disk now (including whatever expiry did); then, after a successful run, the
-//   backup-completed-callback with that revision list.
+//   logged with the job's logger, its progress published in `progress` (read by `status` on the
+//   io thread) and logged every `log_every` (done/total, rate, ETA); then the job's revisions
+//   reread, so the scheduler plans with what is on disk now (including whatever expiry did); then,
+//   after a successful run, the backup-completed-callback with that revision list.
 //
 // Blocking; runs on a WorkerPool thread, never on the io_context thread. Touches no scheduler
 // state: the result goes back to the io thread as a value. read_history() is shared with the
 // scheduler's startup scan.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -21,6 +23,7 @@
 #include "config/config.h"
 #include "job_scheduler.h"
 #include "source/source_factory.h"
+#include "util/progress.h"
 
 namespace spdlog {
 class logger;
@@ -34,11 +37,18 @@ struct BackupTaskResult {
   std::optional<std::vector<Revision>> history;  // the job's revisions after the run
 };
 
+// Where a running backup shows how far it got.
+struct BackupTaskProgress {
+  ProgressMeter* meter = nullptr;      // started and updated by the task; may be null
+  std::chrono::seconds log_every{30};  // a progress line in the log at most this often
+};
+
 // `config` is the snapshot the task was queued with; `log` the daemon's logger.
 // `held`: revisions expiry must keep (the NBD exports; job_backup.h).
 BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, SourceFactory& sources,
                                  const std::set<std::string>& tags, const spdlog::logger& log,
-                                 std::stop_token stop, const HeldRevisions& held = {});
+                                 std::stop_token stop, const HeldRevisions& held = {},
+                                 const BackupTaskProgress& progress = {});
 
 // A job's complete revisions, oldest first; unreadable .rev files are logged and skipped.
 std::vector<Revision> read_history(const std::filesystem::path& job_dir, spdlog::logger& log);

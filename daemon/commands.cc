@@ -267,27 +267,71 @@ void CommandHandler::write_metrics_file() {
   });
 }
 
+namespace {
+
+// What a `run --wait` follows: one slot per job (its answer), the runs still to end.
+struct RunWait {
+  Json results = Json::array();
+  std::vector<std::string> jobs;  // by slot
+  std::vector<bool> ended;        // by slot
+  size_t pending = 0;
+  bool over = false;  // answered, or the client went away: no more progress lines
+};
+
+// How often run --wait tells the client how its running jobs get on (backyctl shows each on a
+// terminal, and every few seconds otherwise).
+constexpr std::chrono::milliseconds kRunProgressEvery{1000};
+
+// Every kRunProgressEvery until the wait is over: a progress line per job of `wait` whose backup
+// is running. `alive` dies with the CommandHandler, whose scheduler this reads.
+void follow_runs(JobScheduler& scheduler, const Executors& executors, std::weak_ptr<void> alive,
+                 std::shared_ptr<RunWait> wait, std::shared_ptr<Responder> out) {
+  if (!executors.after) return;
+  executors.after(kRunProgressEvery, [&scheduler, executors, alive, wait, out] {
+    if (wait->over || !alive.lock()) return;
+    for (size_t i = 0; i < wait->jobs.size(); ++i) {
+      if (wait->ended[i]) continue;
+      const auto st = scheduler.status(wait->jobs[i]);
+      if (!st || !st->progress || !st->running_since) continue;
+      Json p = progress_json(*st->progress);
+      p["event"] = "progress";
+      p["job"] = wait->jobs[i];
+      p["running_since"] = format_iso8601(*st->running_since);
+      out->progress(p);
+    }
+    follow_runs(scheduler, executors, alive, wait, out);
+  });
+}
+
+}  // namespace
+
 void CommandHandler::run(const Json& args, Out out) {
-  const auto jobs = json_strings(args["jobs"]);
-  for (const auto& j : jobs)
-    if (!scheduler_.status(j))
-      return out->error({ErrorCode::not_found, "no job named \"" + j + "\""});
+  std::vector<std::string> jobs;
+  if (args.value("all", false)) {
+    for (const auto& s : scheduler_.status()) jobs.push_back(s.name);
+    if (jobs.empty()) return out->result({{"jobs", Json::array()}});
+  } else {
+    jobs = json_strings(args["jobs"]);
+    for (const auto& j : jobs)
+      if (!scheduler_.status(j))
+        return out->error({ErrorCode::not_found, "no job named \"" + j + "\""});
+  }
   std::set<std::string> tags;
   for (const auto& t : json_strings(args.value("tags", Json::array()))) tags.insert(t);
   const bool wait = args.value("wait", false);
 
-  // With --wait the answer comes when the last started job ends; `pending` counts them.
-  struct Progress {
-    Json results = Json::array();
-    size_t pending = 0;
-  };
-  auto state = std::make_shared<Progress>();
+  // With --wait the answer comes when the last run ends; `pending` counts them. A job whose
+  // backup is already queued or running gets no second one: the caller follows that one.
+  auto state = std::make_shared<RunWait>();
   size_t refused = 0;
   for (const auto& job : jobs) {
     const size_t index = state->results.size();
     state->results.push_back({{"job", job}});
+    state->jobs.push_back(job);
+    state->ended.push_back(false);
     auto done = [state, index, out, wait, job](const RunOutcome& r) {
-      if (!wait) return;
+      if (!wait || state->ended[index]) return;
+      state->ended[index] = true;
       Json& slot = state->results[index];
       slot["ok"] = r.ok;
       slot["duration"] = r.duration;
@@ -302,23 +346,39 @@ void CommandHandler::run(const Json& args, Out out) {
                      {"uuid", r.uuid},
                      {"error", r.error},
                      {"duration", r.duration}});
-      if (--state->pending == 0) out->result({{"jobs", state->results}});
+      if (--state->pending == 0) {
+        state->over = true;
+        out->result({{"jobs", state->results}});
+      }
     };
+    const auto before = scheduler_.status(job);
+    const char* already = !before                             ? nullptr
+                          : before->running_since             ? "running"
+                          : before->state == JobState::queued ? "queued"
+                                                              : nullptr;
     if (auto err = scheduler_.run_now(job, tags, done)) {
       ++refused;
       state->results[index]["ok"] = false;
       state->results[index]["error"] = *err;
       continue;
     }
-    state->results[index]["queued"] = true;
+    if (already)
+      state->results[index]["already"] = already;
+    else
+      state->results[index]["queued"] = true;
     ++state->pending;
-    if (wait) out->progress({{"event", "queued"}, {"job", job}});
+    if (wait && already)
+      out->progress({{"event", "already"}, {"job", job}, {"state", already}});
+    else if (wait)
+      out->progress({{"event", "queued"}, {"job", job}});
   }
   if (refused == jobs.size()) {
     std::string why = state->results[0]["error"];
     return out->error({ErrorCode::conflict, jobs.size() == 1 ? why : "no job was started: " + why});
   }
-  if (!wait || state->pending == 0) out->result({{"jobs", state->results}});
+  if (!wait || state->pending == 0) return out->result({{"jobs", state->results}});
+  out->on_hangup([state] { state->over = true; });
+  follow_runs(scheduler_, executors_, alive_, state, out);
 }
 
 void CommandHandler::pause_resume(bool pause, const Json& args, Out out) {

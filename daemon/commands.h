@@ -21,6 +21,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -80,6 +81,9 @@ struct Executors {
   std::function<void(std::function<void()>)> read;
   // Runs a task on the io_context thread.
   std::function<void(std::function<void()>)> loop;
+  // Runs a task on the io_context thread after a delay (run --wait's progress lines). Empty:
+  // no such lines.
+  std::function<void(std::chrono::milliseconds, std::function<void()>)> after;
 };
 
 class Exports;
@@ -159,6 +163,8 @@ class CommandHandler {
   std::string requester_;
   Executors executors_;
   Exports* exports_;
+  // Dies with this object: what the delayed tasks (Executors::after) check before using it.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   // Health's per-job revision scan, shared with the reader threads (hence the mutex).
   struct Cache;
   std::shared_ptr<Cache> cache_;

@@ -24,6 +24,7 @@
 #include "source/source_factory.h"
 #include "store/block_sums.h"
 #include "util/error.h"
+#include "util/progress.h"
 #include "util/text.h"
 #include "util/time.h"
 #include "util/uuid.h"
@@ -61,16 +62,20 @@ Revision find_or_refuse(const Repository& repo, const std::string& spec) {
 // Calls `report` at most about once a second, and for the last byte.
 class ProgressThrottle {
  public:
-  explicit ProgressThrottle(std::function<void(Json)> report) : report_(std::move(report)) {}
+  explicit ProgressThrottle(std::function<void(Json)> report) : report_(std::move(report)) {
+    meter_.start();
+  }
   void operator()(uint64_t done, uint64_t total) {
     auto now = std::chrono::steady_clock::now();
     if (done < total && now - last_ < std::chrono::seconds(1)) return;
     last_ = now;
-    report_({{"done", done}, {"total", total}});
+    meter_.set(done, total);
+    report_({{"done", done}, {"total", total}, {"elapsed", meter_.sample().elapsed}});
   }
 
  private:
   std::function<void(Json)> report_;
+  ProgressMeter meter_;
   std::chrono::steady_clock::time_point last_{};
 };
 

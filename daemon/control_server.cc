@@ -292,10 +292,16 @@ ControlServer::ControlServer(asio::io_context& io, JobScheduler& scheduler, cons
       acceptor_(io),
       metrics_timer_(io),
       accept_retry_(io),
-      commands_(scheduler, log,
-                Executors{[this](std::function<void()> f) { asio::post(readers_, std::move(f)); },
-                          [&io](std::function<void()> f) { asio::post(io, std::move(f)); }},
-                exports) {}
+      commands_(
+          scheduler, log,
+          Executors{[this](std::function<void()> f) { asio::post(readers_, std::move(f)); },
+                    [&io](std::function<void()> f) { asio::post(io, std::move(f)); },
+                    [&io](std::chrono::milliseconds delay, std::function<void()> f) {
+                      auto t = std::make_shared<asio::steady_timer>(io, delay);
+                      t->async_wait([t, f = std::move(f)](const boost::system::error_code& ec) {
+                        if (!ec) f();
+                      });
+                    }}) {}
 
 ControlServer::~ControlServer() {
   stop();

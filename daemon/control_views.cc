@@ -75,7 +75,7 @@ Json job_json(const JobStatus& s) {
       {"overdue", s.overdue},
       {"last_backup", nullptr},
       {"last_run", nullptr},
-      // A paused job has no next time (the epoch): null, not 1970.
+      // A paused job and a running backup have no next time (the epoch): null, not 1970.
       {"next_time", s.next_time == TimePoint{} ? Json(nullptr) : Json(format_iso8601(s.next_time))},
       {"next_tags", tags_json(s.next_tags)},
       {"consecutive_failures", s.consecutive_failures},
@@ -91,11 +91,22 @@ Json job_json(const JobStatus& s) {
                             {"trust", to_string(r.trust)}};
   }
   if (s.last_run) j["last_run"] = run_json(*s.last_run);
+  if (s.running_since) j["running_since"] = format_iso8601(*s.running_since);
+  if (s.progress) j["progress"] = progress_json(*s.progress);
   j["pause"] = s.pause ? Json{{"by", s.pause->by},
                               {"since", format_iso8601(s.pause->since)},
                               {"reason", s.pause->reason}}
                        : Json(nullptr);
   return j;
+}
+
+Json progress_json(const ProgressSample& p) {
+  const auto eta = progress_eta(p);
+  return Json{{"done", p.done},
+              {"total", p.total},
+              {"elapsed", p.elapsed},
+              {"rate", progress_rate(p)},
+              {"eta", eta ? Json(*eta) : Json(nullptr)}};
 }
 
 Json space_json(const std::string& base_dir, const std::optional<FsSpace>& space) {

@@ -18,6 +18,9 @@ namespace backy {
 
 protocol::Json job_json(const JobStatus& s);
 protocol::Json revision_json(const Revision& r);
+// {"done": bytes, "total": bytes (0: not known yet), "elapsed": s, "rate": bytes/s,
+//  "eta": s or null}: a running backup in `status` and in run --wait's progress lines.
+protocol::Json progress_json(const ProgressSample& p);
 // base-dir's free space and inodes as status shows them: {"path", "free_bytes", "total_bytes",
 // "free_inodes", "total_inodes", "free_percent", "free_inode_percent"}; null when unknown.
 protocol::Json space_json(const std::string& base_dir, const std::optional<FsSpace>& space);

@@ -23,6 +23,7 @@
 #include "config/config.h"
 #include "repo/pause_note.h"
 #include "repo/revision.h"
+#include "util/progress.h"
 #include "util/time.h"
 
 namespace backy {
@@ -51,6 +52,11 @@ struct JobStatus {
   bool overdue = false;                 // SLA: newest revision older than 1.5 x smallest interval
   std::optional<Revision> last_backup;  // newest complete revision
   std::optional<RunOutcome> last_run;   // the most recent run of this daemon, ok or not
+  // While a backup of the job runs: since when, and how far it got (util/progress.h).
+  std::optional<TimePoint> running_since;
+  std::optional<ProgressSample> progress;
+  // The epoch when there is none: a paused job, and a running backup (the next one is planned
+  // when it ends).
   TimePoint next_time;
   std::set<std::string> next_tags;
   int consecutive_failures = 0;
@@ -80,8 +86,10 @@ class JobScheduler {
   virtual int queued_count() const = 0;
 
   // Queues a backup of `job` now with `tags` (empty: the tags due now, else all schedule tags).
-  // `done` is called on the io_context thread when it ends. Returns an error message instead
-  // when the job does not exist or is already queued/running.
+  // `done` is called on the io_context thread when it ends. When a backup of the job is already
+  // queued or running, no second one is queued: `done` is called when that one ends (status()
+  // says which: state queued, or running_since set). Returns an error message instead when the
+  // job does not exist, or when `tags` are given that the queued or running backup lacks.
   virtual std::optional<std::string> run_now(const std::string& job, std::set<std::string> tags,
                                              std::function<void(const RunOutcome&)> done) = 0;
   // Pauses `job` and records `note` in its directory, so the pause outlasts a restart.

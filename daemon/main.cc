@@ -48,6 +48,16 @@ namespace po = boost::program_options;
 
 namespace {
 
+// How often a running backup logs its progress: 30 s. BACKYD_PROGRESS_LOG_SECONDS (1..3600)
+// overrides it for the tests, which cannot wait half a minute per run; anything else is ignored.
+std::chrono::seconds progress_log_every() {
+  const char* v = std::getenv("BACKYD_PROGRESS_LOG_SECONDS");
+  char* end = nullptr;
+  const long n = v ? std::strtol(v, &end, 10) : 0;
+  if (!v || end == v || *end != '\0' || n < 1 || n > 3600) return std::chrono::seconds(30);
+  return std::chrono::seconds(n);
+}
+
 // The long-running daemon. Returns the exit code.
 int run_daemon(backy::Config config, std::shared_ptr<spdlog::logger> log, bool level_fixed,
                std::chrono::seconds stop_timeout) {
@@ -96,7 +106,8 @@ int run_daemon(backy::Config config, std::shared_ptr<spdlog::logger> log, bool l
       io, std::move(config), pool, notifier, log, backy::make_source_factory,
       backy::Scheduler::Options{
           .log_level_fixed = level_fixed,
-          .held = [&exports](const std::string& job) { return exports.holds(job); }});
+          .held = [&exports](const std::string& job) { return exports.holds(job); },
+          .progress_log_every = progress_log_every()});
   // The control socket opens before the first backup can start: a daemon that cannot serve it
   // (path not creatable, another daemon listening) exits before doing anything.
   backy::ControlServer control(io, *scheduler, scheduler->config(), *log, listen_fd, {}, &exports);

@@ -144,16 +144,19 @@ void Scheduler::submit_backup(Job& job) {
   job.task = TaskKind::backup;
   job.task_started = false;
   job.task_seq = job.seq;
+  job.progress = std::make_shared<ProgressMeter>();
+  job.running_since.reset();
   auto run = std::make_shared<BackupTaskResult>();
   const std::string name = job.config.name;
   const uint64_t seq = job.task_seq;
   auto work = [self = weak(), &io = io_, cfg = snapshot_, jc = job.config, tags = job.backup_tags,
-               sources = sources_, log = log_, held = options_.held, run, name,
-               seq](std::stop_token stop) {
+               sources = sources_, log = log_, held = options_.held, run, name, seq,
+               meter = job.progress,
+               log_every = options_.progress_log_every](std::stop_token stop) {
     boost::asio::post(io, [self, name, seq] {
       if (auto s = self.lock()) s->on_started(name, seq);
     });
-    *run = run_backup_task(*cfg, jc, *sources, tags, *log, stop, held);
+    *run = run_backup_task(*cfg, jc, *sources, tags, *log, stop, held, {meter.get(), log_every});
   };
   auto done = [self = weak(), run, name, seq](bool ran) {
     if (auto s = self.lock()) s->on_backup_done(name, seq, *run, ran);
@@ -198,6 +201,7 @@ void Scheduler::on_started(const std::string& name, uint64_t seq) {
   auto it = jobs_.find(name);
   if (it == jobs_.end() || it->second.task_seq != seq || it->second.task == TaskKind::none) return;
   it->second.task_started = true;
+  if (it->second.task == TaskKind::backup) it->second.running_since = Clock::now();
   status_changed();
 }
 
@@ -211,6 +215,8 @@ void Scheduler::on_backup_done(const std::string& name, uint64_t seq, BackupTask
   }
   Job& job = it->second;
   job.task = TaskKind::none;
+  job.progress.reset();
+  job.running_since.reset();
   std::vector<Waiter> waiters;
   if (!ran) {
     // Cancelled before it started: by a reload that changed the job (it goes back to pending,
@@ -300,8 +306,17 @@ std::optional<std::string> Scheduler::run_now(const std::string& name, std::set<
   auto it = jobs_.find(name);
   if (it == jobs_.end() || it->second.removed) return "no job named '" + name + "'";
   Job& job = it->second;
-  if (job.task == TaskKind::backup || job.backup_pending)
-    return "job " + name + " is already " + (job.task_started ? "running" : "queued");
+  if (job.task == TaskKind::backup || job.backup_pending) {
+    // One backup at a time: the caller waits for the one that is already coming, which must
+    // carry the tags asked for.
+    const bool running = job.task == TaskKind::backup && job.task_started;
+    for (const auto& t : tags)
+      if (!job.backup_tags.count(t))
+        return "job " + name + " is already " + (running ? "running" : "queued") + " without tag " +
+               t + " (tags " + join_tags(job.backup_tags) + "); ask again when it ends";
+    if (done) job.waiters.push_back(std::move(done));
+    return std::nullopt;
+  }
   const Schedule& schedule = schedule_of(job);
   const TimePoint now = Clock::now();
   if (tags.empty()) {

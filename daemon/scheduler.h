@@ -57,6 +57,8 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
     bool log_level_fixed = false;
     // Revisions held outside the job directories (the NBD exports): expiry keeps them.
     HeldRevisions held;
+    // How often a running backup logs its progress.
+    std::chrono::seconds progress_log_every{30};
   };
 
   Scheduler(boost::asio::io_context& io, Config config, WorkerPool& pool, Notifier& notifier,
@@ -132,6 +134,9 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
     WorkerPool::TaskId task_id = 0;
     uint64_t task_seq = 0;
     bool task_started = false;
+    // The running backup's progress (its worker writes, status reads) and start.
+    std::shared_ptr<ProgressMeter> progress;
+    std::optional<TimePoint> running_since;
     // The backup that runs (task == backup) or waits (backup_pending).
     bool backup_pending = false;
     TimePoint backup_due{};

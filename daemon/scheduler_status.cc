@@ -77,7 +77,11 @@ JobStatus Scheduler::status_of(const Job& job, TimePoint now) const {
   st.overdue = is_overdue(schedule_of(job), now, newest, job.first_seen);
   st.last_run = job.last_run;
   st.pause = job.pause;
-  if (job.next) {
+  if (job.task == TaskKind::backup && job.task_started) {
+    st.running_since = job.running_since;
+    if (job.progress) st.progress = job.progress->sample();
+    st.next_tags = job.backup_tags;  // what the running backup carries; no next time yet
+  } else if (job.next) {
     st.next_time = job.next->time;
     st.next_tags = job.next->tags;
   } else if (job.backup_pending || job.task == TaskKind::backup) {

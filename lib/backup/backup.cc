@@ -12,6 +12,7 @@
 #include "store/image_writer.h"
 #include "util/error.h"
 #include "util/file_io.h"
+#include "util/text.h"
 #include "util/uuid.h"
 
 namespace backy {
@@ -42,6 +43,7 @@ class BackupRun {
     try {
       open();
       read_changes(plan_reads());
+      if (options_.progress) options_.progress(done_, total_);
       image_->finish();
       pending_.save_sums(sums_);
       const uint64_t verified = verify();
@@ -117,7 +119,10 @@ class BackupRun {
   }
 
   void read_changes(const std::vector<uint64_t>& to_read) {
-    total_ = to_read.size() * kBlockSize;
+    // The blocks to read are the progress' whole: an incremental's changed extents and a full
+    // run's allocated data, rounded out to blocks. Known from here on, and published at once.
+    for (uint64_t b : to_read) total_ += sums_.block_length(b);
+    if (options_.progress) options_.progress(0, total_);
     const BlockSink blocks = [this](uint64_t b, std::span<const char> data) {
       apply_block(b, data);
     };
@@ -153,7 +158,7 @@ class BackupRun {
         changed_.push_back(b);
       }
     }
-    progress(data.size());
+    progress(sums_.block_length(b));
   }
 
   // The changed pages of one block (an incremental that knows them): their old content is read
@@ -168,8 +173,8 @@ class BackupRun {
       image_->read(offset, old);
       sum = replace_pages(sum, run.offset / kPageSize, old, run.data);
       written_ += image_->write_over(offset, run.data, old.data());
-      progress(run.data.size());
     }
+    progress(sums_.block_length(b));  // the block is done, however few of its pages changed
     if (sum != sums_.at(b)) {
       sums_.set(b, sum);
       changed_.push_back(b);
@@ -293,8 +298,10 @@ BackupResult run_backup(Repository& repo, const Repository::Lock& lock, Source& 
   result.repaired = std::move(repaired);
   for (const auto& w : result.warnings) log.warn("backup {}: {}", run.uuid(), w);
   const RevisionStats& st = result.revision.stats;
-  log.info("backup {} done: {} bytes read, {} written, {} blocks verified, {:.2f} s", run.uuid(),
-           st.bytes_read, st.bytes_written, st.verified_blocks, st.duration);
+  log.info("backup {} done: {} read ({} B) at {}/s, {} written, {} blocks verified, in {}",
+           run.uuid(), human_bytes(double(st.bytes_read)), st.bytes_read,
+           human_bytes(st.duration > 0 ? double(st.bytes_read) / st.duration : 0),
+           human_bytes(double(st.bytes_written)), st.verified_blocks, human_duration(st.duration));
   return result;
 }
 

@@ -39,7 +39,10 @@ struct BackupOptions {
   bool full_always = false;
   VerifyConfig verify;
   std::function<TimePoint()> now = [] { return Clock::now(); };
-  // Called with the bytes done and the bytes to do, at most a few times a second.
+  // Called on the run's thread with the bytes done and the bytes to do: the blocks the run reads
+  // (an incremental's changed extents, a full run's allocated data, rounded out to blocks). First
+  // with done 0 as soon as the total is known, then at most four times a second, last with
+  // done == total once every block is read.
   std::function<void(uint64_t done, uint64_t total)> progress;
 };
 

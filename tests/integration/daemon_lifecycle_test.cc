@@ -209,7 +209,7 @@ TEST_CASE("daemon: socket activation, the control socket comes from LISTEN_FDS",
         std::string::npos);
   const auto status = run({BACKYCTL_PATH, "-s", activated.string(), "status"});
   CHECK(status.exit_code == 0);
-  CHECK(status.out.find("1 job:") != std::string::npos);
+  CHECK(status.out.find("1 job: ") != std::string::npos);
   CHECK(!std::filesystem::exists(dir / "sock"));
   d.signal(SIGTERM);
   CHECK(d.wait(20) == std::optional<int>(0));

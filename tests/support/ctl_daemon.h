@@ -51,7 +51,8 @@ class CtlDaemon {
   // Waits (at most `seconds`) until `job` has at least `n` revisions.
   bool wait_revisions(const std::string& job, size_t n, double seconds = 30) const;
   // Waits (at most 30 s) until `job`'s run has ended: its revision is committed, and so listed,
-  // before the run reports back, and until then a new `run` is refused as a conflict.
+  // before the run reports back, and until then a new `run` follows that run instead of making
+  // a new revision.
   bool wait_idle(const std::string& job) const;
 
   const std::filesystem::path& dir() const { return dir_; }

@@ -62,7 +62,18 @@ struct Fixture {
   test::FakeScheduler sched;
   std::shared_ptr<spdlog::logger> log =
       std::make_shared<spdlog::logger>("t", std::make_shared<spdlog::sinks::null_sink_mt>());
-  Executors sync{[](std::function<void()> f) { f(); }, [](std::function<void()> f) { f(); }};
+  // Delayed tasks (run --wait's progress ticks) wait here until the test fires them.
+  std::vector<std::function<void()>> timers;
+  Executors sync{[](std::function<void()> f) { f(); }, [](std::function<void()> f) { f(); },
+                 [this](std::chrono::milliseconds, std::function<void()> f) {
+                   timers.push_back(std::move(f));
+                 }};
+  // Runs the delayed tasks due so far (not those they schedule in turn).
+  void tick() {
+    auto due = std::move(timers);
+    timers.clear();
+    for (auto& f : due) f();
+  }
   CommandHandler handler{sched, *log, sync};
 
   Fixture() : dir(make_dir()), sched(dir) {
@@ -186,9 +197,13 @@ TEST_CASE_METHOD(Fixture, "run: unknown jobs, conflicts, tags and --wait", "[con
   CHECK((*queued->result_body)["jobs"][0]["queued"] == true);
   CHECK(sched.run_tags["vm1"] == std::set<std::string>{"manual:x"});
 
-  auto again = call("run", {{"jobs", {"vm1"}}});
-  REQUIRE(again->error_body);
-  CHECK(again->error_body->code == ErrorCode::conflict);
+  auto again = call("run", {{"jobs", {"vm1"}}});  // queued already: success, no second run
+  REQUIRE(again->result_body);
+  CHECK((*again->result_body)["jobs"][0]["already"] == "queued");
+  auto other_tags = call("run", {{"jobs", {"vm1"}}, {"tags", {"manual:y"}}});
+  REQUIRE(other_tags->error_body);
+  CHECK(other_tags->error_body->code == ErrorCode::conflict);
+  CHECK(other_tags->error_body->message.find("manual:y") != std::string::npos);
   sched.finish_run("vm1", true);
 
   auto wait = call("run", {{"jobs", {"vm1", "vm2"}}, {"wait", true}});
@@ -205,6 +220,78 @@ TEST_CASE_METHOD(Fixture, "run: unknown jobs, conflicts, tags and --wait", "[con
   CHECK(jobs[1]["ok"] == false);
   CHECK(jobs[1]["error"] == "source unreachable");
   CHECK(wait->progress_lines.size() == 4);
+}
+
+TEST_CASE_METHOD(Fixture, "run --wait on a running job follows that run, with progress",
+                 "[control]") {
+  sched.job("vm1").state = JobState::running;
+  sched.job("vm1").running_since = Clock::now() - std::chrono::seconds(10);
+  sched.job("vm1").progress = ProgressSample{256 << 20, 1024 << 20, 10};
+  auto wait = call("run", {{"jobs", {"vm1"}}, {"wait", true}});
+  CHECK_FALSE(wait->done());
+  REQUIRE(wait->progress_lines.size() == 1);
+  CHECK(wait->progress_lines[0]["event"] == "already");
+  CHECK(wait->progress_lines[0]["state"] == "running");
+
+  // Each tick: one progress line per running job, with the figures of status.
+  REQUIRE(timers.size() == 1);
+  tick();
+  REQUIRE(wait->progress_lines.size() == 2);
+  const Json& p = wait->progress_lines[1];
+  CHECK(p["event"] == "progress");
+  CHECK(p["job"] == "vm1");
+  CHECK(p["done"] == 256 << 20);
+  CHECK(p["total"] == 1024 << 20);
+  CHECK(p["rate"].get<double>() == Approx(25.6 * 1024 * 1024));
+  CHECK(p["eta"].get<double>() == Approx(30));
+  CHECK(p.contains("running_since"));
+  REQUIRE(timers.size() == 1);  // and the next tick is set
+
+  // A second caller follows the same run; both get its revision.
+  auto second = call("run", {{"jobs", {"vm1"}}, {"wait", true}});
+  sched.finish_run("vm1", true);
+  REQUIRE(wait->result_body);
+  REQUIRE(second->result_body);
+  CHECK((*wait->result_body)["jobs"][0]["uuid"] == "uuid-vm1");
+  CHECK((*second->result_body)["jobs"][0]["uuid"] == "uuid-vm1");
+  tick();  // after the answer: no more lines, no more ticks
+  CHECK(wait->progress_lines.back()["event"] == "finished");
+  CHECK(timers.empty());
+}
+
+TEST_CASE_METHOD(Fixture, "run --all runs every job, --wait follows them all", "[control]") {
+  auto both = call("run", {{"all", true}, {"wait", true}});
+  CHECK(sched.pending_runs.size() == 2);
+  sched.finish_run("vm1", true);
+  CHECK_FALSE(both->done());
+  sched.finish_run("vm2", true);
+  REQUIRE(both->result_body);
+  const Json& jobs = (*both->result_body)["jobs"];
+  REQUIRE(jobs.size() == 2);
+  CHECK(jobs[0]["uuid"] == "uuid-vm1");
+  CHECK(jobs[1]["uuid"] == "uuid-vm2");
+
+  auto bad = call("run", {{"all", true}, {"jobs", {"vm1"}}});
+  REQUIRE(bad->error_body);
+  CHECK(bad->error_body->code == ErrorCode::bad_request);
+}
+
+TEST_CASE("status JSON: a running backup has its start and progress, and no next time",
+          "[control]") {
+  JobStatus s;
+  s.name = "vm1";
+  s.state = JobState::running;
+  s.running_since = Clock::now();
+  s.progress = ProgressSample{50, 200, 5};
+  const Json j = job_json(s);
+  CHECK(j["next_time"].is_null());
+  CHECK(j["running_since"].is_string());
+  CHECK(j["progress"]["done"] == 50);
+  CHECK(j["progress"]["total"] == 200);
+  CHECK(j["progress"]["rate"] == 10.0);
+  CHECK(j["progress"]["eta"] == 15.0);
+  s.progress = ProgressSample{50, 0, 5};  // total not known yet
+  CHECK(job_json(s)["progress"]["eta"].is_null());
 }
 
 TEST_CASE_METHOD(Fixture, "pause and resume, one job or all", "[control]") {

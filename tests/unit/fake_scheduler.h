@@ -54,8 +54,18 @@ class FakeScheduler : public JobScheduler {
   std::optional<std::string> run_now(const std::string& job, std::set<std::string> tags,
                                      std::function<void(const RunOutcome&)> done) override {
     if (!jobs_.count(job)) return "no job " + job;
-    if (jobs_[job].state == JobState::running || jobs_[job].state == JobState::queued)
-      return job + " is already running";
+    if (jobs_[job].state == JobState::running || jobs_[job].state == JobState::queued) {
+      // As the Scheduler: no second run; `done` follows the one that is coming.
+      if (!tags.empty() && tags != run_tags[job])
+        return job + " is already running without " + *tags.begin();
+      auto before = std::move(pending_runs[job]);
+      pending_runs[job] = [before = std::move(before),
+                           done = std::move(done)](const RunOutcome& r) {
+        if (before) before(r);
+        if (done) done(r);
+      };
+      return std::nullopt;
+    }
     jobs_[job].state = JobState::queued;
     run_tags[job] = tags;
     pending_runs[job] = std::move(done);
