@@ -301,7 +301,8 @@ ControlServer::ControlServer(asio::io_context& io, JobScheduler& scheduler, cons
                       t->async_wait([t, f = std::move(f)](const boost::system::error_code& ec) {
                         if (!ec) f();
                       });
-                    }}) {}
+                    }},
+          exports) {}
 
 ControlServer::~ControlServer() {
   stop();
