@@ -7,6 +7,7 @@
 
 #include "util/progress.h"
 #include "util/text.h"
+#include "util/time.h"
 #include "util/uuid.h"
 
 namespace backy::ctl {
@@ -41,18 +42,26 @@ void table(std::ostream& out, const std::vector<std::vector<std::string>>& rows)
   }
 }
 
+// "2026-11-28 08:56:30 (3 h ago)": the time, and how long ago (or how soon) that is.
+std::string time_with_age(const std::string& iso) {
+  const auto t = parse_iso8601(iso);
+  if (!t) return short_time(iso);
+  return short_time(iso) + " (" +
+         relative_time(std::chrono::duration<double>(*t - Clock::now()).count()) + ")";
+}
+
 int status_table(const Json& r, std::ostream& out) {
   std::vector<std::vector<std::string>> rows{{"Job", "State", "SLA", "Last backup (UTC)", "Tags",
                                               "Duration", "Next backup (UTC)", "Next tags"}};
   for (const auto& j : r["jobs"]) {
     const Json& last = j["last_backup"];
-    rows.push_back({j.value("job", ""), j.value("state", ""),
-                    j.value("overdue", false) ? "overdue" : "ok",
-                    last.is_object() ? short_time(last.value("time", "")) : "-",
-                    last.is_object() ? join(last["tags"]) : "-",
-                    last.is_object() ? human_duration(last.value("duration", 0.0)) : "-",
-                    short_time(j["next_time"].is_string() ? j["next_time"].get<std::string>() : ""),
-                    join(j["next_tags"])});
+    rows.push_back(
+        {j.value("job", ""), j.value("state", ""), j.value("overdue", false) ? "overdue" : "ok",
+         last.is_object() ? time_with_age(last.value("time", "")) : "-",
+         last.is_object() ? join(last["tags"]) : "-",
+         last.is_object() ? human_duration(last.value("duration", 0.0)) : "-",
+         j["next_time"].is_string() ? time_with_age(j["next_time"].get<std::string>()) : "-",
+         join(j["next_tags"])});
   }
   table(out, rows);
   for (const auto& j : r["jobs"])
@@ -98,10 +107,10 @@ int status_table(const Json& r, std::ostream& out) {
 
 int job_revisions(const Json& r, std::ostream& out) {
   std::vector<std::vector<std::string>> rows{
-      {"Date (UTC)", "ID", "Size", "Duration", "Tags", "Trust"}};
+      {"Date (UTC)", "ID", "Size", "Written", "Duration", "Tags", "Trust"}};
   for (const auto& v : r["revisions"])
-    rows.push_back({short_time(v.value("time", "")), short_uuid(v.value("uuid", "")),
-                    human_bytes(v.value("bytes_written", 0.0)),
+    rows.push_back({time_with_age(v.value("time", "")), short_uuid(v.value("uuid", "")),
+                    human_bytes(v.value("size", 0.0)), human_bytes(v.value("bytes_written", 0.0)),
                     human_duration(v.value("duration", 0.0)), join(v["tags"]),
                     v.value("trust", "")});
   table(out, rows);
@@ -188,6 +197,8 @@ int render(const std::string& cmd, const Json& r, std::ostream& out) {
   } else if (cmd == "restore") {
     out << "restored revision " << r.value("uuid", "") << " to " << r.value("target", "") << " ("
         << human_bytes(r.value("size", 0.0)) << ")\n";
+  } else if (cmd == "path") {
+    out << r.value("path", "") << '\n';
   } else if (cmd == "scrub") {
     for (const auto& v : r["revisions"]) {
       out << v.value("uuid", "") << ": " << v.value("trust", "");

@@ -71,6 +71,12 @@ BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, Sou
   if (out.ok && !callback.empty() && result.history)
     run_and_log_completion_callback(callback, job.name, *result.history,
                                     config.global.callback_timeout, *jlog, stop);
+  // After every run, failed ones included: the hook for "tell me when a backup fails".
+  if (!config.global.run_callback.empty() && !result.cancelled)
+    run_and_log_callback(
+        "run-callback", config.global.run_callback, job.name,
+        run_outcome_json(job.name, out, result.history.value_or(std::vector<Revision>{})),
+        config.global.callback_timeout, *jlog, stop);
   return result;
 }
 

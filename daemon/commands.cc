@@ -82,23 +82,15 @@ bool is_admin(const Peer& peer, const std::string& admin_group) {
 
 const std::vector<CommandHandler::Binding>& CommandHandler::bindings() {
   static const std::vector<Binding> table{
-      {"version", &CommandHandler::version},
-      {"status", &CommandHandler::status},
-      {"health", &CommandHandler::health},
-      {"metrics", &CommandHandler::metrics},
-      {"run", &CommandHandler::run},
-      {"pause", &CommandHandler::pause},
-      {"resume", &CommandHandler::resume},
-      {"reload", &CommandHandler::reload},
-      {"restore", &CommandHandler::restore},
-      {"scrub", &CommandHandler::scrub},
-      {"forget", &CommandHandler::forget},
-      {"tags", &CommandHandler::tags},
-      {"clone", &CommandHandler::clone},
-      {"mount", &CommandHandler::mount},
-      {"umount", &CommandHandler::umount},
-      {"mounts", &CommandHandler::mounts},
-      {"export", &CommandHandler::export_revision},
+      {"version", &CommandHandler::version}, {"status", &CommandHandler::status},
+      {"health", &CommandHandler::health},   {"metrics", &CommandHandler::metrics},
+      {"run", &CommandHandler::run},         {"pause", &CommandHandler::pause},
+      {"resume", &CommandHandler::resume},   {"reload", &CommandHandler::reload},
+      {"restore", &CommandHandler::restore}, {"path", &CommandHandler::path},
+      {"scrub", &CommandHandler::scrub},     {"forget", &CommandHandler::forget},
+      {"tags", &CommandHandler::tags},       {"clone", &CommandHandler::clone},
+      {"mount", &CommandHandler::mount},     {"umount", &CommandHandler::umount},
+      {"mounts", &CommandHandler::mounts},   {"export", &CommandHandler::export_revision},
   };
   return table;
 }

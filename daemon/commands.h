@@ -135,6 +135,7 @@ class CommandHandler {
   void restore(const protocol::Json& args, Out out);
   void restore_to_rbd(const std::string& job, const std::string& spec, const std::string& target,
                       const RbdImageName& name, Out out);
+  void path(const protocol::Json& args, Out out);
   void scrub(const protocol::Json& args, Out out);
   void forget(const protocol::Json& args, Out out);
   void tags(const protocol::Json& args, Out out);

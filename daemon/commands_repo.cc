@@ -232,6 +232,29 @@ void CommandHandler::restore_to_rbd(const std::string& job, const std::string& s
       out);
 }
 
+void CommandHandler::path(const Json& args, Out out) {
+  const std::string job = args["job"], spec = args["rev"];
+  if (!scheduler_.status(job))
+    return out->error({ErrorCode::not_found, "no job named \"" + job + "\""});
+  // Reads the job directory only: a reader thread, no job lock (as restore's lookup).
+  executors_.read([dir = job_dir(scheduler_.config(), job), spec, out, loop = executors_.loop] {
+    Json result;
+    std::optional<protocol::Error> err;
+    try {
+      const Revision r = find_or_refuse(Repository(dir), spec);
+      result = {{"uuid", r.uuid}, {"path", (dir / r.uuid).string()}, {"size", r.size}};
+    } catch (const Refusal& r) {
+      err = r.error;
+    } catch (const std::exception& e) {
+      err = protocol::Error{ErrorCode::failed, e.what()};
+    }
+    loop([out, result, err] {
+      if (err) return out->error(*err);
+      out->result(result);
+    });
+  });
+}
+
 void CommandHandler::scrub(const Json& args, Out out) {
   const std::string job = args["job"], spec = args.value("rev", "all");
   job_work(

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "util/fd.h"
+#include "util/text.h"
 
 extern char** environ;
 
@@ -141,27 +142,49 @@ CallbackResult run_completion_callback(const std::string& program, const std::st
   return result;
 }
 
+void run_and_log_callback(std::string_view setting, const std::string& program,
+                          const std::string& job, const std::string& input, Seconds timeout,
+                          spdlog::logger& log, std::stop_token stop) {
+  const auto started = SteadyClock::now();
+  CallbackResult r = run_completion_callback(program, job, input, timeout, stop);
+  const double secs = std::chrono::duration<double>(SteadyClock::now() - started).count();
+  while (!r.output.empty() && r.output.back() == '\n') r.output.pop_back();
+  if (!r.output.empty()) log.info("{} output: {}", setting, r.output);
+  if (!r.started)
+    log.warn("{} failed: {}", setting, r.error);
+  else if (r.timed_out)
+    log.warn("{} {} killed after the timeout of {}", setting, program,
+             human_duration(double(timeout.count())));
+  else if (r.stopped)
+    log.warn("{} {} killed: the daemon is stopping", setting, program);
+  else if (r.exit_code != 0)
+    log.warn("{} {} exited with {} after {}", setting, program, r.exit_code, human_duration(secs));
+  else
+    log.info("{} {} done in {}", setting, program, human_duration(secs));
+}
+
 void run_and_log_completion_callback(const std::string& program, const std::string& job,
                                      const std::vector<Revision>& revisions, Seconds timeout,
                                      spdlog::logger& log, std::stop_token stop) {
-  const auto started = SteadyClock::now();
-  CallbackResult r =
-      run_completion_callback(program, job, revisions_json(revisions), timeout, stop);
-  const double secs = std::chrono::duration<double>(SteadyClock::now() - started).count();
-  while (!r.output.empty() && r.output.back() == '\n') r.output.pop_back();
-  if (!r.output.empty()) log.info("backup-completed-callback output: {}", r.output);
-  if (!r.started)
-    log.warn("backup-completed-callback failed: {}", r.error);
-  else if (r.timed_out)
-    log.warn("backup-completed-callback {} killed after the timeout of {}s", program,
-             timeout.count());
-  else if (r.stopped)
-    log.warn("backup-completed-callback {} killed: the daemon is stopping", program);
-  else if (r.exit_code != 0)
-    log.warn("backup-completed-callback {} exited with {} after {:.1f}s", program, r.exit_code,
-             secs);
-  else
-    log.info("backup-completed-callback {} done in {:.1f}s", program, secs);
+  run_and_log_callback("backup-completed-callback", program, job, revisions_json(revisions),
+                       timeout, log, stop);
+}
+
+std::string run_outcome_json(const std::string& job, const RunOutcome& run,
+                             const std::vector<Revision>& revisions) {
+  nlohmann::json out{{"job", job},
+                     {"ok", run.ok},
+                     {"started", format_iso8601(run.started)},
+                     {"duration", run.duration},
+                     {"tags", run.tags}};
+  if (run.ok) {
+    out["uuid"] = run.uuid;
+    out["warnings"] = run.warnings;
+  } else {
+    out["error"] = run.error;
+  }
+  out["revisions"] = nlohmann::json::parse(revisions_json(revisions));
+  return out.dump() + "\n";
 }
 
 std::string revisions_json(const std::vector<Revision>& revisions) {

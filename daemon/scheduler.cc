@@ -95,6 +95,17 @@ void Scheduler::arm(Job& job) {
       });
 }
 
+std::string Scheduler::next_run_text(const Job& job) const {
+  if (job.next) {
+    const double in = std::chrono::duration<double>(job.next->time - Clock::now()).count();
+    return "next try at " + format_iso8601(job.next->time) + " (in " + human_duration(in) +
+           ", tags " + join_tags(job.next->tags) + ")";
+  }
+  if (job.task != TaskKind::none || job.backup_pending) return "a queued run follows";
+  if (job.paused) return "paused: no retry until resumed";
+  return "no further run is scheduled";
+}
+
 void Scheduler::disarm(Job& job) {
   ++job.seq;
   job.next.reset();
@@ -218,6 +229,7 @@ void Scheduler::on_backup_done(const std::string& name, uint64_t seq, BackupTask
   job.progress.reset();
   job.running_since.reset();
   std::vector<Waiter> waiters;
+  bool failed = false;
   if (!ran) {
     // Cancelled before it started: by a reload that changed the job (it goes back to pending,
     // and is resubmitted with the new config), or by pause, removal or shutdown.
@@ -238,17 +250,21 @@ void Scheduler::on_backup_done(const std::string& name, uint64_t seq, BackupTask
     } else if (!run.cancelled) {
       ++job.consecutive_failures;
       ++job.total_failures;
-      const Seconds wait = failure_backoff(job.consecutive_failures);
-      job.retry_at = Clock::now() + wait;
-      job_logger(*log_, name)
-          ->warn("failure {} in a row; next try in {} ({})", job.consecutive_failures,
-                 format_duration(wait), format_iso8601(job.retry_at));
+      job.retry_at =
+          Clock::now() + failure_backoff(job.consecutive_failures, config_.global.retry_after);
+      failed = true;
     }
   }
-  if (job.removed)
+  if (job.removed) {
     forget_job(it);
-  else
+  } else {
     start_next(job);
+    // Said once the job is armed, from what it was armed with: what the log announces is what
+    // happens, and what status shows (the backoff only sets the earliest moment).
+    if (failed)
+      job_logger(*log_, name)
+          ->warn("failure {} in a row; {}", job.consecutive_failures, next_run_text(job));
+  }
   for (auto& w : waiters) w(run.outcome);
   status_changed();
   task_ended();

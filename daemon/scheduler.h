@@ -174,6 +174,8 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
   void scan_orphans();
   void status_changed();
   JobStatus status_of(const Job& job, TimePoint now) const;
+  // "next try at <time> (in 2m00s, tags daily)", or why there is none: for the log after a failure.
+  std::string next_run_text(const Job& job) const;
   const Schedule& schedule_of(const Job& job) const;
   std::weak_ptr<Scheduler> weak() { return weak_from_this(); }
 

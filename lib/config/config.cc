@@ -180,7 +180,7 @@ void parse_global(Validator& v, const YAML::Node& n, GlobalConfig& g) {
   if (!v.check_map(n, "global",
                    {"base-dir", "worker-limit", "socket", "backup-completed-callback",
                     "callback-timeout", "log-level", "admin-group", "metrics-file", "restore-pools",
-                    "free-space-warning", "free-space-critical"}))
+                    "run-callback", "retry-after", "free-space-warning", "free-space-critical"}))
     return;
   bool has_base = false;
   std::optional<YAML::Node> critical_at;
@@ -203,8 +203,15 @@ void parse_global(Validator& v, const YAML::Node& n, GlobalConfig& g) {
       if (auto s = v.string(val, key)) g.socket = *s;
     } else if (key == "backup-completed-callback") {
       if (auto s = v.string(val, key)) g.backup_completed_callback = *s;
+    } else if (key == "run-callback") {
+      if (auto s = v.string(val, key)) g.run_callback = *s;
     } else if (key == "callback-timeout") {
       if (auto d = v.duration(val, key)) g.callback_timeout = *d;
+    } else if (key == "retry-after") {
+      if (auto d = v.duration(val, key)) {
+        if (d->count() < 1) v.error(val, "'retry-after' must be at least 1s");
+        g.retry_after = *d;
+      }
     } else if (key == "log-level") {
       if (auto s = v.string(val, key)) {
         static const std::set<std::string> levels = {"trace", "debug", "info",     "warning",

@@ -70,8 +70,10 @@ struct GlobalConfig {
   std::filesystem::path base_dir;
   int worker_limit = 1;
   std::string socket = "/run/backy/backyd.sock";
-  std::string backup_completed_callback;  // empty: none
+  std::string backup_completed_callback;  // empty: none; after successful runs (upstream's)
+  std::string run_callback;               // empty: none; after every run, with its outcome
   Seconds callback_timeout{60};
+  Seconds retry_after{120};  // the first retry after a failed run; doubled per failure, max 6 h
   std::string log_level = "info";
   std::string admin_group;   // members may run changing commands over the socket
   std::string metrics_file;  // empty: not written

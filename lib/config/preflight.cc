@@ -112,20 +112,17 @@ void check_admin_group(const Config& c, const Positions& at, PreflightReport& r)
               "admin-group '" + name + "' does not exist: only root can run changing commands"));
 }
 
-void check_callback(const Config& c, const Positions& at, PreflightReport& r) {
-  const std::string& program = c.global.backup_completed_callback;
+void check_callback(const std::string& key, const std::string& program, const Positions& at,
+                    PreflightReport& r) {
   if (program.empty()) return;
-  const auto where = std::vector<std::string>{"global", "backup-completed-callback"};
+  const auto where = std::vector<std::string>{"global", key};
   struct stat st {};
   if (!fs::path(program).is_absolute())
-    r.errors.push_back(
-        at.at(where, "backup-completed-callback " + program + " must be an absolute path"));
+    r.errors.push_back(at.at(where, key + " " + program + " must be an absolute path"));
   else if (::stat(program.c_str(), &st) != 0)
-    r.errors.push_back(
-        at.at(where, "backup-completed-callback " + program + ": " + errno_text(errno)));
+    r.errors.push_back(at.at(where, key + " " + program + ": " + errno_text(errno)));
   else if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0 || ::access(program.c_str(), X_OK))
-    r.errors.push_back(
-        at.at(where, "backup-completed-callback " + program + " is not an executable file"));
+    r.errors.push_back(at.at(where, key + " " + program + " is not an executable file"));
 }
 
 void check_metrics_dir(const Config& c, const Positions& at, PreflightReport& r) {
@@ -193,7 +190,8 @@ PreflightReport preflight(const Config& config) {
   PreflightReport report;
   check_base_dir(config, at, report);
   check_admin_group(config, at, report);
-  check_callback(config, at, report);
+  check_callback("backup-completed-callback", config.global.backup_completed_callback, at, report);
+  check_callback("run-callback", config.global.run_callback, at, report);
   check_metrics_dir(config, at, report);
   check_sources(config, at, report);
   return report;

@@ -180,14 +180,14 @@ bool is_overdue(const Schedule& schedule, TimePoint now, std::optional<TimePoint
   return 2 * age > 3 * *smallest;  // age > 1.5 x interval, exactly, in integer ticks
 }
 
-Seconds failure_backoff(int consecutive_failures) {
+Seconds failure_backoff(int consecutive_failures, Seconds first) {
   if (consecutive_failures < 1) return Seconds(0);
-  constexpr int64_t kCapMinutes = 360;
-  // 2^9 minutes already exceeds the cap; stopping there keeps the shift defined for any n.
-  int64_t minutes = consecutive_failures >= 9
-                        ? kCapMinutes
-                        : std::min<int64_t>(int64_t{1} << consecutive_failures, kCapMinutes);
-  return std::chrono::minutes(minutes);
+  constexpr Seconds kCap = std::chrono::hours(6);
+  const Seconds base = std::clamp(first, Seconds(1), kCap);
+  // Doubling 40 times exceeds the cap from any base: stopping there keeps the shift defined.
+  const int shift = std::min(consecutive_failures - 1, 40);
+  if (base.count() > (kCap.count() >> shift)) return kCap;
+  return Seconds(base.count() << shift);
 }
 
 std::set<std::string> parse_tag_list(const std::string& text) {

@@ -99,9 +99,10 @@ inline constexpr Seconds kCatchUpGrace{5 * 60};
 bool is_overdue(const Schedule& schedule, TimePoint now, std::optional<TimePoint> newest_revision,
                 TimePoint first_seen);
 
-// How long to wait before retrying after the n-th consecutive failure: min(2^n, 360) minutes,
-// so 2, 4, 8 ... 256, 360, 360 ... minutes. 0 for n < 1 (no failure, no wait).
-Seconds failure_backoff(int consecutive_failures);
+// How long to wait before retrying after the n-th consecutive failure: `first`, doubled for each
+// failure after the first, at most 6 hours; with the default (the config's retry-after) 2, 4, 8
+// ... 256, 360, 360 ... minutes. 0 for n < 1 (no failure, no wait).
+Seconds failure_backoff(int consecutive_failures, Seconds first = std::chrono::minutes(2));
 
 // Tags as written on a command line and in logs: "daily,weekly". parse_tag_list drops empty
 // items ("a,,b" -> {a, b}); join_tags writes them sorted, comma-separated.

@@ -31,6 +31,21 @@ std::string human_duration(double s) {
   return buf;
 }
 
+std::string relative_time(double s) {
+  const double a = std::fabs(s);
+  if (a < 1) return "just now";
+  std::string span;
+  if (a < 60)
+    span = std::to_string(static_cast<long long>(a)) + " s";
+  else if (a < 3600)
+    span = std::to_string(static_cast<long long>(a / 60)) + " min";
+  else if (a < 2 * 86400)
+    span = std::to_string(static_cast<long long>(a / 3600)) + " h";
+  else
+    span = std::to_string(static_cast<long long>(a / 86400)) + " d";
+  return s < 0 ? span + " ago" : "in " + span;
+}
+
 std::string format_percent(double p) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f", p);

@@ -13,6 +13,9 @@ namespace backy {
 std::string human_bytes(double bytes);
 // "0.4 s", "59.9 s", "3m07s", "2h05m": seconds with one decimal under a minute, then two units.
 std::string human_duration(double seconds);
+// How far a moment is from now, for people: "just now", "5 min ago", "3 h ago", "2 d ago", and
+// "in 40 s", "in 3 h" for the future (`seconds` < 0 is the past).
+std::string relative_time(double seconds);
 // "10%", "7.5%", "0.25%": a share, without trailing zeros (two decimals at most).
 std::string format_percent(double percent);
 // "1 revision", "3 revisions", "0 jobs": `noun` is singular and takes an "s".

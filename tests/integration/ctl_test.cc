@@ -16,6 +16,7 @@
 
 #include "integration/ctl_support.h"
 #include "support/test_env.h"
+#include "util/time.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -287,6 +288,28 @@ TEST_CASE("backyctl: a pause outlasts a restart, and health shows it with its re
   CHECK(d.ctl({"health"}).exit_code == 0);
 }
 
+TEST_CASE("backyctl: a failed run is retried when the log and status said it would be", "[ctl]") {
+  TempDir src(xfs_mount(), "src");
+  Daemon d({{"vm1", (src / "missing.img").string()}}, "  retry-after: 2s\n");
+  const std::string said = "[vm1] failure 1 in a row; next try at ";
+  REQUIRE(eventually(20, [&] { return d.log().find(said) != std::string::npos; }));
+  const std::string log = d.log();
+  const size_t from = log.find(said) + said.size();
+  const std::string logged = log.substr(from, log.find(" (in ", from) - from);
+  CHECK(log.find(logged + " (in 2.0 s, tags daily)") != std::string::npos);
+  CHECK(d.ctl_json({"status", "vm1"})["job"]["next_time"] == logged);
+  const auto when = backy::parse_iso8601(logged);
+  REQUIRE(when);
+  // The retry starts then: not before, and not much after (the log is polled every 0.1 s).
+  REQUIRE(eventually(20, [&] {
+    return d.log().find("[vm1] failure 2 in a row; next try at ") != std::string::npos;
+  }));
+  const auto seen = backy::Clock::now();
+  CHECK(seen >= *when);
+  CHECK(seen - *when < std::chrono::seconds(3));
+  CHECK(d.log().find(" (in 4.0 s, tags daily)") != std::string::npos);  // doubled
+}
+
 TEST_CASE("backyctl health: OK, a failed job, an overdue job, daemon down", "[ctl]") {
   TempDir src(xfs_mount(), "src");
   {
@@ -312,6 +335,14 @@ TEST_CASE("backyctl health: OK, a failed job, an overdue job, daemon down", "[ct
     ProcessResult hj = failed.ctl({"health", "--json"});
     CHECK(hj.exit_code == 1);
     CHECK(json::parse(hj.out)["status"] == "WARNING");
+    // The next try the log announces is the one status shows (and the timer is armed with).
+    const std::string log = failed.log();
+    const std::string said = "[vm1] failure 1 in a row; next try at ";
+    const size_t at = log.find(said);
+    REQUIRE(at != std::string::npos);
+    const size_t from = at + said.size();
+    const std::string logged = log.substr(from, log.find(" (in ", from) - from);
+    CHECK(failed.ctl_json({"status", "vm1"})["job"]["next_time"] == logged);
   }
   {
     // Interval 2 s: a job that never succeeds is overdue after 3 s.

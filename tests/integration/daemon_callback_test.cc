@@ -1,5 +1,6 @@
 // backup-completed-callback: the job name as argument, the job's revision list (JSON) on stdin,
-// its output logged; a failing callback does not fail the backup, a hanging one is killed.
+// its output logged; a failing callback does not fail the backup, a hanging one is killed. The
+// run-callback: the same after every run, with the outcome.
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
@@ -75,6 +76,46 @@ TEST_CASE("daemon: the completion callback gets the job name and its revisions",
   CHECK(count_of(log, "[fail] backup-completed-callback " + script.string() + " exited with 3") >=
         2);
   CHECK(count_of(log, "[hang] backup-completed-callback " + script.string() +
-                          " killed after the timeout of 1s") >= 2);
+                          " killed after the timeout of 1.0 s") >= 2);
   CHECK(count_of(log, "backup failed") == 0);
+}
+
+TEST_CASE("daemon: the run-callback follows every run, a failed one with its error", "[daemon]") {
+  TempDir dir(xfs_mount(), "daemon-runcb");
+  const auto out = dir / "cb";
+  std::filesystem::create_directories(out);
+  const auto script = dir / "run-callback.sh";
+  std::ofstream(script) << "#!/bin/sh\nf=" << out.string()
+                        << "/$1-$(date +%s%N).json\ncat > \"$f.tmp\" && mv \"$f.tmp\" \"$f\"\n";
+  ::chmod(script.c_str(), 0755);
+  write_random(dir / "good.img", 0, 1 << 20, 3);
+  const auto config = write_config(
+      dir.path(), "global:\n  base-dir: " + (dir / "base").string() + "\n  socket: " +
+                      (dir / "sock").string() + "\n  run-callback: " + script.string() +
+                      "\nschedules:\n  daily:\n    daily: {interval: 1d, keep: 3}\njobs:\n"
+                      "  good: {schedule: daily, source: {type: file, filename: " +
+                      (dir / "good.img").string() +
+                      "}}\n  bad: {schedule: daily, source: {type: file, filename: " +
+                      (dir / "missing.img").string() + "}}\n");
+  Daemon d(config, dir / "backyd.log");
+  auto calls_of = [&](const std::string& job) {
+    std::vector<nlohmann::json> calls;
+    for (const auto& e : std::filesystem::directory_iterator(out))
+      if (e.path().filename().string().starts_with(job + "-") && e.path().extension() == ".json")
+        calls.push_back(nlohmann::json::parse(read_text(e.path())));
+    return calls;
+  };
+  REQUIRE(eventually(20, [&] { return !calls_of("good").empty() && !calls_of("bad").empty(); }));
+  REQUIRE(d.stop(20) == std::optional<int>(0));
+  INFO(d.log());
+  const auto good = calls_of("good").front();
+  CHECK(good["job"] == "good");
+  CHECK(good["ok"] == true);
+  CHECK(good["uuid"] == revisions_of(dir / "base" / "good").front().uuid);
+  CHECK(good["revisions"].size() == 1);
+  const auto bad = calls_of("bad").front();
+  CHECK(bad["ok"] == false);
+  CHECK(bad["error"].get<std::string>().find("missing.img") != std::string::npos);
+  CHECK(bad["revisions"].empty());
+  CHECK_FALSE(bad.contains("uuid"));
 }

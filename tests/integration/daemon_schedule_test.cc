@@ -64,7 +64,8 @@ TEST_CASE("daemon: jobs run on time, at most worker-limit at once, a failing job
   // The failing job tried once, is now waiting 2 minutes, and did not hold anyone up.
   const std::string log = d.log();
   CHECK(count_of(log, "[broken] backup started") == 1);
-  CHECK(count_of(log, "[broken] failure 1 in a row; next try in 2m") == 1);
+  CHECK(count_of(log, "[broken] failure 1 in a row; next try at ") == 1);
+  CHECK(count_of(log, " (in 2m00s, tags t)") == 1);
   CHECK(revisions_of(dir / "base" / "broken").empty());
   CHECK(count_of(log, "backup failed") == 1);
 }

@@ -149,7 +149,7 @@ TEST_CASE("export serves a revision on a Unix socket that qemu-img reads byte fo
 
   // Listed in status, text too; held: forget is refused, and so is a second export.
   CHECK_THAT(f.d.ctl({"status"}).out, Catch::Contains("NBD exports") && Catch::Contains(f.uuid));
-  ProcessResult forget = f.d.ctl({"forget", "vm1", f.uuid});
+  ProcessResult forget = f.d.ctl({"forget", "vm1", f.uuid, "--force"});
   CHECK(forget.exit_code != 0);
   CHECK_THAT(forget.err, Catch::Contains("exported over NBD"));
   ProcessResult again = f.d.ctl({"export", "vm1", "latest"});
@@ -169,7 +169,7 @@ TEST_CASE("export serves a revision on a Unix socket that qemu-img reads byte fo
   ProcessResult none = f.d.ctl({"export", "--stop", "vm1"});
   CHECK(none.exit_code != 0);
   CHECK_THAT(none.err, Catch::Contains("vm1 has no export"));
-  CHECK(f.d.ctl({"forget", "vm1", f.uuid}).exit_code == 0);  // released
+  CHECK(f.d.ctl({"forget", "vm1", f.uuid, "--force"}).exit_code == 0);  // released
 }
 
 TEST_CASE("an exported revision survives the expiry that deletes it once the export ends",
@@ -267,7 +267,7 @@ TEST_CASE("a qemu-nbd that cannot listen fails the export with its reason and ho
   CHECK_THAT(r.err, Catch::Contains("qemu-nbd exited with code 1") &&
                         Catch::Contains("Address already in use"));
   CHECK(f.exports().empty());
-  CHECK(f.d.ctl({"forget", "vm1", f.uuid}).exit_code == 0);  // not held
+  CHECK(f.d.ctl({"forget", "vm1", f.uuid, "--force"}).exit_code == 0);  // not held
 }
 
 TEST_CASE("the daemon's stop ends every export: no qemu-nbd and no socket survive it", "[export]") {

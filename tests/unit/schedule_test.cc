@@ -305,6 +305,14 @@ TEST_CASE("SLA: overdue after 1.5 x the smallest interval", "[schedule]") {
   }
 }
 
+TEST_CASE("failure backoff starts at retry-after", "[schedule]") {
+  CHECK(failure_backoff(1, Seconds(3)) == Seconds(3));
+  CHECK(failure_backoff(2, Seconds(3)) == Seconds(6));
+  CHECK(failure_backoff(4, Seconds(3)) == Seconds(24));
+  CHECK(failure_backoff(30, Seconds(3)) == std::chrono::hours(6));
+  CHECK(failure_backoff(1, std::chrono::hours(24)) == std::chrono::hours(6));
+}
+
 TEST_CASE("failure backoff doubles from 2 minutes up to 6 hours", "[schedule]") {
   struct Row {
     int failures;
@@ -316,6 +324,8 @@ TEST_CASE("failure backoff doubles from 2 minutes up to 6 hours", "[schedule]") 
   for (const Row& row : rows) {
     INFO("failures: " << row.failures);
     CHECK(failure_backoff(row.failures).count() == Seconds(row.wait).count());
+    CHECK(failure_backoff(row.failures, std::chrono::minutes(2)).count() ==
+          Seconds(row.wait).count());
   }
 }
 

@@ -19,6 +19,13 @@ TEST_CASE("sizes, durations and counts read the same everywhere", "[text]") {
   CHECK(human_duration(187) == "3m07s");
   CHECK(human_duration(7500) == "2h05m");
 
+  CHECK(relative_time(-0.4) == "just now");
+  CHECK(relative_time(-59) == "59 s ago");
+  CHECK(relative_time(-3 * 3600 - 5) == "3 h ago");
+  CHECK(relative_time(-47 * 3600) == "47 h ago");
+  CHECK(relative_time(-3 * 86400) == "3 d ago");
+  CHECK(relative_time(150) == "in 2 min");
+
   CHECK(format_percent(10) == "10%");
   CHECK(format_percent(7.5) == "7.5%");
   CHECK(format_percent(0.254) == "0.25%");
