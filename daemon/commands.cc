@@ -57,6 +57,12 @@ std::optional<FsSpace> space_of(const std::filesystem::path& base_dir) {
   }
 }
 
+// The base-dir families metrics adds to the job table's, where base-dir can be asked.
+std::string space_metrics(const std::filesystem::path& base_dir) {
+  const auto space = space_of(base_dir);
+  return space ? space_metrics_text(*space) : std::string();
+}
+
 RepoFindings scan_repo(const std::filesystem::path& dir) {
   RepoFindings f;
   for (const auto& r : Repository(dir).revisions(&f.problems)) {
@@ -149,7 +155,7 @@ void CommandHandler::metrics(const Json&, Out out) {
   // statvfs on a reader: a hung filesystem must not hold the event loop.
   executors_.read([text = metrics_text(), base = scheduler_.config().global.base_dir, out,
                    loop = executors_.loop]() mutable {
-    if (auto space = space_of(base)) text += space_metrics_text(*space);
+    text += space_metrics(base);
     loop([out, text = std::move(text)] { out->result({{"text", text}}); });
   });
 }
@@ -250,7 +256,7 @@ void CommandHandler::write_metrics_file() {
   if (path.empty()) return;
   executors_.read([path, text = metrics_text(), base = scheduler_.config().global.base_dir,
                    &log = log_]() mutable {
-    if (auto space = space_of(base)) text += space_metrics_text(*space);
+    text += space_metrics(base);
     try {
       write_file_atomic(path, text, 0644);
     } catch (const std::exception& e) {

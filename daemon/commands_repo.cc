@@ -309,13 +309,15 @@ void CommandHandler::forget(const Json& args, Out out) {
         const std::vector<Revision> all = repo.revisions();
         const std::vector<Revision> doomed = select_or_refuse(repo, spec);
         // An export's hold is taken under this lock too (commands_export.cc).
-        if (exports)
-          for (const Revision& r : doomed)
-            if (exports->holds(job).contains(r.uuid))
-              throw Refusal{
-                  {ErrorCode::conflict, "revision " + r.uuid + " is exported over NBD; " +
-                                            "stop the export first (backyctl export --stop " + job +
-                                            " " + r.uuid + ")"}};
+        // One copy of the holds, taken once under the exports' mutex.
+        const std::set<std::string> exported =
+            exports ? exports->holds(job) : std::set<std::string>{};
+        for (const Revision& r : doomed)
+          if (exported.contains(r.uuid))
+            throw Refusal{
+                {ErrorCode::conflict, "revision " + r.uuid + " is exported over NBD; " +
+                                          "stop the export first (backyctl export --stop " + job +
+                                          " " + r.uuid + ")"}};
         // A mount's record is written under this lock: it cannot appear between check and remove.
         for (const auto& m : MountRegistry(base).list())
           for (const Revision& r : doomed)

@@ -239,11 +239,9 @@ Json evaluate_health(const HealthFacts& f) {
     oldest =
         std::max(oldest, std::chrono::duration<double>(f.now - s.last_backup->timestamp).count());
   }
-  int paused_jobs = 0;
-  for (const auto& s : f.jobs) paused_jobs += s.pause.has_value();
   std::string perf = "jobs=" + std::to_string(f.jobs.size()) +
                      " overdue=" + std::to_string(overdue) + " failed=" + std::to_string(failed) +
-                     " paused=" + std::to_string(paused_jobs) +
+                     " paused=" + std::to_string(paused) +
                      " never_succeeded=" + std::to_string(never) +
                      " oldest_backup_age=" + std::to_string(static_cast<long long>(oldest)) + "s";
   if (f.space) {

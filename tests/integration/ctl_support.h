@@ -3,6 +3,10 @@
 // (tests/support/ctl_daemon.h does the driving).
 #pragma once
 
+#include <grp.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -12,6 +16,27 @@
 #include "support/test_env.h"
 
 namespace backy::test {
+
+// A system group that exists for the test's duration (e.g. the daemon's admin-group), named
+// `prefix`-PID so that concurrent test processes do not collide.
+class TestGroup {
+ public:
+  explicit TestGroup(const std::string& prefix) : name_(prefix + "-" + std::to_string(::getpid())) {
+    REQUIRE(run({"groupadd", name_}).exit_code == 0);
+    struct group* g = ::getgrnam(name_.c_str());
+    REQUIRE(g != nullptr);
+    gid_ = g->gr_gid;
+  }
+  ~TestGroup() { run({"groupdel", name_}); }
+  TestGroup(const TestGroup&) = delete;
+  TestGroup& operator=(const TestGroup&) = delete;
+  const std::string& name() const { return name_; }
+  unsigned gid() const { return gid_; }
+
+ private:
+  std::string name_;
+  unsigned gid_ = 0;
+};
 
 struct CtlJob {
   std::string name;

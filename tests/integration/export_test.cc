@@ -50,27 +50,6 @@ int free_port() {
   return ntohs(a.sin_port);
 }
 
-// A system group, the daemon's admin-group, for the test's duration: its members may connect and
-// run admin commands, but not export.
-class AdminGroup {
- public:
-  AdminGroup() : name_("backy-ex-" + std::to_string(::getpid())) {
-    REQUIRE(run({"groupadd", name_}).exit_code == 0);
-    struct group* g = ::getgrnam(name_.c_str());
-    REQUIRE(g != nullptr);
-    gid_ = g->gr_gid;
-  }
-  ~AdminGroup() { run({"groupdel", name_}); }
-  AdminGroup(const AdminGroup&) = delete;
-  AdminGroup& operator=(const AdminGroup&) = delete;
-  const std::string& name() const { return name_; }
-  unsigned gid() const { return gid_; }
-
- private:
-  std::string name_;
-  unsigned gid_ = 0;
-};
-
 constexpr unsigned kAdminUid = 61019;  // no passwd entry needed
 
 // qemu-img reads the whole export into `out`.
@@ -91,7 +70,7 @@ struct ExportFixture {
   }
   json exports() const { return d.ctl_json({"status"})["exports"]; }
 
-  AdminGroup admins;
+  TestGroup admins{"backy-ex"};
   TempDir src;
   CtlTestDaemon d;
   std::string uuid;

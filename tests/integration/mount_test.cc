@@ -37,26 +37,6 @@ constexpr uint64_t kDiskBytes = (kXfsStart + kXfsSectors + 2048) * kSector;
 
 constexpr unsigned kAdminUid = 61018;  // no passwd entry needed: setpriv takes numbers
 
-// A system group, the daemon's admin-group, for the test's duration.
-class AdminGroup {
- public:
-  AdminGroup() : name_("backy-mt-" + std::to_string(::getpid())) {
-    REQUIRE(run({"groupadd", name_}).exit_code == 0);
-    struct group* g = ::getgrnam(name_.c_str());
-    REQUIRE(g != nullptr);
-    gid_ = g->gr_gid;
-  }
-  ~AdminGroup() { run({"groupdel", name_}); }
-  AdminGroup(const AdminGroup&) = delete;
-  AdminGroup& operator=(const AdminGroup&) = delete;
-  const std::string& name() const { return name_; }
-  unsigned gid() const { return gid_; }
-
- private:
-  std::string name_;
-  unsigned gid_ = 0;
-};
-
 // A loop device over a byte range of a file, detached (and unmounted) on destruction.
 class TestLoop {
  public:
@@ -238,7 +218,7 @@ struct Disk {
 TEST_CASE("mount shows each revision's ext4 and XFS files, dirty journals replayed into a clone",
           "[mount]") {
   Disk disk;
-  AdminGroup admins;
+  TestGroup admins("backy-mt");
   CtlTestDaemon d({{"vm1", disk.disk.string()}}, "  admin-group: " + admins.name() + "\n");
   REQUIRE(d.wait_revisions("vm1", 1));  // revision 1: both filesystems clean
 
@@ -473,7 +453,7 @@ TEST_CASE("backyctl killed after the daemon answered, before confirming, leaves 
 TEST_CASE("mount records survive a daemon restart, and mounts --prune releases those unmounted",
           "[mount]") {
   Disk disk;
-  AdminGroup admins;
+  TestGroup admins("backy-mt");
   CtlTestDaemon d({{"vm1", disk.disk.string()}}, "  admin-group: " + admins.name() + "\n");
   REQUIRE(d.wait_revisions("vm1", 1));
   TempDir where(xfs_mount(), "mount-at");

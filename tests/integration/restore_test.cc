@@ -26,26 +26,6 @@ namespace {
 constexpr unsigned kTestUid = 61017;  // no passwd entry needed: setpriv takes numbers
 constexpr unsigned kNoGroup = 65534;
 
-// A system group that exists for the test's duration.
-class TestGroup {
- public:
-  TestGroup() : name_("backy-rt-" + std::to_string(::getpid())) {
-    REQUIRE(run({"groupadd", name_}).exit_code == 0);
-    struct group* g = ::getgrnam(name_.c_str());
-    REQUIRE(g != nullptr);
-    gid_ = g->gr_gid;
-  }
-  ~TestGroup() { run({"groupdel", name_}); }
-  TestGroup(const TestGroup&) = delete;
-  TestGroup& operator=(const TestGroup&) = delete;
-  const std::string& name() const { return name_; }
-  unsigned gid() const { return gid_; }
-
- private:
-  std::string name_;
-  unsigned gid_ = 0;
-};
-
 // A loop device on an image file, optionally with an ext4 filesystem mounted from it.
 class LoopDevice {
  public:
@@ -216,7 +196,7 @@ TEST_CASE("restore to a file on the repository's XFS is a reflink, elsewhere a s
 
 TEST_CASE("an admin-group member restores as itself: its file, never one it may not write",
           "[restore]") {
-  TestGroup group;
+  TestGroup group("backy-rt");
   OneRevision r("  admin-group: " + group.name() + "\n");
   REQUIRE(run({"chgrp", group.name(), r.d.socket()}).exit_code == 0);
   // Under /tmp: the user must reach the directory, and the XFS mount's parents may be private
