@@ -51,12 +51,14 @@ std::string time_with_age(const std::string& iso) {
 }
 
 int status_table(const Json& r, std::ostream& out) {
-  std::vector<std::vector<std::string>> rows{{"Job", "State", "SLA", "Last backup (UTC)", "Tags",
-                                              "Duration", "Next backup (UTC)", "Next tags"}};
+  std::vector<std::vector<std::string>> rows{{"Job", "State", "Lane", "SLA", "Last backup (UTC)",
+                                              "Tags", "Duration", "Next backup (UTC)",
+                                              "Next tags"}};
   for (const auto& j : r["jobs"]) {
     const Json& last = j["last_backup"];
     rows.push_back(
-        {j.value("job", ""), j.value("state", ""), j.value("overdue", false) ? "overdue" : "ok",
+        {j.value("job", ""), j.value("state", ""), j.value("lane", "-"),
+         j.value("overdue", false) ? "overdue" : "ok",
          last.is_object() ? time_with_age(last.value("time", "")) : "-",
          last.is_object() ? join(last["tags"]) : "-",
          last.is_object() ? human_duration(last.value("duration", 0.0)) : "-",
@@ -74,7 +76,16 @@ int status_table(const Json& r, std::ostream& out) {
   out << count(s.value("jobs", 0), "job") << ": " << s.value("running", 0) << " running, "
       << s.value("queued", 0) << " queued, " << s.value("failed", 0) << " failed, "
       << s.value("paused", 0) << " paused, " << s.value("overdue", 0) << " overdue (worker limit "
-      << s.value("worker_limit", 0) << ")\n";
+      << s.value("worker_limit", 0) << " per lane)\n";
+  if (const Json& lanes = s.value("lanes", Json::object()); !lanes.empty()) {
+    const char* sep = "lanes: ";
+    for (const auto& [name, l] : lanes.items()) {
+      out << sep << name << ' ' << l.value("running", 0) << '/' << l.value("slots", 0)
+          << " running " << l.value("queued", 0) << " queued";
+      sep = ", ";
+    }
+    out << '\n';
+  }
   for (const auto& j : r["jobs"]) {
     const Json& p = j["pause"];
     if (!p.is_object()) continue;
@@ -116,6 +127,8 @@ int job_revisions(const Json& r, std::ostream& out) {
   table(out, rows);
   out << count(r["revisions"].size(), "revision") << ", "
       << human_bytes(r.value("bytes_written", 0.0)) << " data (estimated)\n";
+  if (r.contains("job") && r["job"].contains("lane"))
+    out << "lane: " << r["job"].value("lane", "") << '\n';
   for (const auto& p : r["problems"]) out << "problem: " << p.get<std::string>() << '\n';
   return 0;
 }

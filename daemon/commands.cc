@@ -176,10 +176,12 @@ void CommandHandler::status(const Json& args, Out out) {
     executors_.read([jobs, exports = exports_json(exports_), orphans = scheduler_.orphans(),
                      running = scheduler_.running_count(), queued = scheduler_.queued_count(),
                      limit = scheduler_.config().global.worker_limit,
+                     lanes = scheduler_.lane_loads(),
                      base = scheduler_.config().global.base_dir.string(), out,
                      loop = executors_.loop]() mutable {
       Json result =
           status_json(*jobs, orphans, running, queued, limit, space_json(base, space_of(base)));
+      result["summary"]["lanes"] = lanes_json(lanes);
       result["exports"] = std::move(exports);
       std::string line = protocol::encode_result(result);
       jobs.reset();  // freed here, not on the loop
@@ -247,7 +249,8 @@ void CommandHandler::health(const Json&, Out out) {
 std::string CommandHandler::metrics_text() const {
   io_thread_.check("CommandHandler::metrics_text");
   return backy::metrics_text(scheduler_.status(), scheduler_.running_count(),
-                             scheduler_.queued_count(), scheduler_.config().global.worker_limit);
+                             scheduler_.queued_count(), scheduler_.config().global.worker_limit) +
+         lane_metrics_text(scheduler_.lane_loads());
 }
 
 void CommandHandler::write_metrics_file() {

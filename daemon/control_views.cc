@@ -93,6 +93,7 @@ Json job_json(const JobStatus& s) {
   if (s.last_run) j["last_run"] = run_json(*s.last_run);
   if (s.running_since) j["running_since"] = format_iso8601(*s.running_since);
   if (s.progress) j["progress"] = progress_json(*s.progress);
+  j["lane"] = lane_name(s.lane);
   j["pause"] = s.pause ? Json{{"by", s.pause->by},
                               {"since", format_iso8601(s.pause->since)},
                               {"reason", s.pause->reason}}
@@ -302,6 +303,27 @@ std::string metrics_text(const std::vector<JobStatus>& jobs, int running, int qu
   scalar("backy_jobs_running", "Backups running now.", running);
   scalar("backy_jobs_queued", "Backups waiting for a worker.", queued);
   scalar("backy_worker_limit", "Backups that may run at once.", worker_limit);
+  return o.str();
+}
+
+Json lanes_json(const std::vector<LaneLoad>& lanes) {
+  Json j = Json::object();
+  for (const auto& l : lanes)
+    j[std::string(lane_name(l.lane))] =
+        Json{{"slots", l.slots}, {"running", l.running}, {"queued", l.queued}};
+  return j;
+}
+
+std::string lane_metrics_text(const std::vector<LaneLoad>& lanes) {
+  std::ostringstream o;
+  auto family = [&](const char* name, const char* help, int LaneLoad::*field) {
+    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " gauge\n";
+    for (const auto& l : lanes)
+      o << name << "{lane=\"" << lane_name(l.lane) << "\"} " << l.*field << '\n';
+  };
+  family("backy_lane_slots", "Tasks the lane may run at once (worker-limit).", &LaneLoad::slots);
+  family("backy_lane_running", "Tasks running in the lane.", &LaneLoad::running);
+  family("backy_lane_queued", "Tasks waiting for a slot in the lane.", &LaneLoad::queued);
   return o.str();
 }
 

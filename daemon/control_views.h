@@ -57,9 +57,15 @@ struct HealthFacts {
 // reload (until an accepted one).
 protocol::Json evaluate_health(const HealthFacts& facts);
 
+// {"fast": {"slots", "running", "queued"}, "slow": {...}, "work": {...}}: status' summary.lanes.
+protocol::Json lanes_json(const std::vector<LaneLoad>& lanes);
+
 // Prometheus text exposition format, version 0.0.4.
 std::string metrics_text(const std::vector<JobStatus>& jobs, int running, int queued,
                          int worker_limit);
+// backy_lane_slots, backy_lane_running, backy_lane_queued{lane="fast"|"slow"|"work"}: appended
+// to metrics_text's.
+std::string lane_metrics_text(const std::vector<LaneLoad>& lanes);
 // The base-dir families (free and total bytes and inodes), appended to metrics_text's where known.
 std::string space_metrics_text(const FsSpace& space);
 

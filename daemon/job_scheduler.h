@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "lane.h"
 #include "repo/pause_note.h"
 #include "repo/revision.h"
 #include "util/progress.h"
@@ -64,6 +65,17 @@ struct JobStatus {
   uint64_t revision_count = 0;
   uint64_t bytes_written_total = 0;  // sum of stats.bytes_written over revisions
   std::optional<PauseNote> pause;    // while paused
+  // The lane (lane.h) of its queued or running backup, else of its next one.
+  Lane lane = Lane::slow;
+};
+
+// One lane of the worker pool (lane.h): its slots, the tasks running in it and those waiting for
+// a slot.
+struct LaneLoad {
+  Lane lane = Lane::slow;
+  int slots = 0;
+  int running = 0;
+  int queued = 0;
 };
 
 struct ReloadResult {
@@ -84,6 +96,8 @@ class JobScheduler {
   virtual std::vector<std::string> orphans() const = 0;
   virtual int running_count() const = 0;
   virtual int queued_count() const = 0;
+  // Every lane, in the order fast, slow, work.
+  virtual std::vector<LaneLoad> lane_loads() const = 0;
 
   // Queues a backup of `job` now with `tags` (empty: the tags due now, else all schedule tags).
   // `done` is called on the io_context thread when it ends. When a backup of the job is already

@@ -171,26 +171,27 @@ int run_daemon(backy::Config config, std::shared_ptr<spdlog::logger> log, bool l
 
 // --check-config after a successful load: the preflight, its findings on stderr, a summary on
 // stdout when there are no errors. Returns the exit code.
-int check_config(const backy::Config& config, bool online) {
+// `config_warnings`: the loader's (upstream backy's keys), printed before the preflight's.
+int check_config(const backy::Config& config,
+                 const std::vector<backy::ConfigError>& config_warnings, bool online) {
   backy::PreflightReport report = backy::preflight(config);
   if (online) backy::check_images(config, backy::make_rbd_image_check(config.ceph), report);
+  for (const auto& w : config_warnings) std::cerr << backy::warning_text(w) << "\n";
   for (const auto& e : report.errors) std::cerr << e.to_string() << "\n";
-  for (auto w : report.warnings) {
-    w.message = "warning: " + w.message;
-    std::cerr << w.to_string() << "\n";
-  }
+  for (const auto& w : report.warnings) std::cerr << backy::warning_text(w) << "\n";
+  const size_t warnings = config_warnings.size() + report.warnings.size();
   auto count = [](size_t n, const char* what) {
     return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
   };
   const std::string file = config.file.string();
   if (!report.ok()) {
     std::cerr << "backyd: " << file << ": " << count(report.errors.size(), "error") << ", "
-              << count(report.warnings.size(), "warning") << "\n";
+              << count(warnings, "warning") << "\n";
     return 1;
   }
   std::cout << file << ": ok, " << count(config.jobs.size(), "job") << ", "
             << count(config.schedules.size(), "schedule") << ", base-dir "
-            << config.global.base_dir.string() << ", " << count(report.warnings.size(), "warning")
+            << config.global.base_dir.string() << ", " << count(warnings, "warning")
             << (online ? ", images checked" : "") << "\n";
   return 0;
 }
@@ -259,13 +260,14 @@ int main(int argc, char** argv) {
   const std::string file = vm["config"].as<std::string>();
   backy::ConfigLoad load = backy::load_config(file);
   if (!load.ok()) {
+    for (const auto& w : load.warnings) std::cerr << backy::warning_text(w) << "\n";
     for (const auto& e : load.errors) std::cerr << e.to_string() << "\n";
     std::cerr << "backyd: " << file << ": " << load.errors.size() << " error"
               << (load.errors.size() == 1 ? "" : "s") << "\n";
     return 1;
   }
   const backy::Config& config = *load.config;
-  if (vm.count("check-config")) return check_config(config, vm.count("online") > 0);
+  if (vm.count("check-config")) return check_config(config, load.warnings, vm.count("online") > 0);
   if (vm.count("write-paths")) return print_write_paths(config);
   if (vm.count("online")) {
     std::cerr << "backyd: --online goes with --check-config\n";
@@ -279,6 +281,7 @@ int main(int argc, char** argv) {
   }
   auto log = backy::make_logger(vm.count("log-level") ? vm["log-level"].as<std::string>()
                                                       : config.global.log_level);
+  for (const auto& w : load.warnings) log->warn("{}", backy::warning_text(w));
   if (vm.count("once")) {
     std::optional<std::set<std::string>> tags;
     if (vm.count("tags")) tags = backy::parse_tag_list(vm["tags"].as<std::string>());

@@ -38,8 +38,9 @@ void Scheduler::start() {
   scan_orphans();
   for (auto& [name, job] : jobs_) start_next(job);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  log_->info("{} loaded in {}, worker-limit {}", count(jobs_.size(), "job"), human_duration(secs),
-             config_.global.worker_limit);
+  log_->info("{} loaded in {}, worker-limit {} per lane, fast lane below {}",
+             count(jobs_.size(), "job"), human_duration(secs), config_.global.worker_limit,
+             format_duration(config_.global.fast_lane_threshold));
   status_changed();
 }
 
@@ -172,7 +173,8 @@ void Scheduler::submit_backup(Job& job) {
   auto done = [self = weak(), run, name, seq](bool ran) {
     if (auto s = self.lock()) s->on_backup_done(name, seq, *run, ran);
   };
-  job.task_id = pool_.submit(job.backup_due, std::move(work), std::move(done));
+  job.lane = backup_lane(job.history, config_.global.fast_lane_threshold);
+  job.task_id = pool_.submit(job.lane, job.backup_due, std::move(work), std::move(done));
 }
 
 void Scheduler::submit_work(Job& job, WorkItem item) {
@@ -204,7 +206,7 @@ void Scheduler::submit_work(Job& job, WorkItem item) {
   auto done = [self = weak(), error, history, name, seq, done = std::move(item.done)](bool ran) {
     if (auto s = self.lock()) s->on_work_done(name, seq, *error, *history, done, ran);
   };
-  job.task_id = pool_.submit(Clock::now(), std::move(work), std::move(done));
+  job.task_id = pool_.submit(Lane::work, Clock::now(), std::move(work), std::move(done));
 }
 
 void Scheduler::on_started(const std::string& name, uint64_t seq) {

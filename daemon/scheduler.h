@@ -2,10 +2,12 @@
 //
 // Each job has one wall-clock timer, armed at the next run its schedule gives (lib/schedule:
 // spread, regular slots, catch-up), or after a failure at the end of its backoff. When the timer
-// fires, the backup goes to the WorkerPool with its due time as priority; the pool runs at most
-// `worker-limit` at once. A job has at most one task in the pool at any time (a backup or an
-// operator's job work), which is what keeps a job from running twice; anything else that comes
-// due meanwhile waits in the job (operator work first, then one pending backup).
+// fires, the backup goes to the WorkerPool with its due time as priority, in the lane its history
+// gives (lane.h: fast when its newest revision took less than fast-lane-threshold, else slow);
+// the pool runs at most `worker-limit` per lane at once. Operator work goes to the work lane. A job
+// has at most one task in the pool at any time (a backup or an operator's job work), which is what
+// keeps a job from running twice; anything else that comes due meanwhile waits in the job (operator
+// work first, then one pending backup).
 //
 // Workers get a snapshot of the configuration (shared_ptr<const Config>) and a copy of the job's
 // config, so a reload never changes what a running backup reads. After a run the worker rereads
@@ -96,6 +98,7 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
   }
   int running_count() const override;
   int queued_count() const override;
+  std::vector<LaneLoad> lane_loads() const override;
   std::optional<std::string> run_now(const std::string& job, std::set<std::string> tags,
                                      std::function<void(const RunOutcome&)> done) override;
   std::optional<std::string> pause(const std::string& job, PauseNote note) override;
@@ -134,6 +137,7 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
     WorkerPool::TaskId task_id = 0;
     uint64_t task_seq = 0;
     bool task_started = false;
+    Lane lane = Lane::slow;  // of the backup in the pool (task == backup)
     // The running backup's progress (its worker writes, status reads) and start.
     std::shared_ptr<ProgressMeter> progress;
     std::optional<TimePoint> running_since;

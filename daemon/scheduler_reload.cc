@@ -41,15 +41,22 @@ ReloadResult Scheduler::reload() {
     notifier_.ready();
     return result;
   }
+  for (const auto& w : load.warnings) log_->warn("reload: {}", warning_text(w));
   Config next = std::move(*load.config);
   result.accepted = true;
   refused_reload_.reset();
   log_preflight(next, *log_);
 
   if (next.global.worker_limit != config_.global.worker_limit) {
-    log_->info("worker-limit {} -> {}", config_.global.worker_limit, next.global.worker_limit);
+    log_->info("worker-limit {} -> {} per lane", config_.global.worker_limit,
+               next.global.worker_limit);
     pool_.resize(next.global.worker_limit);
   }
+  const bool threshold_changed =
+      next.global.fast_lane_threshold != config_.global.fast_lane_threshold;
+  if (threshold_changed)
+    log_->info("fast-lane-threshold {} -> {}", format_duration(config_.global.fast_lane_threshold),
+               format_duration(next.global.fast_lane_threshold));
   if (!(next.ceph == config_.ceph))
     sources_ = std::shared_ptr<SourceFactory>(make_sources_(next.ceph));
   if (next.global.socket != config_.global.socket)
@@ -104,6 +111,13 @@ ReloadResult Scheduler::reload() {
     else if (job.task == TaskKind::none)
       arm(job);  // a running task picks the change up when it ends
   }
+  // A queued backup now in the wrong lane waits again in the right one (cancelled, back to
+  // pending, resubmitted: it keeps its due time). Running ones finish where they are.
+  if (threshold_changed)
+    for (auto& [name, job] : jobs_)
+      if (job.task == TaskKind::backup && !job.task_started && !job.removed &&
+          backup_lane(job.history, config_.global.fast_lane_threshold) != job.lane)
+        pool_.stop(job.task_id);
   scan_orphans();
   log_->info("reloaded: {} jobs ({} added, {} removed, {} changed)", config_.jobs.size(),
              result.added.size(), result.removed.size(), result.changed.size());

@@ -88,6 +88,9 @@ JobStatus Scheduler::status_of(const Job& job, TimePoint now) const {
     st.next_time = job.backup_due;
     st.next_tags = job.backup_tags;
   }
+  st.lane = job.task == TaskKind::backup
+                ? job.lane
+                : backup_lane(job.history, config_.global.fast_lane_threshold);
   st.consecutive_failures = job.consecutive_failures;
   st.total_failures = job.total_failures;
   st.revision_count = job.history.size();
@@ -117,6 +120,14 @@ int Scheduler::running_count() const {
   for (const auto& [name, job] : jobs_)
     if (job.task != TaskKind::none && job.task_started) ++n;
   return n;
+}
+
+std::vector<LaneLoad> Scheduler::lane_loads() const {
+  io_thread_.check("Scheduler::lane_loads");
+  std::vector<LaneLoad> out;
+  for (Lane lane : {Lane::fast, Lane::slow, Lane::work})
+    out.push_back({lane, pool_.limit(), pool_.running(lane), pool_.queued(lane)});
+  return out;
 }
 
 int Scheduler::queued_count() const {

@@ -21,7 +21,7 @@ WorkerPool::~WorkerPool() {
   threads.clear();  // joins
 }
 
-WorkerPool::TaskId WorkerPool::submit(TimePoint due, Work work, Done done) {
+WorkerPool::TaskId WorkerPool::submit(Lane lane, TimePoint due, Work work, Done done) {
   MutexLock lock(mu_);
   const TaskId id = next_id_++;
   if (shut_down_) {
@@ -30,23 +30,25 @@ WorkerPool::TaskId WorkerPool::submit(TimePoint due, Work work, Done done) {
     return id;
   }
   Key key{due, id};
-  queue_.emplace(key, Task{id, std::move(work), std::move(done), {}});
-  queued_keys_.emplace(id, key);
+  queues_[index(lane)].emplace(key, Task{id, lane, std::move(work), std::move(done), {}});
+  queued_keys_.emplace(id, std::make_pair(lane, key));
   lock.unlock();
-  cv_.notify_one();
+  // Not notify_one: the woken worker might find this lane full and sleep again while another
+  // lane's task could start.
+  cv_.notify_all();
   return id;
 }
 
 void WorkerPool::stop(TaskId id) {
   MutexLock lock(mu_);
   if (auto q = queued_keys_.find(id); q != queued_keys_.end()) {
-    auto node = queue_.extract(q->second);
+    auto node = queues_[index(q->second.first)].extract(q->second.second);
     queued_keys_.erase(q);
     lock.unlock();
     post_done(std::move(node.mapped().done), false);
     return;
   }
-  if (auto r = running_.find(id); r != running_.end()) r->second.request_stop();
+  if (auto r = running_.find(id); r != running_.end()) r->second.stop.request_stop();
 }
 
 void WorkerPool::resize(int limit) {
@@ -59,15 +61,16 @@ void WorkerPool::resize(int limit) {
 }
 
 void WorkerPool::shutdown() {
-  std::map<Key, Task> cancelled;
+  std::array<Queue, kLaneCount> cancelled;
   {
     MutexLock lock(mu_);
     shut_down_ = true;
-    cancelled.swap(queue_);
+    cancelled.swap(queues_);
     queued_keys_.clear();
-    for (auto& [id, stop] : running_) stop.request_stop();
+    for (auto& [id, run] : running_) run.stop.request_stop();
   }
-  for (auto& [key, task] : cancelled) post_done(std::move(task.done), false);
+  for (auto& queue : cancelled)
+    for (auto& [key, task] : queue) post_done(std::move(task.done), false);
 }
 
 int WorkerPool::limit() const {
@@ -82,27 +85,50 @@ int WorkerPool::running() const {
 
 int WorkerPool::queued() const {
   MutexLock lock(mu_);
-  return static_cast<int>(queue_.size());
+  return static_cast<int>(queued_keys_.size());
 }
 
-bool WorkerPool::may_start_locked() const {
-  return !shut_down_ && !queue_.empty() && static_cast<int>(running_.size()) < limit_;
+int WorkerPool::running(Lane lane) const {
+  MutexLock lock(mu_);
+  return running_in_[index(lane)];
+}
+
+int WorkerPool::queued(Lane lane) const {
+  MutexLock lock(mu_);
+  return static_cast<int>(queues_[index(lane)].size());
+}
+
+WorkerPool::Queue* WorkerPool::next_queue_locked() {
+  if (shut_down_) return nullptr;
+  Queue* best = nullptr;
+  for (size_t l = 0; l < queues_.size(); ++l) {
+    Queue& q = queues_[l];
+    if (q.empty() || running_in_[l] >= limit_) continue;
+    if (!best || q.begin()->first < best->begin()->first) best = &q;
+  }
+  return best;
 }
 
 void WorkerPool::grow_locked() {
-  while (static_cast<int>(threads_.size()) < limit_)
+  // Enough threads for every lane's slots at once.
+  while (static_cast<int>(threads_.size()) < limit_ * kLaneCount)
     threads_.emplace_back([this](std::stop_token st) { worker_loop(st); });
 }
 
 void WorkerPool::worker_loop(std::stop_token pool_stop) {
   MutexLock lock(mu_);
   for (;;) {
-    const bool go = cv_.wait(mu_, pool_stop, [this]() REQUIRES(mu_) { return may_start_locked(); });
+    Queue* queue = nullptr;
+    const bool go = cv_.wait(mu_, pool_stop, [this, &queue]() REQUIRES(mu_) {
+      queue = next_queue_locked();
+      return queue != nullptr;
+    });
     if (!go) return;  // pool_stop: the destructor is joining
-    auto node = queue_.extract(queue_.begin());
+    auto node = queue->extract(queue->begin());
     Task task = std::move(node.mapped());
     queued_keys_.erase(task.id);
-    running_.emplace(task.id, task.stop);
+    running_.emplace(task.id, Running{task.lane, task.stop});
+    ++running_in_[index(task.lane)];
     lock.unlock();
     try {
       task.work(task.stop.get_token());
@@ -111,6 +137,7 @@ void WorkerPool::worker_loop(std::stop_token pool_stop) {
     }
     lock.lock();
     running_.erase(task.id);
+    --running_in_[index(task.lane)];
     lock.unlock();
     // A slot is free: a waiting worker may now start a queued task.
     cv_.notify_all();

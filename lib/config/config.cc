@@ -36,17 +36,26 @@ class Validator {
   void error(int line, int column, const std::string& msg) {
     errors_.push_back({file_, line, column, msg});
   }
+  void warn(const YAML::Node& at, const std::string& msg) {
+    const YAML::Mark m = at.Mark();
+    warnings_.push_back({file_, m.is_null() ? 0 : m.line + 1, m.is_null() ? 0 : m.column + 1, msg});
+  }
 
   // Reports every key of `map` that is not in `known`; returns false if `map` is not a mapping.
+  // A key of `ignored` (upstream backy's, which backyd has no use for) is a warning with its
+  // reason instead, and the caller leaves its value alone.
   bool check_map(const YAML::Node& map, const std::string& where,
-                 const std::set<std::string>& known) {
+                 const std::set<std::string>& known,
+                 const std::map<std::string, std::string>& ignored = {}) {
     if (!map.IsMap()) {
       error(map, where + " must be a mapping");
       return false;
     }
     for (const auto& kv : map) {
       const std::string key = kv.first.Scalar();
-      if (!known.contains(key)) {
+      if (auto i = ignored.find(key); i != ignored.end()) {
+        warn(kv.first, "'" + key + "' in " + where + " is ignored: " + i->second);
+      } else if (!known.contains(key)) {
         std::string list;
         for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
         error(kv.first, "unknown key '" + key + "' in " + where + " (known: " + list + ")");
@@ -169,18 +178,38 @@ class Validator {
   }
 
   std::vector<ConfigError> take_errors() { return std::move(errors_); }
+  std::vector<ConfigError> take_warnings() { return std::move(warnings_); }
   const std::string& file() const { return file_; }
 
  private:
   std::string file_;
   std::vector<ConfigError> errors_;
+  std::vector<ConfigError> warnings_;
 };
 
+// Upstream backy's keys that mean nothing to backyd: accepted, so that an upstream configuration
+// loads, with a warning that says what backyd does instead (docs/config.md, "Coming from
+// upstream backy").
+const std::map<std::string, std::string> kUpstreamTopLevel = {
+    {"api",
+     "upstream backy's HTTP API; backyd is controlled through its own control socket (global "
+     "'socket', backyctl)"},
+    {"peers", "upstream backy's replication between backup servers, which backyd does not do"}};
+const std::map<std::string, std::string> kUpstreamGlobal = {
+    {"status-file",
+     "upstream backy's status file; backyd answers `backyctl status --json` and writes "
+     "'metrics-file'"},
+    {"status-interval", "upstream backy's status file interval; see 'metrics-file'"},
+    {"telnet-addrs", "upstream backy's telnet console; backyctl talks to global 'socket'"},
+    {"telnet-port", "upstream backy's telnet console; backyctl talks to global 'socket'"}};
+
 void parse_global(Validator& v, const YAML::Node& n, GlobalConfig& g) {
-  if (!v.check_map(n, "global",
-                   {"base-dir", "worker-limit", "socket", "backup-completed-callback",
-                    "callback-timeout", "log-level", "admin-group", "metrics-file", "restore-pools",
-                    "run-callback", "retry-after", "free-space-warning", "free-space-critical"}))
+  if (!v.check_map(
+          n, "global",
+          {"base-dir", "worker-limit", "socket", "backup-completed-callback", "callback-timeout",
+           "log-level", "admin-group", "metrics-file", "restore-pools", "run-callback",
+           "retry-after", "free-space-warning", "free-space-critical", "fast-lane-threshold"},
+          kUpstreamGlobal))
     return;
   bool has_base = false;
   std::optional<YAML::Node> critical_at;
@@ -199,6 +228,8 @@ void parse_global(Validator& v, const YAML::Node& n, GlobalConfig& g) {
         if (*i < 1) v.error(val, "'worker-limit' must be at least 1, got " + std::to_string(*i));
         g.worker_limit = static_cast<int>(*i);
       }
+    } else if (key == "fast-lane-threshold") {
+      if (auto d = v.duration(val, key)) g.fast_lane_threshold = *d;
     } else if (key == "socket") {
       if (auto s = v.string(val, key)) g.socket = *s;
     } else if (key == "backup-completed-callback") {
@@ -305,9 +336,9 @@ void parse_schedules(Validator& v, const YAML::Node& n, std::map<std::string, Sc
 
 void parse_source(Validator& v, const YAML::Node& n, const std::string& job, SourceConfig& src) {
   const std::string where = "source of job '" + job + "'";
-  if (!v.check_map(
-          n, where,
-          {"type", "filename", "pool", "image", "namespace", "full-always", "reads-in-flight"}))
+  if (!v.check_map(n, where,
+                   {"type", "filename", "pool", "image", "namespace", "full-always",
+                    "reads-in-flight", "cow", "vm", "consul_acl_token"}))
     return;
   const YAML::Node type = n["type"];
   if (!type) {
@@ -315,12 +346,18 @@ void parse_source(Validator& v, const YAML::Node& n, const std::string& job, Sou
     return;
   }
   std::string t = type.IsScalar() ? type.Scalar() : "";
+  // Upstream backy's names: `flyingcircus` (2.x) and `rbd` (3.x) are RBD images too.
+  const bool upstream_rbd = t == "flyingcircus" || t == "rbd";
   if (t == "file") {
     src.type = SourceConfig::Type::file;
-  } else if (t == "ceph-rbd") {
+  } else if (t == "ceph-rbd" || upstream_rbd) {
     src.type = SourceConfig::Type::ceph_rbd;
   } else {
-    v.error(type, where + ": unknown source type '" + t + "' (expected file or ceph-rbd)");
+    std::string hint = "expected file or ceph-rbd";
+    if (t == "ceph") hint = "an RBD image is 'type: ceph-rbd'";
+    if (t == "s3") hint = "upstream backy's S3 source; backyd backs up files and RBD images only";
+    if (t.ends_with(",")) hint = "a stray ',' after the type?";
+    v.error(type, where + ": unknown source type '" + t + "' (" + hint + ")");
     return;
   }
   auto need = [&](const char* key, std::string& into) {
@@ -337,12 +374,35 @@ void parse_source(Validator& v, const YAML::Node& n, const std::string& job, Sou
   };
   if (src.type == SourceConfig::Type::file) {
     need("filename", src.filename);
-    for (const char* k : {"pool", "image", "namespace", "full-always", "reads-in-flight"})
+    for (const char* k :
+         {"pool", "image", "namespace", "full-always", "reads-in-flight", "vm", "consul_acl_token"})
       forbid(k);
+    // Upstream's `cow: false` copied each revision in full; backyd always shares unchanged
+    // blocks with the parent through reflinks, which only saves space.
+    if (n["cow"])
+      if (auto b = v.boolean(n["cow"], "cow"); b && !*b)
+        v.warn(n["cow"], where +
+                             ": 'cow: false' is ignored: backyd always shares unchanged "
+                             "blocks with the parent revision (reflinks)");
   } else {
     need("pool", src.pool);
     need("image", src.image);
     forbid("filename");
+    forbid("cow");
+    if (!upstream_rbd) {
+      forbid("vm");
+      forbid("consul_acl_token");
+    }
+    for (const char* k : {"vm", "consul_acl_token"})
+      if (n[k]) v.string(n[k], k);  // accepted, not used: at least a string
+    // Upstream froze the VM's filesystems around the snapshot through its host agent (consul);
+    // backyd has none, and says so rather than silently taking crash-consistent snapshots.
+    if (t == "flyingcircus" || n["vm"])
+      v.warn(type, where + ": source type '" + t + "'" + (t == "rbd" ? " with 'vm'" : "") +
+                       " is backed up as ceph-rbd " + src.pool + "/" + src.image +
+                       "; upstream froze the VM through its host agent (consul), which backyd "
+                       "does not have: set the job's 'pre-snapshot'/'post-snapshot' hooks to "
+                       "freeze and thaw it, else the snapshot is crash-consistent");
     if (n["namespace"])
       if (auto s = v.string(n["namespace"], "namespace")) src.rbd_namespace = *s;
     if (n["full-always"])
@@ -435,6 +495,12 @@ std::string ConfigError::to_string() const {
   return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
 }
 
+std::string warning_text(const ConfigError& w) {
+  ConfigError e = w;
+  e.message = "warning: " + w.message;
+  return e.to_string();
+}
+
 bool is_safe_job_name(const std::string& name) {
   if (name.empty() || name.size() > 128) return false;
   if (!std::isalnum(static_cast<unsigned char>(name[0]))) return false;
@@ -480,7 +546,7 @@ ConfigLoad parse_config(const std::string& text, const std::string& file) {
     for (const DuplicateKey& d : find_duplicate_keys(text))
       v.error(d.line, d.column,
               "duplicate key '" + d.key + "' (first at line " + std::to_string(d.first_line) + ")");
-    v.check_map(root, "the top level", {"global", "ceph", "schedules", "jobs"});
+    v.check_map(root, "the top level", {"global", "ceph", "schedules", "jobs"}, kUpstreamTopLevel);
     if (root["global"])
       parse_global(v, root["global"], cfg.global);
     else
@@ -496,6 +562,11 @@ ConfigLoad parse_config(const std::string& text, const std::string& file) {
     v.error(e.mark, "invalid configuration: " + e.msg);
   }
   result.errors = v.take_errors();
+  result.warnings = v.take_warnings();
+  std::stable_sort(result.warnings.begin(), result.warnings.end(),
+                   [](const ConfigError& a, const ConfigError& b) {
+                     return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+                   });
   std::stable_sort(result.errors.begin(), result.errors.end(),
                    [](const ConfigError& a, const ConfigError& b) {
                      return std::tie(a.line, a.column) < std::tie(b.line, b.column);

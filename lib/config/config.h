@@ -68,7 +68,9 @@ struct CephConfig {
 
 struct GlobalConfig {
   std::filesystem::path base_dir;
-  int worker_limit = 1;
+  int worker_limit = 1;  // slots per lane (daemon/lane.h)
+  // A job whose newest revision took less than this runs in the fast lane.
+  Seconds fast_lane_threshold{600};
   std::string socket = "/run/backy/backyd.sock";
   std::string backup_completed_callback;  // empty: none; after successful runs (upstream's)
   std::string run_callback;               // empty: none; after every run, with its outcome
@@ -103,9 +105,15 @@ struct ConfigError {
   std::string to_string() const;
 };
 
+// A warning as --check-config and the log show it: "file:line:col: warning: message".
+std::string warning_text(const ConfigError& w);
+
 struct ConfigLoad {
   std::optional<Config> config;     // set when errors is empty
   std::vector<ConfigError> errors;  // in file order
+  // What loads but deserves a word, in file order: upstream backy's keys that backyd ignores or
+  // reads differently (docs/config.md, "Coming from upstream backy").
+  std::vector<ConfigError> warnings;
   bool ok() const { return errors.empty(); }
 };
 

@@ -6,17 +6,14 @@
 // `run --wait` on the running job following that very run, `run` without --wait saying
 // "already" as a success, `run --all --wait` running every job, each result printed once, and the
 // daemon's log with progress lines (BACKYD_PROGRESS_LOG_SECONDS shortens the 30 s interval).
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "daemon_support.h"
 #include "support/test_env.h"
+#include "throttled_device.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -27,59 +24,6 @@ namespace {
 
 constexpr uint64_t kSourceBytes = 96 << 20;
 constexpr uint64_t kReadBytesPerSecond = 16 << 20;  // a full run: 6 s
-
-void write_line(const fs::path& file, const std::string& line) {
-  std::ofstream out(file);
-  out << line << '\n';
-  out.flush();
-  REQUIRE(out.good());
-}
-
-// A loop device over `image` whose reads are throttled for the processes of a blkio cgroup of its
-// own; join() moves a process in (its children are born in it). The destructor moves whatever is
-// left back to the root group, removes the group and detaches the device.
-class ThrottledDevice {
- public:
-  ThrottledDevice(const fs::path& image, uint64_t bytes_per_second)
-      : group_(fs::path("/sys/fs/cgroup/blkio") / ("backy-test-" + std::to_string(::getpid()))) {
-    ProcessResult attach = run({"losetup", "--find", "--show", image.string()});
-    INFO(attach.err);
-    REQUIRE(attach.exit_code == 0);
-    device_ = attach.out.substr(0, attach.out.find('\n'));
-    struct stat st {};
-    REQUIRE(::stat(device_.c_str(), &st) == 0);
-    fs::create_directory(group_);
-    write_line(group_ / "blkio.throttle.read_bps_device",
-               std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev)) + " " +
-                   std::to_string(bytes_per_second));
-  }
-  ~ThrottledDevice() {
-    std::ifstream procs(group_ / "cgroup.procs");
-    for (std::string pid; std::getline(procs, pid);) leave(pid);
-    std::error_code ec;
-    fs::remove(group_, ec);
-    run({"losetup", "-d", device_});
-  }
-  ThrottledDevice(const ThrottledDevice&) = delete;
-  ThrottledDevice& operator=(const ThrottledDevice&) = delete;
-
-  const std::string& device() const { return device_; }
-  void join(pid_t pid) { write_line(group_ / "cgroup.procs", std::to_string(pid)); }
-  static void leave(const std::string& pid) {
-    std::ofstream("/sys/fs/cgroup/blkio/cgroup.procs") << pid << '\n';
-  }
-  // Drops the device's cached pages: the next run reads (slowly) again.
-  void drop_cache() const {
-    const int fd = ::open(device_.c_str(), O_RDONLY | O_CLOEXEC);
-    REQUIRE(fd >= 0);
-    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-    ::close(fd);
-  }
-
- private:
-  fs::path group_;
-  std::string device_;
-};
 
 struct SlowDaemon {
   TempDir dir{xfs_mount(), "progress"};

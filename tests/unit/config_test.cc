@@ -353,3 +353,170 @@ TEST_CASE("odd YAML gives errors, never an exception", "[config]") {
     for (const auto& e : load.errors) CHECK_FALSE(e.message.empty());
   }
 }
+
+namespace {
+
+// A configuration as upstream backy reads it (2.x and 3.x): every key its daemon, scheduler and
+// sources read, written for this test.
+const char* kUpstream = R"(global:
+  base-dir: /srv/backy
+  worker-limit: 2
+  backup-completed-callback: /usr/local/bin/backup-done
+  status-file: /srv/backy/status
+  status-interval: 30
+  telnet-addrs: 127.0.0.1
+  telnet-port: 6023
+api:
+  addrs: "::1, 127.0.0.1"
+  port: 6023
+  tokens:
+    secret-a: server-b
+  cli-default:
+    token: secret-a
+peers:
+  server-b:
+    url: https://server-b.example:6023
+    token: secret-b
+schedules:
+  default:
+    daily: {interval: 1d, keep: 9}
+    weekly: {interval: 1w, keep: 5}
+  frequent:
+    hourly: {interval: 1h, keep: 24}
+jobs:
+  plain:
+    schedule: default
+    source: {type: file, filename: /images/plain.img, cow: true}
+  copied:
+    schedule: default
+    source: {type: file, filename: /images/copied.img, cow: false}
+  web01:
+    schedule: frequent
+    source: {type: ceph-rbd, pool: rbd, image: web01.root, full-always: false}
+  db01:
+    schedule: frequent
+    source:
+      type: flyingcircus
+      consul_acl_token: 0f4c2a52-0000-4000-8000-000000000001
+      vm: db01
+      pool: rbd.ssd
+      image: db01.root
+  app01:
+    schedule: default
+    source: {type: rbd, pool: rbd, image: app01.root, vm: app01}
+  app02:
+    schedule: default
+    source: {type: rbd, pool: rbd, image: app02.root}
+)";
+
+}  // namespace
+
+TEST_CASE("upstream backy's configuration loads, with a warning on each line backyd ignores",
+          "[config]") {
+  ConfigLoad load = parse_config(kUpstream, "upstream.yaml");
+  for (const auto& e : load.errors) INFO(e.to_string());
+  REQUIRE(load.ok());
+  const Config& c = *load.config;
+  CHECK(c.global.worker_limit == 2);
+  CHECK(c.global.backup_completed_callback == "/usr/local/bin/backup-done");
+  CHECK(c.jobs.size() == 6);
+  CHECK(c.jobs.at("plain").source.type == SourceConfig::Type::file);
+  CHECK(c.jobs.at("copied").source.filename == "/images/copied.img");
+  CHECK(c.jobs.at("web01").source.type == SourceConfig::Type::ceph_rbd);
+  const SourceConfig& db = c.jobs.at("db01").source;
+  CHECK(db.type == SourceConfig::Type::ceph_rbd);
+  CHECK(db.pool == "rbd.ssd");
+  CHECK(db.image == "db01.root");
+  CHECK(c.jobs.at("db01").schedule == "frequent");
+  CHECK(c.jobs.at("app01").source.type == SourceConfig::Type::ceph_rbd);
+  CHECK(c.jobs.at("app02").source.image == "app02.root");
+  CHECK(c.schedules.at("default").at("weekly").interval == Seconds(7 * 86400));
+
+  struct Want {
+    int line, column;
+    std::string text;
+  };
+  const std::vector<Want> want = {
+      {5, 3, "'status-file' in global is ignored: upstream backy's status file"},
+      {6, 3, "'status-interval' in global is ignored"},
+      {7, 3, "'telnet-addrs' in global is ignored: upstream backy's telnet console"},
+      {8, 3, "'telnet-port' in global is ignored"},
+      {9, 1, "'api' in the top level is ignored: upstream backy's HTTP API"},
+      {16, 1, "'peers' in the top level is ignored: upstream backy's replication"},
+      {32, 61, "'cow: false' is ignored: backyd always shares unchanged blocks"},
+      {39, 13,
+       "source type 'flyingcircus' is backed up as ceph-rbd rbd.ssd/db01.root; upstream froze "
+       "the VM through its host agent (consul), which backyd does not have: set the job's "
+       "'pre-snapshot'/'post-snapshot' hooks"},
+      {46, 20, "source type 'rbd' with 'vm' is backed up as ceph-rbd rbd/app01.root"},
+  };
+  std::string all;
+  for (const auto& w : load.warnings) all += w.to_string() + "\n";
+  INFO(all);
+  REQUIRE(load.warnings.size() == want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    INFO("warning " << i);
+    CHECK(load.warnings[i].file == "upstream.yaml");
+    CHECK(load.warnings[i].line == want[i].line);
+    CHECK(load.warnings[i].column == want[i].column);
+    CHECK(load.warnings[i].message.find(want[i].text) != std::string::npos);
+  }
+  CHECK(warning_text(load.warnings[4]) ==
+        "upstream.yaml:9:1: warning: " + load.warnings[4].message);
+}
+
+TEST_CASE("upstream backy's keys that backyd cannot honour are errors saying what to write",
+          "[config]") {
+  struct Case {
+    std::string from, to;
+    int line, column;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"type: ceph-rbd, pool: rbd, image: web01.root", "type: ceph, pool: rbd, image: web01.root",
+       35, 20, "unknown source type 'ceph' (an RBD image is 'type: ceph-rbd')"},
+      {"type: rbd, pool: rbd, image: app02.root", "type: s3, pool: rbd, image: app02.root", 49, 20,
+       "unknown source type 's3' (upstream backy's S3 source"},
+      {"type: flyingcircus", "type: flyingcircus,", 39, 13,
+       "unknown source type 'flyingcircus,' (a stray ',' after the type?)"},
+      {"full-always: false}", "full-always: false, vm: web01}", 35, 84,
+       "'vm' does not apply to type ceph-rbd"},
+      {"cow: true}", "cow: true, vm: plain}", 29, 70, "'vm' does not apply to type file"},
+      {"vm: db01", "vm: [db01]", 41, 11, "'vm' must be a string"},
+  };
+  for (const auto& c : cases) {
+    std::string yaml = kUpstream;
+    const auto pos = yaml.find(c.from);
+    REQUIRE(pos != std::string::npos);
+    yaml.replace(pos, c.from.size(), c.to);
+    INFO(yaml);
+    ConfigLoad load = parse_config(yaml, "upstream.yaml");
+    REQUIRE_FALSE(load.ok());
+    bool found = false;
+    for (const auto& e : load.errors) {
+      INFO(e.to_string());
+      if (e.message.find(c.message) == std::string::npos) continue;
+      found = true;
+      CHECK(e.line == c.line);
+      CHECK(e.column == c.column);
+    }
+    CHECK(found);
+  }
+}
+
+TEST_CASE("fast-lane-threshold: a duration, ten minutes unless set", "[config]") {
+  ConfigLoad plain = parse_config(kGood, "good.yaml");
+  REQUIRE(plain.ok());
+  CHECK(plain.config->global.fast_lane_threshold == Seconds(600));
+  CHECK(plain.warnings.empty());
+  ConfigLoad set = parse_config(
+      good_with("worker-limit: 2", "worker-limit: 2\n  fast-lane-threshold: 1h"), "good.yaml");
+  REQUIRE(set.ok());
+  CHECK(set.config->global.fast_lane_threshold == Seconds(3600));
+  ConfigLoad bad = parse_config(
+      good_with("worker-limit: 2", "worker-limit: 2\n  fast-lane-threshold: soon"), "good.yaml");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.errors.at(0).line == 4);
+  CHECK(bad.errors.at(0).message.find("'fast-lane-threshold': bad duration 'soon'") !=
+        std::string::npos);
+}

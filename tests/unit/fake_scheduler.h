@@ -50,6 +50,9 @@ class FakeScheduler : public JobScheduler {
   std::vector<std::string> orphans() const override { return orphans_; }
   int running_count() const override { return 0; }
   int queued_count() const override { return static_cast<int>(pending_runs.size()); }
+  std::vector<LaneLoad> lane_loads() const override {
+    return {{Lane::fast, 1, 0, 0}, {Lane::slow, 1, 0, queued_count()}, {Lane::work, 1, 0, 0}};
+  }
 
   std::optional<std::string> run_now(const std::string& job, std::set<std::string> tags,
                                      std::function<void(const RunOutcome&)> done) override {
