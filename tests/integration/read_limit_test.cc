@@ -36,6 +36,7 @@ struct LimitDaemon {
     if (!daemon) return;
     daemon->signal(SIGTERM);
     CHECK(daemon->wait(30) == 0);
+    INFO(read_text(dir / "backyd.log"));
   }
   // Starts backyd; `global` and `jobs` are YAML lines under global: and jobs: (indented). New
   // jobs run at once: every job's first run starts with the daemon.
@@ -46,6 +47,7 @@ struct LimitDaemon {
                         "schedules:\n  daily:\n    daily: {interval: 1d, keep: 5}\njobs:\n" + jobs);
     daemon = std::make_unique<Child>(std::vector<std::string>{BACKYD_PATH, "-c", config.string()},
                                      dir / "backyd.log");
+    REQUIRE(eventually(20, [&] { return ctl({"version"}).exit_code == 0; }));
   }
   // Writes the source of file job `name` and returns its lines; `extra` lines go under the job.
   std::string job(const std::string& name, uint64_t bytes, uint64_t seed,
@@ -61,7 +63,8 @@ struct LimitDaemon {
   json job_status(const std::string& job) const {
     ProcessResult r = ctl({"status", "--json"});
     REQUIRE(r.exit_code == 0);
-    for (const auto& j : json::parse(r.out)["jobs"])
+    const json all = json::parse(r.out);
+    for (const auto& j : all["jobs"])
       if (j["job"] == job) return j;
     FAIL("no job " << job << " in status: " << r.out);
     return {};
