@@ -39,7 +39,7 @@ struct RunOutcome {
   std::string error;  // when !ok
   std::string uuid;   // the new revision, when ok
   TimePoint started;
-  double duration = 0;   // seconds
+  double duration = 0;  // seconds
   std::set<std::string> tags;
   // When ok: what failed after the commit (expiry, `latest`, the source's clean-up); the
   // revision is safe, the next run retries.
