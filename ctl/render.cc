@@ -50,6 +50,18 @@ std::string time_with_age(const std::string& iso) {
          relative_time(std::chrono::duration<double>(*t - Clock::now()).count()) + ")";
 }
 
+// ", read-limit 20.0 MiB/s, io-priority idle, throttled 4.8 s": a job's limits, and the time its
+// running (else last) run waited for them; empty when it has none of these.
+std::string limits_text(const Json& j) {
+  std::string s;
+  if (j.contains("read_limit") && j["read_limit"].is_number())
+    s += ", read-limit " + human_bytes(j["read_limit"].get<double>()) + "/s";
+  if (j.contains("io_priority") && j["io_priority"].is_string())
+    s += ", io-priority " + j["io_priority"].get<std::string>();
+  if (const double t = j.value("throttled", 0.0); t > 0) s += ", throttled " + human_duration(t);
+  return s;
+}
+
 int status_table(const Json& r, std::ostream& out) {
   std::vector<std::vector<std::string>> rows{{"Job", "State", "Lane", "SLA", "Last backup (UTC)",
                                               "Tags", "Duration", "Next backup (UTC)",
@@ -70,7 +82,7 @@ int status_table(const Json& r, std::ostream& out) {
     if (j.contains("running_since")) {
       out << j.value("job", "") << ": running since " << short_time(j.value("running_since", ""));
       if (j.contains("progress")) out << ", " << describe_progress(progress_sample(j["progress"]));
-      out << '\n';
+      out << limits_text(j) << '\n';
     }
   const Json& s = r["summary"];
   out << count(s.value("jobs", 0), "job") << ": " << s.value("running", 0) << " running, "
@@ -94,6 +106,9 @@ int status_table(const Json& r, std::ostream& out) {
     if (!p.value("reason", "").empty()) out << ": " << p.value("reason", "");
     out << '\n';
   }
+  if (r.contains("read_limit") && r["read_limit"].is_number())
+    out << "read-limit " << human_bytes(r["read_limit"].get<double>())
+        << "/s shared by all running backups\n";
   if (const Json& b = r["base_dir"]; b.is_object())
     out << "base-dir " << b.value("path", "") << ": " << human_bytes(b.value("free_bytes", 0.0))
         << " free of " << human_bytes(b.value("total_bytes", 0.0)) << " ("
@@ -129,6 +144,10 @@ int job_revisions(const Json& r, std::ostream& out) {
       << human_bytes(r.value("bytes_written", 0.0)) << " data (estimated)\n";
   if (r.contains("job") && r["job"].contains("lane"))
     out << "lane: " << r["job"].value("lane", "") << '\n';
+  if (const Json& j = r["job"]; j.is_object()) {
+    const std::string limits = limits_text(j);
+    if (!limits.empty()) out << limits.substr(2) << '\n';
+  }
   for (const auto& p : r["problems"]) out << "problem: " << p.get<std::string>() << '\n';
   return 0;
 }

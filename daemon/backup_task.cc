@@ -17,7 +17,8 @@ namespace backy {
 BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, SourceFactory& sources,
                                  const std::set<std::string>& tags, const spdlog::logger& log,
                                  std::stop_token stop, const HeldRevisions& held,
-                                 const BackupTaskProgress& progress) {
+                                 const BackupTaskProgress& progress,
+                                 RateLimiter* shared_read_limit) {
   BackupTaskResult result;
   RunOutcome& out = result.outcome;
   out.tags = tags;
@@ -32,32 +33,40 @@ BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, Sou
   ProgressMeter own;
   ProgressMeter& meter = progress.meter ? *progress.meter : own;
   meter.start();
+  // A job runs once at a time: its own limiter lives for the run.
+  RateLimiter job_limit(job.read_limit);
+  ReadThrottle throttle({job.read_limit ? &job_limit : nullptr, shared_read_limit});
   auto last_log = std::chrono::steady_clock::now();
   auto publish = [&](uint64_t done, uint64_t total) {
     meter.set(done, total);
+    meter.set_throttled(throttle.throttled_seconds());
     const auto now = std::chrono::steady_clock::now();
     if (now - last_log < progress.log_every || done >= total) return;
     last_log = now;
     jlog->info("progress: {}", describe_progress(meter.sample()));
   };
   try {
-    BackupResult r = backup_job(config, job, sources, tags, *jlog, stop, publish, held);
+    BackupResult r = backup_job(config, job, sources, tags, *jlog, stop, publish, held, &throttle);
     out.ok = true;
     out.uuid = r.revision.uuid;
     out.warnings = r.warnings;
     out.duration = elapsed();
+    out.throttled = throttle.throttled_seconds();
     const RevisionStats& st = r.revision.stats;
-    jlog->info("run ok: revision {}, {} image, {} read at {}/s, {} written, in {}{}", out.uuid,
+    jlog->info("run ok: revision {}, {} image, {} read at {}/s, {} written, in {}{}{}", out.uuid,
                human_bytes(double(r.revision.size)), human_bytes(double(st.bytes_read)),
                human_bytes(out.duration > 0 ? double(st.bytes_read) / out.duration : 0),
                human_bytes(double(st.bytes_written)), human_duration(out.duration),
+               out.throttled > 0 ? ", " + human_duration(out.throttled) + " of it throttled" : "",
                r.reflinked ? "" : " (no reflinks: the image is a full copy)");
   } catch (const Cancelled&) {
+    out.throttled = throttle.throttled_seconds();
     result.cancelled = true;
     out.error = "cancelled";
     out.duration = elapsed();
     jlog->warn("backup cancelled; its partial revision was removed");
   } catch (const std::exception& e) {
+    out.throttled = throttle.throttled_seconds();
     out.error = e.what();
     out.duration = elapsed();
     jlog->error("backup failed: {}", out.error);

@@ -24,6 +24,7 @@
 #include "job_scheduler.h"
 #include "source/source_factory.h"
 #include "util/progress.h"
+#include "util/rate_limit.h"
 
 namespace spdlog {
 class logger;
@@ -45,10 +46,14 @@ struct BackupTaskProgress {
 
 // `config` is the snapshot the task was queued with; `log` the daemon's logger.
 // `held`: revisions expiry must keep (the NBD exports; job_backup.h).
+// `shared_read_limit`: the global read-limit every running backup reads under (the daemon's, so
+// a reload's new rate applies at once); the job's own read-limit is a limiter of this run's. Both
+// apply; the time the run waited for them is in the meter and the outcome.
 BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, SourceFactory& sources,
                                  const std::set<std::string>& tags, const spdlog::logger& log,
                                  std::stop_token stop, const HeldRevisions& held = {},
-                                 const BackupTaskProgress& progress = {});
+                                 const BackupTaskProgress& progress = {},
+                                 RateLimiter* shared_read_limit = nullptr);
 
 // A job's complete revisions, oldest first; unreadable .rev files are logged and skipped.
 std::vector<Revision> read_history(const std::filesystem::path& job_dir, spdlog::logger& log);

@@ -177,12 +177,14 @@ void CommandHandler::status(const Json& args, Out out) {
                      running = scheduler_.running_count(), queued = scheduler_.queued_count(),
                      limit = scheduler_.config().global.worker_limit,
                      lanes = scheduler_.lane_loads(),
+                     read_limit = scheduler_.config().global.read_limit,
                      base = scheduler_.config().global.base_dir.string(), out,
                      loop = executors_.loop]() mutable {
       Json result =
           status_json(*jobs, orphans, running, queued, limit, space_json(base, space_of(base)));
       result["summary"]["lanes"] = lanes_json(lanes);
       result["exports"] = std::move(exports);
+      result["read_limit"] = read_limit ? Json(read_limit) : Json(nullptr);
       std::string line = protocol::encode_result(result);
       jobs.reset();  // freed here, not on the loop
       loop([out, line = std::move(line)]() mutable { out->encoded_result(std::move(line)); });
@@ -250,7 +252,8 @@ std::string CommandHandler::metrics_text() const {
   io_thread_.check("CommandHandler::metrics_text");
   return backy::metrics_text(scheduler_.status(), scheduler_.running_count(),
                              scheduler_.queued_count(), scheduler_.config().global.worker_limit) +
-         lane_metrics_text(scheduler_.lane_loads());
+         lane_metrics_text(scheduler_.lane_loads()) +
+         read_limit_metrics_text(scheduler_.config().global.read_limit);
 }
 
 void CommandHandler::write_metrics_file() {

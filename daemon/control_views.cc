@@ -21,6 +21,7 @@ Json run_json(const RunOutcome& r) {
   Json j{{"ok", r.ok},
          {"started", format_iso8601(r.started)},
          {"duration", r.duration},
+         {"throttled", r.throttled},
          {"tags", tags_json(r.tags)}};
   if (r.ok)
     j["uuid"] = r.uuid;
@@ -81,7 +82,10 @@ Json job_json(const JobStatus& s) {
       {"consecutive_failures", s.consecutive_failures},
       {"total_failures", s.total_failures},
       {"revisions", s.revision_count},
-      {"bytes_written", s.bytes_written_total}};
+      {"bytes_written", s.bytes_written_total},
+      {"read_limit", s.read_limit ? Json(s.read_limit) : Json(nullptr)},
+      {"io_priority", s.io_priority.empty() ? Json(nullptr) : Json(s.io_priority)},
+      {"throttled", s.throttled}};
   if (s.last_backup) {
     const Revision& r = *s.last_backup;
     j["last_backup"] = Json{{"uuid", r.uuid},
@@ -107,7 +111,8 @@ Json progress_json(const ProgressSample& p) {
               {"total", p.total},
               {"elapsed", p.elapsed},
               {"rate", progress_rate(p)},
-              {"eta", eta ? Json(*eta) : Json(nullptr)}};
+              {"eta", eta ? Json(*eta) : Json(nullptr)},
+              {"throttled", p.throttled}};
 }
 
 Json space_json(const std::string& base_dir, const std::optional<FsSpace>& space) {
@@ -293,6 +298,12 @@ std::string metrics_text(const std::vector<JobStatus>& jobs, int running, int qu
   family(
       "backy_job_consecutive_failures", "gauge", "Failed runs since the last success.",
       [](const JobStatus& s) -> std::optional<double> { return double(s.consecutive_failures); });
+  family("backy_job_read_limit_bytes", "gauge",
+         "The job's own read-limit in bytes per second (0: none; the global one also applies).",
+         [](const JobStatus& s) -> std::optional<double> { return double(s.read_limit); });
+  family("backy_job_throttled_seconds_total", "counter",
+         "Seconds the job's runs waited for their read limits since the daemon started.",
+         [](const JobStatus& s) -> std::optional<double> { return s.throttled_total; });
   family("backy_job_overdue", "gauge", "1 when the job's newest revision is past its SLA.",
          [](const JobStatus& s) -> std::optional<double> { return s.overdue ? 1.0 : 0.0; });
   auto scalar = [&](const char* name, const char* help, double v) {
@@ -325,6 +336,12 @@ std::string lane_metrics_text(const std::vector<LaneLoad>& lanes) {
   family("backy_lane_running", "Tasks running in the lane.", &LaneLoad::running);
   family("backy_lane_queued", "Tasks waiting for a slot in the lane.", &LaneLoad::queued);
   return o.str();
+}
+
+std::string read_limit_metrics_text(uint64_t read_limit) {
+  return "# HELP backy_read_limit_bytes The global read-limit all running backups share, in bytes "
+         "per second (0: none).\n# TYPE backy_read_limit_bytes gauge\nbacky_read_limit_bytes " +
+         std::to_string(read_limit) + '\n';
 }
 
 std::string space_metrics_text(const FsSpace& s) {

@@ -19,7 +19,8 @@ namespace backy {
 protocol::Json job_json(const JobStatus& s);
 protocol::Json revision_json(const Revision& r);
 // {"done": bytes, "total": bytes (0: not known yet), "elapsed": s, "rate": bytes/s,
-//  "eta": s or null}: a running backup in `status` and in run --wait's progress lines.
+//  "eta": s or null, "throttled": s waited for read limits}: a running backup in `status` and in
+//  run --wait's progress lines.
 protocol::Json progress_json(const ProgressSample& p);
 // base-dir's free space and inodes as status shows them: {"path", "free_bytes", "total_bytes",
 // "free_inodes", "total_inodes", "free_percent", "free_inode_percent"}; null when unknown.
@@ -66,6 +67,8 @@ std::string metrics_text(const std::vector<JobStatus>& jobs, int running, int qu
 // backy_lane_slots, backy_lane_running, backy_lane_queued{lane="fast"|"slow"|"work"}: appended
 // to metrics_text's.
 std::string lane_metrics_text(const std::vector<LaneLoad>& lanes);
+// backy_read_limit_bytes: the global read-limit (bytes/s, 0: none), appended to metrics_text's.
+std::string read_limit_metrics_text(uint64_t read_limit);
 // The base-dir families (free and total bytes and inodes), appended to metrics_text's where known.
 std::string space_metrics_text(const FsSpace& space);
 

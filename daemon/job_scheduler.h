@@ -45,6 +45,7 @@ struct RunOutcome {
   // When ok: what failed after the commit (expiry, `latest`, the source's clean-up); the
   // revision is safe, the next run retries.
   std::vector<std::string> warnings;
+  double throttled = 0;  // seconds of `duration` the run waited for its read limits
 };
 
 struct JobStatus {
@@ -65,6 +66,13 @@ struct JobStatus {
   uint64_t revision_count = 0;
   uint64_t bytes_written_total = 0;  // sum of stats.bytes_written over revisions
   std::optional<PauseNote> pause;    // while paused
+  // Limits (util/rate_limit.h, util/io_priority.h): the job's own read-limit (bytes/s, 0: none),
+  // the io-priority its file source reads with (empty for other sources), the seconds the running
+  // run (else the last) waited for its read limits, and that summed over this daemon's runs.
+  uint64_t read_limit = 0;
+  std::string io_priority;
+  double throttled = 0;
+  double throttled_total = 0;
   // The lane (lane.h) of its queued or running backup, else of its next one.
   Lane lane = Lane::slow;
 };

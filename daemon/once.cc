@@ -14,6 +14,7 @@
 #include "logging.h"
 #include "schedule/schedule.h"
 #include "util/error.h"
+#include "util/rate_limit.h"
 #include "util/time.h"
 
 namespace backy {
@@ -59,7 +60,10 @@ int run_once(const Config& config, const std::vector<std::string>& jobs,
                     << "); use --tags to run anyway\n";
           continue;
         }
-        backup_job(config, job, *sources, tags, *jlog, stop);
+        // One job at a time: the global read-limit and the job's own both apply to it.
+        RateLimiter global_limit(config.global.read_limit), job_limit(job.read_limit);
+        ReadThrottle throttle({&job_limit, &global_limit});
+        backup_job(config, job, *sources, tags, *jlog, stop, {}, {}, &throttle);
       } catch (const Cancelled&) {
         jlog->warn("backup cancelled; the partial revision was removed");
         ++failures;

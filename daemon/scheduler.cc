@@ -26,6 +26,7 @@ Scheduler::Scheduler(boost::asio::io_context& io, Config config, WorkerPool& poo
       log_(std::move(log)),
       make_sources_(std::move(make_sources)),
       sources_(std::shared_ptr<SourceFactory>(make_sources_(config_.ceph))),
+      read_limit_(std::make_shared<RateLimiter>(config_.global.read_limit)),
       options_(options),
       stop_timer_(io),
       status_timer_(io) {}
@@ -163,12 +164,13 @@ void Scheduler::submit_backup(Job& job) {
   const uint64_t seq = job.task_seq;
   auto work = [self = weak(), &io = io_, cfg = snapshot_, jc = job.config, tags = job.backup_tags,
                sources = sources_, log = log_, held = options_.held, run, name, seq,
-               meter = job.progress,
+               meter = job.progress, read_limit = read_limit_,
                log_every = options_.progress_log_every](std::stop_token stop) {
     boost::asio::post(io, [self, name, seq] {
       if (auto s = self.lock()) s->on_started(name, seq);
     });
-    *run = run_backup_task(*cfg, jc, *sources, tags, *log, stop, held, {meter.get(), log_every});
+    *run = run_backup_task(*cfg, jc, *sources, tags, *log, stop, held, {meter.get(), log_every},
+                           read_limit.get());
   };
   auto done = [self = weak(), run, name, seq](bool ran) {
     if (auto s = self.lock()) s->on_backup_done(name, seq, *run, ran);
@@ -247,6 +249,7 @@ void Scheduler::on_backup_done(const std::string& name, uint64_t seq, BackupTask
     job.backup_tags.clear();
     if (run.history) job.history = std::move(*run.history);
     job.last_run = run.outcome;
+    job.throttled_total += run.outcome.throttled;
     if (run.outcome.ok) {
       job.consecutive_failures = 0;
     } else if (!run.cancelled) {

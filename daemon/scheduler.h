@@ -153,6 +153,7 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
     uint64_t total_failures = 0;
     TimePoint retry_at{};
     std::optional<RunOutcome> last_run;
+    double throttled_total = 0;  // seconds this daemon's finished runs waited for read limits
   };
 
   Job& add_job(const JobConfig& config, std::vector<Revision> history);
@@ -194,6 +195,8 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
   // Shared by the workers (make() is thread-safe) and restores; replaced on a ceph change, while
   // running tasks keep the one they started with.
   std::shared_ptr<SourceFactory> sources_;
+  // The global read-limit every running backup reads under; its rate follows reloads.
+  std::shared_ptr<RateLimiter> read_limit_;
   Options options_;
   std::map<std::string, Job> jobs_;  // also jobs a reload removed while their task still runs
   std::vector<std::string> orphans_;

@@ -10,10 +10,19 @@
 #include "logging.h"
 #include "notifier.h"
 #include "scheduler.h"
+#include "util/text.h"
 
 namespace backy {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_limit_text(uint64_t rate) {
+  return rate == 0 ? std::string("none") : human_bytes(double(rate)) + "/s";
+}
+
+}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Reload
@@ -57,6 +66,12 @@ ReloadResult Scheduler::reload() {
   if (threshold_changed)
     log_->info("fast-lane-threshold {} -> {}", format_duration(config_.global.fast_lane_threshold),
                format_duration(next.global.fast_lane_threshold));
+  if (next.global.read_limit != config_.global.read_limit) {
+    // Running backups read under the new rate from their next read on.
+    log_->info("read-limit {} -> {}", read_limit_text(config_.global.read_limit),
+               read_limit_text(next.global.read_limit));
+    read_limit_->set_rate(next.global.read_limit);
+  }
   if (!(next.ceph == config_.ceph))
     sources_ = std::shared_ptr<SourceFactory>(make_sources_(next.ceph));
   if (next.global.socket != config_.global.socket)

@@ -91,6 +91,11 @@ JobStatus Scheduler::status_of(const Job& job, TimePoint now) const {
   st.lane = job.task == TaskKind::backup
                 ? job.lane
                 : backup_lane(job.history, config_.global.fast_lane_threshold);
+  st.read_limit = job.config.read_limit;
+  if (job.config.source.type == SourceConfig::Type::file)
+    st.io_priority = to_string(job.config.io_priority);
+  st.throttled = st.progress ? st.progress->throttled : job.last_run ? job.last_run->throttled : 0;
+  st.throttled_total = job.throttled_total + (st.progress ? st.progress->throttled : 0);
   st.consecutive_failures = job.consecutive_failures;
   st.total_failures = job.total_failures;
   st.revision_count = job.history.size();

@@ -88,6 +88,7 @@ class BackupRun {
   // The source frozen (RBD: snapshot backy-<uuid>), the image cloned from the parent's.
   void open() {
     snap_ = source_.open(uuid(), parent_uuid());
+    snap_->set_throttle(options_.throttle);
     size_ = snap_->size();
     if (!parent_) sums_ = BlockSums(size_);
     sums_.resize(size_);

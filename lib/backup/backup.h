@@ -44,6 +44,9 @@ struct BackupOptions {
   // with done 0 as soon as the total is known, then at most four times a second, last with
   // done == total once every block is read.
   std::function<void(uint64_t done, uint64_t total)> progress;
+  // What every read of the source waits for (the read limits; the verification's re-read of a
+  // stable source too); null: none.
+  ReadThrottle* throttle = nullptr;
 };
 
 struct BackupResult {

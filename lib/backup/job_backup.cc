@@ -7,6 +7,7 @@
 #include "schedule/schedule.h"
 #include "util/error.h"
 #include "util/fs_space.h"
+#include "util/io_priority.h"
 #include "util/text.h"
 
 namespace backy {
@@ -18,7 +19,7 @@ std::filesystem::path job_dir(const Config& config, const std::string& job) {
 BackupResult backup_job(const Config& config, const JobConfig& job, SourceFactory& sources,
                         const std::set<std::string>& tags, spdlog::logger& log,
                         std::stop_token stop, std::function<void(uint64_t, uint64_t)> progress,
-                        const HeldRevisions& held) {
+                        const HeldRevisions& held, ReadThrottle* throttle) {
   // A full base-dir would fail every job halfway, each leaving its partial image to remove:
   // below free-space-critical none starts, and the reason is the run's error.
   if (auto low = space_below(fs_space(config.global.base_dir), config.global.free_space_critical))
@@ -33,7 +34,11 @@ BackupResult backup_job(const Config& config, const JobConfig& job, SourceFactor
   options.full_always = job.source.full_always;
   options.verify = job.verify;
   options.progress = std::move(progress);
+  options.throttle = throttle;
+  std::optional<ScopedIoPriority> io_priority;
+  if (job.source.type == SourceConfig::Type::file) io_priority.emplace(job.io_priority);
   BackupResult result = run_backup(repo, lock, *source, options, log, stop);
+  io_priority.reset();
   // Expiry only after a success: a failing job must not lose its old revisions one by one. The
   // new revision is committed whatever expiry does: its failure is a warning, retried next run.
   try {

@@ -5,6 +5,10 @@
 // job's revisions (a failing expiry is a warning in the result: the revision is committed). Shared
 // by `backyd --once` and the daemon's workers. Runs on the calling thread; blocking.
 //
+// Limits: every read of the source waits for `throttle` (the job's and the global read-limit,
+// util/rate_limit.h). A file source is read with the job's io-priority, set on the calling
+// thread for the run and given back afterwards (util/io_priority.h).
+//
 // Expiry deletes no held revision: those mounted (mount/mount_registry.h) and those `held`
 // names (the daemon's NBD exports), both asked under the job's lock.
 #pragma once
@@ -40,6 +44,6 @@ BackupResult backup_job(const Config& config, const JobConfig& job, SourceFactor
                         const std::set<std::string>& tags, spdlog::logger& log,
                         std::stop_token stop = {},
                         std::function<void(uint64_t, uint64_t)> progress = {},
-                        const HeldRevisions& held = {});
+                        const HeldRevisions& held = {}, ReadThrottle* throttle = nullptr);
 
 }  // namespace backy

@@ -57,6 +57,11 @@ size_t RbdAioWindow::in_flight() const {
   return shared_->in_flight;
 }
 
+size_t RbdAioWindow::finished() const {
+  MutexLock lock(shared_->mu);
+  return shared_->done.size();
+}
+
 RbdAioWindow::Slot& RbdAioWindow::free_slot() {
   return shared_->slots[shared_->free.back()];
 }

@@ -41,6 +41,8 @@ class RbdAioWindow {
   size_t depth() const;
   size_t in_flight() const;
   bool full() const { return in_flight() == depth(); }
+  // How many operations have finished and wait for wait_one() (it would not block).
+  size_t finished() const;
 
   // A free slot for the next operation. REQUIRES: !full().
   Slot& free_slot();

@@ -79,13 +79,19 @@ class RbdSnapshot : public SourceSnapshot {
     size_t next = 0;
     try {
       while (next < blocks.size() || window_.in_flight() > 0) {
-        while (next < blocks.size() && !window_.full()) {
+        // Throttled, a read that has arrived is handed over before waiting to issue the next,
+        // so the sink keeps pace with the limit instead of lagging a window behind.
+        while (next < blocks.size() && !window_.full() &&
+               !(throttled() && window_.finished() > 0)) {
           if (stop.stop_requested()) throw Cancelled();
+          const uint64_t block = blocks[next++];
+          const uint64_t offset = block * kBlockSize;
+          if (offset >= size_)
+            throw Error("block " + std::to_string(block) + " is beyond the end of " + where());
+          throttle(std::min(kBlockSize, size_ - offset), stop);
           RbdAioWindow::Slot& slot = window_.free_slot();
-          slot.tag = blocks[next++];
-          slot.offset = slot.tag * kBlockSize;
-          if (slot.offset >= size_)
-            throw Error("block " + std::to_string(slot.tag) + " is beyond the end of " + where());
+          slot.tag = block;
+          slot.offset = offset;
           slot.length = std::min(kBlockSize, size_ - slot.offset);
           slot.bl.clear();
           int r = window_.start(slot, [&](librbd::RBD::AioCompletion* c) {
@@ -161,7 +167,8 @@ class RbdSnapshot : public SourceSnapshot {
              page_spans(std::span(pieces).subspan(first, p - first), block, size_))
           as.runs.push_back({s.offset, s.length});
         for (const auto& [off, len] : as.runs) {
-          while (window_.full()) complete_one();
+          while (window_.full() || (throttled() && window_.finished() > 0)) complete_one();
+          throttle(len, stop);
           RbdAioWindow::Slot& slot = window_.free_slot();
           slot.tag = a;
           slot.offset = base + off;

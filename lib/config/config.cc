@@ -21,6 +21,7 @@ namespace backy {
 namespace {
 
 constexpr Seconds kMaxDuration{int64_t{36500} * 86400};
+constexpr uint64_t kMinReadLimit = 64 * 1024;
 
 class Validator {
  public:
@@ -150,6 +151,30 @@ class Validator {
     return std::nullopt;
   }
 
+  // A byte rate: "20MiB", "100M" (util/text.h parse_bytes), from 64 KiB/s (a 4 MiB block a
+  // minute) up; below that a run would crawl for days.
+  std::optional<uint64_t> byte_rate(const YAML::Node& n, const std::string& key) {
+    const std::string text = n.IsScalar() ? n.Scalar() : std::string("a collection");
+    const auto rate = n.IsScalar() ? parse_bytes(text) : std::nullopt;
+    if (!rate) {
+      error(n, "'" + key + "' must be bytes per second, e.g. 20MiB or 100M, got '" + text + "'");
+      return std::nullopt;
+    }
+    if (*rate < kMinReadLimit) {
+      error(n, "'" + key + "' must be at least 64KiB (per second), got '" + text + "'");
+      return std::nullopt;
+    }
+    return rate;
+  }
+
+  std::optional<IoPriority> io_priority(const YAML::Node& n, const std::string& key) {
+    if (n.IsScalar())
+      if (auto p = parse_io_priority(n.Scalar())) return p;
+    error(n, "'" + key + "' must be idle, best-effort or realtime, optionally with a level 0-7 " +
+                 "(best-effort:4), got '" + (n.IsScalar() ? n.Scalar() : "a collection") + "'");
+    return std::nullopt;
+  }
+
   // A list of pool names: each a non-empty string without '/' (that separates the namespace and
   // image in rbd:POOL/IMAGE), no duplicates. An empty list is allowed: no pool.
   std::optional<std::vector<std::string>> pool_list(const YAML::Node& n, const std::string& key) {
@@ -204,12 +229,12 @@ const std::map<std::string, std::string> kUpstreamGlobal = {
     {"telnet-port", "upstream backy's telnet console; backyctl talks to global 'socket'"}};
 
 void parse_global(Validator& v, const YAML::Node& n, GlobalConfig& g) {
-  if (!v.check_map(
-          n, "global",
-          {"base-dir", "worker-limit", "socket", "backup-completed-callback", "callback-timeout",
-           "log-level", "admin-group", "metrics-file", "restore-pools", "run-callback",
-           "retry-after", "free-space-warning", "free-space-critical", "fast-lane-threshold"},
-          kUpstreamGlobal))
+  if (!v.check_map(n, "global",
+                   {"base-dir", "worker-limit", "socket", "backup-completed-callback",
+                    "callback-timeout", "log-level", "admin-group", "metrics-file", "restore-pools",
+                    "run-callback", "retry-after", "free-space-warning", "free-space-critical",
+                    "fast-lane-threshold", "read-limit", "io-priority"},
+                   kUpstreamGlobal))
     return;
   bool has_base = false;
   std::optional<YAML::Node> critical_at;
@@ -265,6 +290,10 @@ void parse_global(Validator& v, const YAML::Node& n, GlobalConfig& g) {
     } else if (key == "free-space-critical") {
       if (auto p = v.percent(val, key)) g.free_space_critical = *p;
       critical_at = val;
+    } else if (key == "read-limit") {
+      if (auto r = v.byte_rate(val, key)) g.read_limit = *r;
+    } else if (key == "io-priority") {
+      if (auto p = v.io_priority(val, key)) g.io_priority = *p;
     }
   }
   if (!has_base) v.error(n, "global: 'base-dir' is required");
@@ -456,7 +485,10 @@ void parse_jobs(Validator& v, const YAML::Node& n, Config& cfg) {
     JobConfig job;
     job.name = name;
     const std::string where = "job '" + name + "'";
-    if (!v.check_map(kv.second, where, {"schedule", "source", "verify", "restore-pools"})) continue;
+    if (!v.check_map(
+            kv.second, where,
+            {"schedule", "source", "verify", "restore-pools", "read-limit", "io-priority"}))
+      continue;
     const YAML::Node sched = kv.second["schedule"];
     if (!sched) {
       v.error(kv.second, where + ": 'schedule' is required");
@@ -484,6 +516,15 @@ void parse_jobs(Validator& v, const YAML::Node& n, Config& cfg) {
     if (kv.second["verify"]) parse_verify(v, kv.second["verify"], job.verify);
     if (kv.second["restore-pools"])
       job.restore_pools = v.pool_list(kv.second["restore-pools"], "restore-pools");
+    if (kv.second["read-limit"])
+      if (auto r = v.byte_rate(kv.second["read-limit"], "read-limit")) job.read_limit = *r;
+    job.io_priority = cfg.global.io_priority;
+    if (const YAML::Node prio = kv.second["io-priority"]) {
+      if (auto p = v.io_priority(prio, "io-priority")) job.io_priority = *p;
+      // Only a file source's reads are this host's disk I/O; librbd's go over the network.
+      if (src && job.source.type == SourceConfig::Type::ceph_rbd)
+        v.error(prio, where + ": 'io-priority' applies to file sources only");
+    }
     cfg.jobs.emplace(name, std::move(job));
   }
 }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "schedule/duration.h"
+#include "util/io_priority.h"
 
 namespace backy {
 
@@ -55,6 +56,11 @@ struct JobConfig {
   VerifyConfig verify;
   // Pools `restore ... rbd:POOL/IMAGE` may create images in; unset: global.restore_pools.
   std::optional<std::vector<std::string>> restore_pools;
+  // Bytes per second the job's runs read at most (the source, and the verify's re-read of it);
+  // 0: no limit of its own. The global read_limit applies as well.
+  uint64_t read_limit = 0;
+  // What a file source reads with; unset in the job: the global io_priority.
+  IoPriority io_priority{};
   bool operator==(const JobConfig&) const = default;
 };
 
@@ -85,6 +91,10 @@ struct GlobalConfig {
   // inodes fall below these shares (percent of the filesystem).
   double free_space_warning = 10;
   double free_space_critical = 5;
+  // Bytes per second all running backups together read at most; 0: no limit.
+  uint64_t read_limit = 0;
+  // The default of JobConfig::io_priority.
+  IoPriority io_priority{};
   bool operator==(const GlobalConfig&) const = default;
 };
 

@@ -60,6 +60,7 @@ class FileSnapshot : public SourceSnapshot {
       if (stop.stop_requested()) throw Cancelled();
       const uint64_t off = b * kBlockSize;
       const size_t len = static_cast<size_t>(std::min(kBlockSize, size_ - off));
+      throttle(len, stop);
       size_t got = pread_full(fd_.get(), std::span<char>(buffer_.data(), len), off, filename_);
       if (got != len)
         throw Error(filename_ + " shrank while it was read (short read at offset " +

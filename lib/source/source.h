@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "util/rate_limit.h"
+
 namespace backy {
 
 struct BlockChange {
@@ -66,6 +68,24 @@ class SourceSnapshot {
   // so the verification after a run can compare the written image with the source itself.
   virtual bool stable() const = 0;
   virtual uint64_t bytes_read() const = 0;
+
+  // Every read of the source, the verification's re-read included, waits for `throttle` (the
+  // job's and the global read-limit, util/rate_limit.h) before it is issued; null: none. Set
+  // before the first read; the throttle must outlive the reads.
+  void set_throttle(ReadThrottle* throttle) { throttle_ = throttle; }
+
+ protected:
+  // What an implementation calls before it issues a read of `bytes`: waits for the throttle.
+  // Throws backy::Cancelled when `stop` is requested meanwhile.
+  void throttle(uint64_t bytes, std::stop_token stop) {
+    if (throttle_) throttle_->take(bytes, stop);
+  }
+  // Whether reads may have to wait: an implementation with reads in flight then hands over
+  // what has arrived before it waits to issue the next.
+  bool throttled() const { return throttle_ != nullptr && throttle_->limited(); }
+
+ private:
+  ReadThrottle* throttle_ = nullptr;
 };
 
 class Source {

@@ -54,8 +54,13 @@ void ProgressMeter::set(uint64_t done, uint64_t total) {
   done_.store(done, std::memory_order_relaxed);
 }
 
+void ProgressMeter::set_throttled(double seconds) {
+  throttled_.store(seconds, std::memory_order_relaxed);
+}
+
 ProgressSample ProgressMeter::sample() const {
   ProgressSample s;
+  s.throttled = throttled_.load(std::memory_order_relaxed);
   s.done = done_.load(std::memory_order_relaxed);
   s.total = total_.load(std::memory_order_relaxed);
   const int64_t started = started_ns_.load(std::memory_order_relaxed);

@@ -18,9 +18,10 @@
 namespace backy {
 
 struct ProgressSample {
-  uint64_t done = 0;   // bytes
-  uint64_t total = 0;  // bytes; 0 while not known yet
-  double elapsed = 0;  // seconds since the copy started
+  uint64_t done = 0;     // bytes
+  uint64_t total = 0;    // bytes; 0 while not known yet
+  double elapsed = 0;    // seconds since the copy started
+  double throttled = 0;  // seconds of that the copy waited for its read limits (rate_limit.h)
 };
 
 // Bytes per second, the average since the start (steady enough for an ETA, and what a person
@@ -41,6 +42,8 @@ class ProgressMeter {
   void start();
   // The writer's figures so far; `total` 0 while it is not known.
   void set(uint64_t done, uint64_t total);
+  // The writer's time waited for read limits so far (seconds).
+  void set_throttled(double seconds);
   // Any thread. Elapsed is 0 before start().
   ProgressSample sample() const;
 
@@ -48,6 +51,7 @@ class ProgressMeter {
   std::atomic<int64_t> started_ns_{0};  // steady_clock, 0: not started
   std::atomic<uint64_t> done_{0};
   std::atomic<uint64_t> total_{0};
+  std::atomic<double> throttled_{0};
 };
 
 }  // namespace backy

@@ -1,7 +1,10 @@
 #include "util/text.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <string>
+#include <utility>
 
 namespace backy {
 
@@ -15,6 +18,31 @@ std::string human_bytes(double b) {
   char buf[32];
   std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", b, kUnits[u]);
   return buf;
+}
+
+std::optional<uint64_t> parse_bytes(std::string_view t) {
+  if (t.ends_with("/s")) t.remove_suffix(2);
+  size_t i = 0, digits = 0, dots = 0;
+  while (i < t.size() && (std::isdigit(static_cast<unsigned char>(t[i])) || t[i] == '.')) {
+    (t[i] == '.' ? dots : digits) += 1;
+    ++i;
+  }
+  if (digits == 0 || dots > 1 || i > 20) return std::nullopt;
+  const double number = std::stod(std::string(t.substr(0, i)));
+  std::string_view unit = t.substr(i);
+  if (unit.starts_with(' ')) unit.remove_prefix(1);
+  static constexpr std::pair<std::string_view, double> kUnits[] = {
+      {"", 1},         {"B", 1},      {"K", 0x1p10},   {"k", 0x1p10},
+      {"KiB", 0x1p10}, {"M", 0x1p20}, {"MiB", 0x1p20}, {"G", 0x1p30},
+      {"GiB", 0x1p30}, {"T", 0x1p40}, {"TiB", 0x1p40}, {"kB", 1e3},
+      {"KB", 1e3},     {"MB", 1e6},   {"GB", 1e9},     {"TB", 1e12}};
+  for (const auto& [name, factor] : kUnits) {
+    if (unit != name) continue;
+    const double bytes = std::round(number * factor);
+    if (bytes >= 0x1p53) return std::nullopt;
+    return static_cast<uint64_t>(bytes);
+  }
+  return std::nullopt;
 }
 
 std::string human_duration(double s) {

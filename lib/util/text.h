@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -11,6 +13,11 @@ namespace backy {
 
 // "512 B", "1.5 GiB" (binary units, one decimal).
 std::string human_bytes(double bytes);
+// The reverse, for sizes and rates in the configuration: "20MiB", "100M", "1.5 GiB", "512k",
+// "4096", with an optional "/s". K, M, G, T with or without "iB" are binary (1024^n), as
+// human_bytes prints them; "kB", "MB", "GB", "TB" are decimal (1000^n). nullopt when it is none
+// of these or the result is not below 2^53 bytes.
+std::optional<uint64_t> parse_bytes(std::string_view text);
 // "0.4 s", "59.9 s", "3m07s", "2h05m": seconds with one decimal under a minute, then two units.
 std::string human_duration(double seconds);
 // How far a moment is from now, for people: "just now", "5 min ago", "3 h ago", "2 d ago", and

@@ -15,6 +15,7 @@
 // (https://clang.llvm.org/docs/ThreadSafetyAnalysis.html).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <stop_token>
@@ -118,6 +119,13 @@ class CondVar {
   template <class Pred>
   bool wait(Mutex& mu, std::stop_token stop, Pred ready) REQUIRES(mu) {
     return cv_.wait(mu, std::move(stop), std::move(ready));
+  }
+  // Blocks until ready() is true, `stop` is requested or `deadline` passes; returns ready().
+  template <class Clock, class Duration, class Pred>
+  bool wait_until(Mutex& mu, std::stop_token stop,
+                  const std::chrono::time_point<Clock, Duration>& deadline, Pred ready)
+      REQUIRES(mu) {
+    return cv_.wait_until(mu, std::move(stop), deadline, std::move(ready));
   }
   void notify_one() { cv_.notify_one(); }
   void notify_all() { cv_.notify_all(); }

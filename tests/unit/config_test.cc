@@ -520,3 +520,43 @@ TEST_CASE("fast-lane-threshold: a duration, ten minutes unless set", "[config]")
   CHECK(bad.errors.at(0).message.find("'fast-lane-threshold': bad duration 'soon'") !=
         std::string::npos);
 }
+
+TEST_CASE("read-limit and io-priority: per job and global, in words, checked", "[config]") {
+  const std::string yaml = good_with(
+      "worker-limit: 2", "worker-limit: 2\n  read-limit: 100M\n  io-priority: best-effort:6");
+  std::string with_job = yaml;
+  with_job.replace(with_job.find("    source: {type: file"), 0,
+                   "    read-limit: 20MiB/s\n    io-priority: idle\n");
+  ConfigLoad load = parse_config(with_job, "limits.yaml");
+  INFO((load.ok() ? std::string() : load.errors.front().to_string()));
+  REQUIRE(load.ok());
+  const Config& c = *load.config;
+  CHECK(c.global.read_limit == 100u << 20);
+  CHECK(c.global.io_priority == IoPriority{IoPriority::Class::best_effort, 6});
+  CHECK(c.jobs.at("vm1").read_limit == 20u << 20);
+  CHECK(c.jobs.at("vm1").io_priority == IoPriority{IoPriority::Class::idle, 0});
+  CHECK(c.jobs.at("vm2").read_limit == 0);  // none of its own
+  CHECK(c.jobs.at("vm2").io_priority == c.global.io_priority);
+  // Unset: no limit, idle.
+  ConfigLoad plain = parse_config(kGood, "good.yaml");
+  REQUIRE(plain.ok());
+  CHECK(plain.config->global.read_limit == 0);
+  CHECK(plain.config->jobs.at("vm1").io_priority.cls == IoPriority::Class::idle);
+
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {good_with("worker-limit: 2", "read-limit: fast"), "'read-limit' must be bytes per second"},
+      {good_with("worker-limit: 2", "read-limit: 1k"), "'read-limit' must be at least 64KiB"},
+      {good_with("worker-limit: 2", "io-priority: low"), "'io-priority' must be idle, best-effort"},
+      {good_with("    source: {type: ceph", "    io-priority: idle\n    source: {type: ceph"),
+       "'io-priority' applies to file sources only"},
+      {good_with("    source: {type: file", "    read-limit: [1]\n    source: {type: file"),
+       "'read-limit' must be bytes per second"},
+  };
+  for (const auto& [text, message] : bad) {
+    INFO(text);
+    ConfigLoad l = parse_config(text, "bad.yaml");
+    REQUIRE_FALSE(l.ok());
+    CHECK(l.errors.front().message.find(message) != std::string::npos);
+    CHECK(l.errors.front().line > 0);
+  }
+}

@@ -551,6 +551,37 @@ TEST_CASE("metrics: one sample per job and family, daemon gauges", "[control]") 
   CHECK(text.find("# TYPE backy_job_failures_total counter\n") != std::string::npos);
 }
 
+TEST_CASE("status JSON and metrics: a job's limits and the time throttled", "[control]") {
+  JobStatus a;
+  a.name = "vm1";
+  a.read_limit = 20 << 20;
+  a.io_priority = "idle";
+  a.throttled = 4.5;
+  a.throttled_total = 12.25;
+  a.progress = ProgressSample{50, 200, 5, 4.5};
+  JobStatus b;
+  b.name = "vm2";
+  const Json j = job_json(a);
+  CHECK(j["read_limit"] == 20 << 20);
+  CHECK(j["io_priority"] == "idle");
+  CHECK(j["throttled"] == 4.5);
+  CHECK(j["progress"]["throttled"] == 4.5);
+  CHECK(job_json(b)["read_limit"].is_null());
+  CHECK(job_json(b)["io_priority"].is_null());
+  CHECK(job_json(b)["throttled"] == 0);
+  RunOutcome run;
+  run.throttled = 2;
+  b.last_run = run;
+  CHECK(job_json(b)["last_run"]["throttled"] == 2);
+
+  const std::string text = metrics_text({a, b}, 1, 0, 2) + read_limit_metrics_text(100 << 20);
+  CHECK(text.find("backy_job_read_limit_bytes{job=\"vm1\"} 20971520\n") != std::string::npos);
+  CHECK(text.find("backy_job_read_limit_bytes{job=\"vm2\"} 0\n") != std::string::npos);
+  CHECK(text.find("backy_job_throttled_seconds_total{job=\"vm1\"} 12.25\n") != std::string::npos);
+  CHECK(text.find("# TYPE backy_job_throttled_seconds_total counter\n") != std::string::npos);
+  CHECK(text.find("backy_read_limit_bytes 104857600\n") != std::string::npos);
+}
+
 TEST_CASE_METHOD(Fixture, "health over real job directories finds bad blocks", "[control]") {
   Revision r = add_revision("vm1", "aaaaaaaa-0000-4000-8000-000000000001", 2, 'x');
   auto first = call("health", {}, kNobody);
