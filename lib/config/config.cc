@@ -176,11 +176,59 @@ class Validator {
   std::vector<ConfigError> errors_;
 };
 
+const std::set<std::string> kHookKeys = {"pre-snapshot", "post-snapshot", "hook-timeout",
+                                         "pre-snapshot-failure"};
+
+// A hook command: one absolute path, or a list (argv) whose first element is one. No shell and
+// no PATH search: the daemon runs it as root.
+std::optional<std::vector<std::string>> hook_command(Validator& v, const YAML::Node& n,
+                                                     const std::string& key) {
+  std::vector<std::string> argv;
+  if (n.IsScalar()) {
+    if (auto s = v.string(n, key)) argv.push_back(*s);
+  } else if (n.IsSequence()) {
+    for (const auto& e : n)
+      if (auto s = v.string(e, key)) argv.push_back(*s);
+    if (argv.size() != n.size()) return std::nullopt;
+  } else {
+    v.error(n, "'" + key + "' must be a path or a list (the program's path and its arguments)");
+    return std::nullopt;
+  }
+  if (argv.empty() || argv[0].empty() || argv[0][0] != '/') {
+    v.error(n, "'" + key + "' must start with an absolute path to the program, got '" +
+                   (argv.empty() ? std::string() : argv[0]) + "'");
+    return std::nullopt;
+  }
+  return argv;
+}
+
+// One of kHookKeys into `hooks`.
+void parse_hook_key(Validator& v, const std::string& key, const YAML::Node& val,
+                    SnapshotHookConfig& hooks) {
+  if (key == "pre-snapshot") {
+    if (auto argv = hook_command(v, val, key)) hooks.pre_snapshot = *argv;
+  } else if (key == "post-snapshot") {
+    if (auto argv = hook_command(v, val, key)) hooks.post_snapshot = *argv;
+  } else if (key == "hook-timeout") {
+    if (auto d = v.duration(val, key)) {
+      if (d->count() < 1 || d->count() > 3600)
+        v.error(val, "'hook-timeout' must be from 1s to 1h, got " + format_duration(*d));
+      hooks.timeout = *d;
+    }
+  } else if (key == "pre-snapshot-failure") {
+    const std::string s = val.IsScalar() ? val.Scalar() : "";
+    if (s != "fail" && s != "continue")
+      v.error(val, "'pre-snapshot-failure' must be fail or continue, got '" + s + "'");
+    hooks.continue_on_pre_failure = s == "continue";
+  }
+}
+
 void parse_global(Validator& v, const YAML::Node& n, GlobalConfig& g) {
   if (!v.check_map(n, "global",
                    {"base-dir", "worker-limit", "socket", "backup-completed-callback",
                     "callback-timeout", "log-level", "admin-group", "metrics-file", "restore-pools",
-                    "run-callback", "retry-after", "free-space-warning", "free-space-critical"}))
+                    "run-callback", "retry-after", "free-space-warning", "free-space-critical",
+                    "pre-snapshot", "post-snapshot", "hook-timeout", "pre-snapshot-failure"}))
     return;
   bool has_base = false;
   std::optional<YAML::Node> critical_at;
@@ -201,6 +249,8 @@ void parse_global(Validator& v, const YAML::Node& n, GlobalConfig& g) {
       }
     } else if (key == "socket") {
       if (auto s = v.string(val, key)) g.socket = *s;
+    } else if (kHookKeys.contains(key)) {
+      parse_hook_key(v, key, val, g.hooks);
     } else if (key == "backup-completed-callback") {
       if (auto s = v.string(val, key)) g.backup_completed_callback = *s;
     } else if (key == "run-callback") {
@@ -380,6 +430,24 @@ void parse_verify(Validator& v, const YAML::Node& n, VerifyConfig& out) {
   }
 }
 
+// Hooks freeze a guest around its RBD snapshot: a ceph-rbd job gets the global settings, each
+// overridden by its own; a file job has no snapshot to freeze for, so its own hook keys are an
+// error and the global ones do not apply.
+void parse_job_hooks(Validator& v, const YAML::Node& n, const std::string& where,
+                     const SnapshotHookConfig& global, JobConfig& job) {
+  const bool rbd = job.source.type == SourceConfig::Type::ceph_rbd;
+  if (rbd) job.hooks = global;
+  for (const auto& kv : n) {
+    const std::string key = kv.first.Scalar();
+    if (!kHookKeys.contains(key)) continue;
+    if (!rbd)
+      v.error(kv.first, where + ": '" + key +
+                            "' applies to ceph-rbd jobs only (hooks run around the RBD snapshot)");
+    else
+      parse_hook_key(v, key, kv.second, job.hooks);
+  }
+}
+
 void parse_jobs(Validator& v, const YAML::Node& n, Config& cfg) {
   if (!n.IsMap()) {
     v.error(n, "'jobs' must be a mapping of job name to job");
@@ -396,7 +464,10 @@ void parse_jobs(Validator& v, const YAML::Node& n, Config& cfg) {
     JobConfig job;
     job.name = name;
     const std::string where = "job '" + name + "'";
-    if (!v.check_map(kv.second, where, {"schedule", "source", "verify", "restore-pools"})) continue;
+    if (!v.check_map(kv.second, where,
+                     {"schedule", "source", "verify", "restore-pools", "pre-snapshot",
+                      "post-snapshot", "hook-timeout", "pre-snapshot-failure"}))
+      continue;
     const YAML::Node sched = kv.second["schedule"];
     if (!sched) {
       v.error(kv.second, where + ": 'schedule' is required");
@@ -424,6 +495,7 @@ void parse_jobs(Validator& v, const YAML::Node& n, Config& cfg) {
     if (kv.second["verify"]) parse_verify(v, kv.second["verify"], job.verify);
     if (kv.second["restore-pools"])
       job.restore_pools = v.pool_list(kv.second["restore-pools"], "restore-pools");
+    parse_job_hooks(v, kv.second, where, cfg.global.hooks, job);
     cfg.jobs.emplace(name, std::move(job));
   }
 }

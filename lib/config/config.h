@@ -48,6 +48,17 @@ struct VerifyConfig {
   bool operator==(const VerifyConfig&) const = default;
 };
 
+// The commands run around a ceph-rbd job's snapshot, to freeze the guest's filesystems for it
+// (backup/snapshot_hooks.h). Each command is an argv whose first element is an absolute path.
+struct SnapshotHookConfig {
+  std::vector<std::string> pre_snapshot;   // empty: none
+  std::vector<std::string> post_snapshot;  // empty: none
+  Seconds timeout{60};                     // hook-timeout: a hook running longer is killed
+  bool continue_on_pre_failure = false;    // pre-snapshot-failure: continue (else fail)
+  bool any() const { return !pre_snapshot.empty() || !post_snapshot.empty(); }
+  bool operator==(const SnapshotHookConfig&) const = default;
+};
+
 struct JobConfig {
   std::string name;
   std::string schedule;  // key into Config::schedules
@@ -55,6 +66,8 @@ struct JobConfig {
   VerifyConfig verify;
   // Pools `restore ... rbd:POOL/IMAGE` may create images in; unset: global.restore_pools.
   std::optional<std::vector<std::string>> restore_pools;
+  // The global hook settings, each overridden by the job's own; always none for a file job.
+  SnapshotHookConfig hooks;
   bool operator==(const JobConfig&) const = default;
 };
 
@@ -83,6 +96,7 @@ struct GlobalConfig {
   // inodes fall below these shares (percent of the filesystem).
   double free_space_warning = 10;
   double free_space_critical = 5;
+  SnapshotHookConfig hooks;  // the default of every ceph-rbd job's
   bool operator==(const GlobalConfig&) const = default;
 };
 
