@@ -133,12 +133,12 @@ int status_table(const Json& r, std::ostream& out) {
 
 int job_revisions(const Json& r, std::ostream& out) {
   std::vector<std::vector<std::string>> rows{
-      {"Date (UTC)", "ID", "Size", "Written", "Duration", "Tags", "Trust"}};
+      {"Date (UTC)", "ID", "Size", "Written", "Duration", "Tags", "Trust", "Consistency"}};
   for (const auto& v : r["revisions"])
     rows.push_back({time_with_age(v.value("time", "")), short_uuid(v.value("uuid", "")),
                     human_bytes(v.value("size", 0.0)), human_bytes(v.value("bytes_written", 0.0)),
-                    human_duration(v.value("duration", 0.0)), join(v["tags"]),
-                    v.value("trust", "")});
+                    human_duration(v.value("duration", 0.0)), join(v["tags"]), v.value("trust", ""),
+                    v.value("consistency", "crash")});
   table(out, rows);
   out << count(r["revisions"].size(), "revision") << ", "
       << human_bytes(r.value("bytes_written", 0.0)) << " data (estimated)\n";

@@ -5,7 +5,8 @@
 // Its exit status and output (stdout and stderr together) are logged; a failure is a warning,
 // never a failed backup. It cannot hang the daemon: after `timeout`, or when `stop` is requested
 // (shutdown), its whole process group gets SIGKILL. The program is spawned directly (no shell),
-// in its own process group, with default signal dispositions.
+// in its own process group, with default signal dispositions and the daemon's environment
+// (util/child_process.h).
 //
 // Blocking (poll, waitpid): call it on a worker thread, never on the io_context thread.
 #pragma once
@@ -18,6 +19,7 @@
 #include "job_scheduler.h"
 #include "repo/revision.h"
 #include "schedule/duration.h"
+#include "util/child_process.h"
 
 namespace spdlog {
 class logger;
@@ -25,17 +27,9 @@ class logger;
 
 namespace backy {
 
-struct CallbackResult {
-  bool started = false;    // false: the program could not be spawned (error says why)
-  int exit_code = -1;      // 128+N when killed by signal N
-  bool timed_out = false;  // killed after the timeout
-  bool stopped = false;    // killed because `stop` was requested
-  std::string output;      // stdout+stderr, at most kMaxOutput bytes
-  std::string error;
-  bool ok() const { return started && exit_code == 0 && !timed_out && !stopped; }
-};
-
-inline constexpr size_t kMaxCallbackOutput = 64 * 1024;
+// How a callback ended (util/child_process.h runs it).
+using CallbackResult = ChildResult;
+inline constexpr size_t kMaxCallbackOutput = kMaxChildOutput;
 
 CallbackResult run_completion_callback(const std::string& program, const std::string& job,
                                        const std::string& input, Seconds timeout,

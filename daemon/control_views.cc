@@ -61,6 +61,7 @@ Json revision_json(const Revision& r) {
               {"parent", r.parent},
               {"tags", tags_json(r.tags)},
               {"trust", to_string(r.trust)},
+              {"consistency", to_string(r.consistency)},
               {"size", r.size},
               {"bytes_read", r.stats.bytes_read},
               {"bytes_written", r.stats.bytes_written},
@@ -92,7 +93,8 @@ Json job_json(const JobStatus& s) {
                             {"time", format_iso8601(r.timestamp)},
                             {"tags", tags_json(r.tags)},
                             {"duration", r.stats.duration},
-                            {"trust", to_string(r.trust)}};
+                            {"trust", to_string(r.trust)},
+                            {"consistency", to_string(r.consistency)}};
   }
   if (s.last_run) j["last_run"] = run_json(*s.last_run);
   if (s.running_since) j["running_since"] = format_iso8601(*s.running_since);

@@ -27,6 +27,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "backup/job_backup.h"
 #include "ceph/image_check.h"
 #include "ceph/source_factory.h"
 #include "config/config.h"
@@ -75,6 +76,9 @@ int run_daemon(backy::Config config, std::shared_ptr<spdlog::logger> log, bool l
   // Not refused: a missing file source fails its job, not the daemon. Logged so that the journal
   // says what `--check-config` would.
   backy::log_preflight(config, *log);
+  // A guest that a killed daemon left frozen thaws first (backup/snapshot_hooks.h); before the
+  // loop runs, bounded by hook-timeout per job.
+  backy::run_left_over_hooks(config, *log);
   // Mount records survive a restart: the host may still have their clones mounted (backyctl
   // mounted them in its own namespace, which this daemon cannot see). They stay, holding their
   // revisions, until `backyctl umount` or `backyctl mounts --prune` releases them.

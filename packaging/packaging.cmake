@@ -2,11 +2,14 @@
 # install those), and the Debian package CPack builds from it (script/package).
 #
 # The package: /usr/sbin/backyd, /usr/bin/backyctl, units, tmpfiles.d and sysusers.d entries,
-# /etc/backy.yaml (a conffile), bash completion, man pages, docs. Dependencies come from
+# /etc/backy.yaml (a conffile), the example snapshot hooks (/usr/lib/backyd/hooks), bash completion, man pages, docs. Dependencies come from
 # dpkg-shlibdeps. The maintainer scripts (packaging/deb/) create the group and directories,
 # enable and start the socket and the service, stop them on removal; purge removes the
 # configuration but never a backup under base-dir.
 install(FILES ${PROJECT_SOURCE_DIR}/config/backy.yaml DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR})
+# The example snapshot hooks (docs/operations.md, "Consistency"): programs, not configuration.
+install(PROGRAMS ${PROJECT_SOURCE_DIR}/config/hooks/libvirt-freeze
+                 ${PROJECT_SOURCE_DIR}/config/hooks/libvirt-thaw DESTINATION lib/backyd/hooks)
 install(FILES ${CMAKE_CURRENT_LIST_DIR}/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # Debian wants the changelog gzipped without name or time stamp.
@@ -44,7 +47,8 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # (qemu-nbd).
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd, fdisk")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "qemu-utils")
-set(CPACK_DEBIAN_PACKAGE_SUGGESTS "xfsprogs, ceph-common")
+# libvirt-clients: virsh, for the example snapshot hooks.
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "xfsprogs, ceph-common, libvirt-clients")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${CMAKE_CURRENT_LIST_DIR}/deb/conffiles ${CMAKE_CURRENT_LIST_DIR}/deb/postinst

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "backup/snapshot_hooks.h"
 #include "backup/verify.h"
 #include "repo/pending_revision.h"
 #include "store/block_sums.h"
@@ -85,10 +86,21 @@ class BackupRun {
     return parent_ ? std::optional(parent_->uuid) : std::nullopt;
   }
 
-  // The source frozen (RBD: snapshot backy-<uuid>), the image cloned from the parent's.
+  // The source frozen (RBD: snapshot backy-<uuid>, inside the hooks' freeze window), the image
+  // cloned from the parent's.
   void open() {
-    snap_ = source_.open(uuid(), parent_uuid());
-    snap_->set_throttle(options_.throttle);
+    {
+      std::optional<FreezeWindow> freeze;
+      if (options_.hooks.any())
+        freeze.emplace(options_.hooks, repo_, lock_, options_.job, uuid(), source_.describe(uuid()),
+                       log_, stop_);
+      snap_ = source_.open(uuid(), parent_uuid());
+      snap_->set_throttle(options_.throttle);
+      if (freeze) {
+        consistency_ = freeze->close();  // the guest thaws now, not after the read
+        if (!freeze->warning().empty()) result_.warnings.push_back(freeze->warning());
+      }
+    }
     size_ = snap_->size();
     if (!parent_) sums_ = BlockSums(size_);
     sums_.resize(size_);
@@ -215,6 +227,7 @@ class BackupRun {
     rev.parent = parent_ ? parent_->uuid : "";
     rev.tags = options_.tags;
     rev.source = source_.describe(uuid());
+    rev.consistency = consistency_;
     rev.size = size_;
     rev.stats.bytes_read = bytes_read_;
     rev.stats.bytes_written = written_;
@@ -277,6 +290,7 @@ class BackupRun {
   std::unique_ptr<SourceSnapshot> snap_;
   std::optional<ImageWriter> image_;
   uint64_t size_ = 0;
+  Consistency consistency_ = Consistency::crash;
 
   std::vector<uint64_t> changed_;  // blocks whose content changed, for the verify sample
   std::vector<char> old_pages_;    // apply_page_runs' buffer, one block, reused

@@ -4,7 +4,8 @@
 //      runs removed, `latest` repointed)
 //   2. parent = newest complete, not distrusted revision the source can diff from
 //   3. record the run's uuid in the job directory, then open the source (RBD: snapshot
-//      backy-<uuid>), as an incremental from the parent or full
+//      backy-<uuid>), as an incremental from the parent or full; with snapshot hooks, inside
+//      the freeze window (pre-snapshot, snapshot, post-snapshot: backup/snapshot_hooks.h)
 //   4. clone the parent's image (reflink), copy its checksums; read the changed blocks; skip a
 //      block whose checksum matches, punch all-zero blocks, write only the pages that differ
 //   5. fdatasync the image, save the checksums
@@ -38,6 +39,10 @@ struct BackupOptions {
   std::set<std::string> tags;
   bool full_always = false;
   VerifyConfig verify;
+  // Run around the source's snapshot (backup/snapshot_hooks.h) when any is set; `job` names
+  // the job in their environment.
+  SnapshotHookConfig hooks;
+  std::string job;
   std::function<TimePoint()> now = [] { return Clock::now(); };
   // Called on the run's thread with the bytes done and the bytes to do: the blocks the run reads
   // (an incremental's changed extents, a full run's allocated data, rounded out to blocks). First

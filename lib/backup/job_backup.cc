@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "backup/snapshot_hooks.h"
 #include "mount/mount_registry.h"
 #include "repo/expire.h"
 #include "schedule/schedule.h"
@@ -28,11 +29,15 @@ BackupResult backup_job(const Config& config, const JobConfig& job, SourceFactor
                 "; the backup did not start");
   Repository repo(job_dir(config, job.name));
   Repository::Lock lock = repo.lock();
+  // A guest left frozen by a daemon that died in a freeze window thaws before anything else.
+  run_left_over_post_snapshot(job.hooks, repo, lock, log);
   std::unique_ptr<Source> source = sources.make(job.source);
   BackupOptions options;
   options.tags = tags;
   options.full_always = job.source.full_always;
   options.verify = job.verify;
+  options.hooks = job.hooks;
+  options.job = job.name;
   options.progress = std::move(progress);
   options.throttle = throttle;
   std::optional<ScopedIoPriority> io_priority;
@@ -63,6 +68,24 @@ DueRun next_job_run(const Config& config, const JobConfig& job, TimePoint now) {
   const Schedule& schedule = config.schedules.at(job.schedule);
   Repository repo(job_dir(config, job.name));
   return next_run(schedule, job_spread(job.name, schedule), now, revision_infos(repo.revisions()));
+}
+
+void run_left_over_hooks(const Config& config, spdlog::logger& log) {
+  for (const auto& [name, job] : config.jobs) {
+    // Only a job with a record is locked: locking would create the directory of a new job.
+    std::error_code ec;
+    if (job.hooks.post_snapshot.empty() ||
+        !std::filesystem::exists(job_dir(config, name) / kHookPendingNote, ec))
+      continue;
+    try {
+      Repository repo(job_dir(config, name));
+      auto lock = repo.try_lock();
+      if (!lock) continue;  // whoever holds it is a run of the job, which runs the hook first
+      run_left_over_post_snapshot(job.hooks, repo, *lock, log);
+    } catch (const std::exception& e) {
+      log.error("job {}: post-snapshot of a freeze window left open: {}", name, e.what());
+    }
+  }
 }
 
 Repository::Repair repair_job(const Config& config, const JobConfig& job) {

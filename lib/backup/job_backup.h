@@ -37,6 +37,10 @@ DueRun next_job_run(const Config& config, const JobConfig& job, TimePoint now);
 // Takes the job's lock and repairs its directory (Repository::repair); returns what it did.
 Repository::Repair repair_job(const Config& config, const JobConfig& job);
 
+// At daemon start: for every job whose freeze window a dead daemon left open, the post-snapshot
+// hook (backup/snapshot_hooks.h). Errors are logged. Blocking (bounded by each hook-timeout).
+void run_left_over_hooks(const Config& config, spdlog::logger& log);
+
 // The uuids of a job's revisions that something outside the job directory holds (any thread).
 using HeldRevisions = std::function<std::set<std::string>(const std::string& job)>;
 

@@ -228,12 +228,75 @@ const std::map<std::string, std::string> kUpstreamGlobal = {
     {"telnet-addrs", "upstream backy's telnet console; backyctl talks to global 'socket'"},
     {"telnet-port", "upstream backy's telnet console; backyctl talks to global 'socket'"}};
 
+const std::set<std::string> kHookKeys = {"pre-snapshot", "post-snapshot", "hook-timeout",
+                                         "pre-snapshot-failure"};
+
+// A hook command: one absolute path, or a list (argv) whose first element is one. No shell and
+// no PATH search: the daemon runs it as root.
+std::optional<std::vector<std::string>> hook_command(Validator& v, const YAML::Node& n,
+                                                     const std::string& key) {
+  std::vector<std::string> argv;
+  if (n.IsScalar()) {
+    if (auto s = v.string(n, key)) argv.push_back(*s);
+  } else if (n.IsSequence()) {
+    for (const auto& e : n)
+      if (auto s = v.string(e, key)) argv.push_back(*s);
+    if (argv.size() != n.size()) return std::nullopt;
+  } else {
+    v.error(n, "'" + key + "' must be a path or a list (the program's path and its arguments)");
+    return std::nullopt;
+  }
+  if (argv.empty() || argv[0].empty() || argv[0][0] != '/') {
+    v.error(n, "'" + key + "' must start with an absolute path to the program, got '" +
+                   (argv.empty() ? std::string() : argv[0]) + "'");
+    return std::nullopt;
+  }
+  return argv;
+}
+
+// One of kHookKeys into `hooks`.
+void parse_hook_key(Validator& v, const std::string& key, const YAML::Node& val,
+                    SnapshotHookConfig& hooks) {
+  if (key == "pre-snapshot") {
+    if (auto argv = hook_command(v, val, key)) hooks.pre_snapshot = *argv;
+  } else if (key == "post-snapshot") {
+    if (auto argv = hook_command(v, val, key)) hooks.post_snapshot = *argv;
+  } else if (key == "hook-timeout") {
+    if (auto d = v.duration(val, key)) {
+      if (d->count() < 1 || d->count() > 3600)
+        v.error(val, "'hook-timeout' must be from 1s to 1h, got " + format_duration(*d));
+      hooks.timeout = *d;
+    }
+  } else if (key == "pre-snapshot-failure") {
+    const std::string s = val.IsScalar() ? val.Scalar() : "";
+    if (s != "fail" && s != "continue")
+      v.error(val, "'pre-snapshot-failure' must be fail or continue, got '" + s + "'");
+    hooks.continue_on_pre_failure = s == "continue";
+  }
+}
+
 void parse_global(Validator& v, const YAML::Node& n, GlobalConfig& g) {
   if (!v.check_map(n, "global",
-                   {"base-dir", "worker-limit", "socket", "backup-completed-callback",
-                    "callback-timeout", "log-level", "admin-group", "metrics-file", "restore-pools",
-                    "run-callback", "retry-after", "free-space-warning", "free-space-critical",
-                    "fast-lane-threshold", "read-limit", "io-priority"},
+                   {"base-dir",
+                    "worker-limit",
+                    "socket",
+                    "backup-completed-callback",
+                    "callback-timeout",
+                    "log-level",
+                    "admin-group",
+                    "metrics-file",
+                    "restore-pools",
+                    "run-callback",
+                    "retry-after",
+                    "free-space-warning",
+                    "free-space-critical",
+                    "fast-lane-threshold",
+                    "read-limit",
+                    "io-priority",
+                    "pre-snapshot",
+                    "post-snapshot",
+                    "hook-timeout",
+                    "pre-snapshot-failure"},
                    kUpstreamGlobal))
     return;
   bool has_base = false;
@@ -257,6 +320,8 @@ void parse_global(Validator& v, const YAML::Node& n, GlobalConfig& g) {
       if (auto d = v.duration(val, key)) g.fast_lane_threshold = *d;
     } else if (key == "socket") {
       if (auto s = v.string(val, key)) g.socket = *s;
+    } else if (kHookKeys.contains(key)) {
+      parse_hook_key(v, key, val, g.hooks);
     } else if (key == "backup-completed-callback") {
       if (auto s = v.string(val, key)) g.backup_completed_callback = *s;
     } else if (key == "run-callback") {
@@ -469,6 +534,24 @@ void parse_verify(Validator& v, const YAML::Node& n, VerifyConfig& out) {
   }
 }
 
+// Hooks freeze a guest around its RBD snapshot: a ceph-rbd job gets the global settings, each
+// overridden by its own; a file job has no snapshot to freeze for, so its own hook keys are an
+// error and the global ones do not apply.
+void parse_job_hooks(Validator& v, const YAML::Node& n, const std::string& where,
+                     const SnapshotHookConfig& global, JobConfig& job) {
+  const bool rbd = job.source.type == SourceConfig::Type::ceph_rbd;
+  if (rbd) job.hooks = global;
+  for (const auto& kv : n) {
+    const std::string key = kv.first.Scalar();
+    if (!kHookKeys.contains(key)) continue;
+    if (!rbd)
+      v.error(kv.first, where + ": '" + key +
+                            "' applies to ceph-rbd jobs only (hooks run around the RBD snapshot)");
+    else
+      parse_hook_key(v, key, kv.second, job.hooks);
+  }
+}
+
 void parse_jobs(Validator& v, const YAML::Node& n, Config& cfg) {
   if (!n.IsMap()) {
     v.error(n, "'jobs' must be a mapping of job name to job");
@@ -485,9 +568,9 @@ void parse_jobs(Validator& v, const YAML::Node& n, Config& cfg) {
     JobConfig job;
     job.name = name;
     const std::string where = "job '" + name + "'";
-    if (!v.check_map(
-            kv.second, where,
-            {"schedule", "source", "verify", "restore-pools", "read-limit", "io-priority"}))
+    if (!v.check_map(kv.second, where,
+                     {"schedule", "source", "verify", "restore-pools", "read-limit", "io-priority",
+                      "pre-snapshot", "post-snapshot", "hook-timeout", "pre-snapshot-failure"}))
       continue;
     const YAML::Node sched = kv.second["schedule"];
     if (!sched) {
@@ -525,6 +608,7 @@ void parse_jobs(Validator& v, const YAML::Node& n, Config& cfg) {
       if (src && job.source.type == SourceConfig::Type::ceph_rbd)
         v.error(prio, where + ": 'io-priority' applies to file sources only");
     }
+    parse_job_hooks(v, kv.second, where, cfg.global.hooks, job);
     cfg.jobs.emplace(name, std::move(job));
   }
 }

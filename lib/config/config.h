@@ -49,6 +49,17 @@ struct VerifyConfig {
   bool operator==(const VerifyConfig&) const = default;
 };
 
+// The commands run around a ceph-rbd job's snapshot, to freeze the guest's filesystems for it
+// (backup/snapshot_hooks.h). Each command is an argv whose first element is an absolute path.
+struct SnapshotHookConfig {
+  std::vector<std::string> pre_snapshot;   // empty: none
+  std::vector<std::string> post_snapshot;  // empty: none
+  Seconds timeout{60};                     // hook-timeout: a hook running longer is killed
+  bool continue_on_pre_failure = false;    // pre-snapshot-failure: continue (else fail)
+  bool any() const { return !pre_snapshot.empty() || !post_snapshot.empty(); }
+  bool operator==(const SnapshotHookConfig&) const = default;
+};
+
 struct JobConfig {
   std::string name;
   std::string schedule;  // key into Config::schedules
@@ -61,6 +72,8 @@ struct JobConfig {
   uint64_t read_limit = 0;
   // What a file source reads with; unset in the job: the global io_priority.
   IoPriority io_priority{};
+  // The global hook settings, each overridden by the job's own; always none for a file job.
+  SnapshotHookConfig hooks;
   bool operator==(const JobConfig&) const = default;
 };
 
@@ -95,6 +108,7 @@ struct GlobalConfig {
   uint64_t read_limit = 0;
   // The default of JobConfig::io_priority.
   IoPriority io_priority{};
+  SnapshotHookConfig hooks;  // the default of every ceph-rbd job's
   bool operator==(const GlobalConfig&) const = default;
 };
 

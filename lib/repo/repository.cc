@@ -267,6 +267,22 @@ void Repository::forget_source_state(const Lock& lock, const std::string& uuid) 
   locked(lock).remove(uuid + ".snapshot");
 }
 
+void Repository::write_note(const Lock& lock, const std::string& name, const std::string& content) {
+  locked(lock).write_atomic(name, content, 0640);
+}
+
+std::optional<std::string> Repository::read_note(const Lock& lock, const std::string& name,
+                                                 size_t limit) const {
+  const Dir& dir = locked(lock);
+  if (!dir.stat(name)) return std::nullopt;
+  return dir.read(name, limit);
+}
+
+void Repository::remove_note(const Lock& lock, const std::string& name) {
+  const Dir& dir = locked(lock);
+  if (dir.remove(name)) dir.sync();
+}
+
 void Repository::point_latest(const Dir& dir, const Revision* newest) {
   if (!newest) {
     // Only a link is ours to remove; anything else standing there is left alone.

@@ -7,6 +7,8 @@
 //                    backy-<uuid>); kept until the source confirms it gone (source/source.h)
 //   latest           symlink to the newest complete revision's image, replaced by rename
 //   .lock            flock held by whoever writes: one backup, scrub or expiry at a time
+//   snapshot-hook.pending  a pre-snapshot hook ran and its post-snapshot has not yet
+//                    (backup/snapshot_hooks.h); a note, see write_note()
 //
 // The directory is opened without following a link (util/dir.h), and every file in it by name
 // relative to that fd, never through a link. The invariants, which every writing method keeps
@@ -130,6 +132,13 @@ class Repository {
   std::set<std::string> source_states(const Lock&) const;
   // The source holds nothing of `uuid` any more.
   void forget_source_state(const Lock&, const std::string& uuid);
+
+  // A small file of the job's own, `name` (no uuid: repair() leaves it alone), replaced durably.
+  void write_note(const Lock&, const std::string& name, const std::string& content);
+  // Its content; nullopt when there is none. Throws backy::Error when larger than `limit`.
+  std::optional<std::string> read_note(const Lock&, const std::string& name, size_t limit) const;
+  // Removes it durably; not an error when it does not exist.
+  void remove_note(const Lock&, const std::string& name);
 
  private:
   friend class PendingRevision;

@@ -23,6 +23,10 @@ std::string to_string(Trust t) {
   return "trusted";
 }
 
+std::string to_string(Consistency c) {
+  return c == Consistency::frozen ? "frozen" : "crash";
+}
+
 bool older(const Revision& a, const Revision& b) {
   return std::tie(a.timestamp, a.uuid) < std::tie(b.timestamp, b.uuid);
 }
@@ -40,6 +44,7 @@ std::string to_yaml(const Revision& r) {
   out << YAML::Key << "source" << YAML::Value << YAML::BeginMap;
   for (const auto& [k, v] : r.source) out << YAML::Key << k << YAML::Value << v;
   out << YAML::EndMap;
+  out << YAML::Key << "consistency" << YAML::Value << to_string(r.consistency);
   out << YAML::Key << "size" << YAML::Value << r.size;
   out << YAML::Key << "stats" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "bytes_read" << YAML::Value << r.stats.bytes_read;
@@ -92,6 +97,11 @@ Revision revision_from_yaml(const std::string& text, const std::string& where) {
     if (n["source"])
       for (const auto& kv : n["source"])
         r.source[kv.first.as<std::string>()] = kv.second.as<std::string>();
+    // A mangled value must not claim a frozen image: anything but the two words is an error.
+    const std::string consistency = n["consistency"] ? n["consistency"].as<std::string>() : "crash";
+    if (consistency != "crash" && consistency != "frozen")
+      throw bad("unknown 'consistency' '" + consistency + "' (frozen or crash)");
+    r.consistency = consistency == "frozen" ? Consistency::frozen : Consistency::crash;
     r.size = n["size"].as<uint64_t>();
     if (const YAML::Node s = n["stats"]) {
       r.stats.bytes_read = s["bytes_read"].as<uint64_t>(0);

@@ -20,6 +20,12 @@ namespace backy {
 enum class Trust { trusted, distrusted, verified };
 std::string to_string(Trust t);
 
+// How consistent the image is: frozen when a pre-snapshot hook froze the guest's filesystems
+// for the snapshot (backup/snapshot_hooks.h); crash (what a power cut would leave) otherwise,
+// and for every .rev written before the key existed.
+enum class Consistency { crash, frozen };
+std::string to_string(Consistency c);
+
 struct RevisionStats {
   uint64_t bytes_read = 0;
   uint64_t bytes_written = 0;
@@ -34,7 +40,8 @@ struct Revision {
   std::set<std::string> tags;
   Trust trust = Trust::trusted;
   std::map<std::string, std::string> source;  // type and where: filename, or pool/image/snapshot
-  uint64_t size = 0;                          // virtual image size in bytes
+  Consistency consistency = Consistency::crash;
+  uint64_t size = 0;  // virtual image size in bytes
   RevisionStats stats;
   std::vector<uint64_t> bad_blocks;  // from the last scrub
   std::string scrubbed;              // ISO 8601 time of the last scrub, empty if never

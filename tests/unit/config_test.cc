@@ -560,3 +560,55 @@ TEST_CASE("read-limit and io-priority: per job and global, in words, checked", "
     CHECK(l.errors.front().line > 0);
   }
 }
+
+TEST_CASE("snapshot hooks: global ones apply to ceph-rbd jobs, a job's keys override them",
+          "[config]") {
+  const std::string text = good_with("  worker-limit: 2\n",
+                                     "  worker-limit: 2\n"
+                                     "  pre-snapshot: /usr/lib/backyd/hooks/libvirt-freeze\n"
+                                     "  post-snapshot: [/usr/lib/backyd/hooks/libvirt-thaw, x]\n"
+                                     "  hook-timeout: 30s\n") +
+                           "    pre-snapshot-failure: continue\n"
+                           "    post-snapshot: [/bin/thaw, --all, \"a b\"]\n";
+  ConfigLoad load = parse_config(text, "hooks.yaml");
+  INFO((load.errors.empty() ? "" : load.errors[0].to_string()));
+  REQUIRE(load.ok());
+  const Config& c = *load.config;
+  CHECK(c.jobs.at("vm1").hooks == SnapshotHookConfig{});  // a file job: none
+  const SnapshotHookConfig& h = c.jobs.at("vm2").hooks;
+  CHECK(h.pre_snapshot == std::vector<std::string>{"/usr/lib/backyd/hooks/libvirt-freeze"});
+  CHECK(h.post_snapshot == std::vector<std::string>{"/bin/thaw", "--all", "a b"});
+  CHECK(h.timeout == Seconds(30));
+  CHECK(h.continue_on_pre_failure);
+  CHECK_FALSE(c.global.hooks.continue_on_pre_failure);
+  CHECK(parse_config(kGood, "plain.yaml").config->jobs.at("vm2").hooks.timeout == Seconds(60));
+}
+
+TEST_CASE("snapshot hooks: bad values and hooks on a file job are errors naming the key",
+          "[config]") {
+  struct Case {
+    std::string job_line, error;
+  };
+  const std::vector<Case> cases = {
+      {"    pre-snapshot: freeze.sh\n", "'pre-snapshot' must start with an absolute path"},
+      {"    post-snapshot: []\n", "'post-snapshot' must start with an absolute path"},
+      {"    post-snapshot: {a: b}\n", "'post-snapshot' must be a path or a list"},
+      {"    hook-timeout: 0s\n", "'hook-timeout' must be from 1s to 1h"},
+      {"    hook-timeout: 2h\n", "'hook-timeout' must be from 1s to 1h"},
+      {"    pre-snapshot-failure: ignore\n", "'pre-snapshot-failure' must be fail or continue"},
+  };
+  for (const Case& c : cases) {
+    ConfigLoad load = parse_config(std::string(kGood) + c.job_line, "bad.yaml");
+    INFO(c.job_line);
+    REQUIRE(load.errors.size() == 1);
+    CHECK_THAT(load.errors[0].to_string(), Catch::Contains(c.error));
+  }
+  ConfigLoad file_job =
+      parse_config(good_with("    source: {type: file, filename: /images/vm1.img}\n",
+                             "    source: {type: file, filename: /images/vm1.img}\n"
+                             "    pre-snapshot: /bin/true\n"),
+                   "file.yaml");
+  REQUIRE(file_job.errors.size() == 1);
+  CHECK_THAT(file_job.errors[0].to_string(),
+             Catch::Contains("job 'vm1': 'pre-snapshot' applies to ceph-rbd jobs only"));
+}

@@ -31,7 +31,7 @@ class FakeScheduler : public JobScheduler {
     s.next_time = Clock::now() + std::chrono::hours(1);
     s.next_tags = {"daily"};
     jobs_[name] = s;
-    config_.jobs[name] = JobConfig{name, "default", {}, {}, {}};
+    config_.jobs[name] = JobConfig{name, "default", {}, {}, {}, {}};
   }
   JobStatus& job(const std::string& name) { return jobs_.at(name); }
 

@@ -95,3 +95,16 @@ TEST_CASE("a malformed .rev is a backy::Error naming the file and what is wrong"
     }
   }
 }
+
+TEST_CASE("a .rev records its consistency: without the key it is crash, a bad value an error",
+          "[revision]") {
+  CHECK(revision_from_yaml(kRev, "old.rev").consistency == Consistency::crash);
+  const Revision frozen = revision_from_yaml(rev_with("size:", "consistency: frozen\nsize:"), "f");
+  CHECK(frozen.consistency == Consistency::frozen);
+  CHECK(to_yaml(frozen).find("consistency: frozen\n") != std::string::npos);
+  CHECK(revision_from_yaml(to_yaml(frozen), "again").consistency == Consistency::frozen);
+  CHECK(revision_from_yaml(rev_with("size:", "consistency: crash\nsize:"), "c").consistency ==
+        Consistency::crash);
+  CHECK_THROWS_WITH(revision_from_yaml(rev_with("size:", "consistency: frozn\nsize:"), "x.rev"),
+                    Catch::Contains("x.rev") && Catch::Contains("unknown 'consistency' 'frozn'"));
+}
