@@ -194,6 +194,11 @@ std::vector<Revision> Repository::revisions(std::vector<std::string>* problems) 
 }
 
 std::vector<Revision> Repository::select(const std::string& spec) const {
+  auto unknown = [&] {
+    return Error("unknown revision spec '" + spec + "' (expected a uuid or its first " +
+                 std::to_string(kMinUuidPrefix) +
+                 " or more characters, a number (0 = newest), latest, all or tag:NAME)");
+  };
   std::vector<Revision> all = revisions();
   std::vector<Revision> out;
   if (spec == "all") {
@@ -215,10 +220,14 @@ std::vector<Revision> Repository::select(const std::string& spec) const {
       for (const auto& r : out) names += (names.empty() ? "" : ", ") + r.uuid;
       throw Error("revision prefix '" + spec + "' is ambiguous: it matches " + names);
     }
+    // Most lowercase words ("yesterday") could begin a shortuuid: one that names nothing, has
+    // neither a digit nor a capital, and cannot begin a uuid is answered as what it most likely
+    // is, a spec backyd does not know.
+    const bool word = std::all_of(spec.begin(), spec.end(), [](char c) { return c >= 'a'; });
+    if (out.empty() && word && spec.find_first_not_of("abcdef") != std::string::npos)
+      throw unknown();
   } else {
-    throw Error("unknown revision spec '" + spec + "' (expected a uuid or its first " +
-                std::to_string(kMinUuidPrefix) +
-                " or more characters, a number (0 = newest), latest, all or tag:NAME)");
+    throw unknown();
   }
   if (out.empty())
     throw Error("no revision matches '" + spec + "' in " + dir_.string() + " (" +

@@ -211,6 +211,8 @@ TEST_CASE("adopt takes the cowfile revisions over, keeping what upstream said", 
   // Specs: a 6-character prefix of a shortuuid, `latest` (now the newest adopted).
   CHECK(repo.find(job.cowfile[1].uuid.substr(0, 6)).uuid == job.cowfile[1].uuid);
   CHECK(repo.find("latest").uuid == job.cowfile[2].uuid);
+  CHECK_THROWS_WITH(repo.select("yesterday"), Catch::Contains("unknown revision spec"));
+  CHECK_THROWS_WITH(repo.select("VNfPmmwQmHEHyeLZrhVrCz"), Catch::Contains("no revision matches"));
   CHECK(fs::read_symlink(dir / "latest") == job.cowfile[2].uuid);
   // Upstream's links, config and chunk store are as they were.
   CHECK(fs::read_symlink(dir / "last") == dir / job.chunked);
