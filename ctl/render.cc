@@ -190,6 +190,12 @@ int exit_code(const std::string& cmd, const Json& r) {
   if (cmd == "scrub")
     for (const auto& v : r["revisions"])
       if (v.value("trust", "") == "distrusted") return 1;
+  // Something upstream's stays behind: a script must not take the move for done.
+  if (cmd == "adopt") {
+    if (!r["unreadable"].empty()) return 1;
+    for (const auto& v : r["revisions"])
+      if (!v.value("adopted", false)) return 1;
+  }
   return 0;
 }
 
@@ -281,6 +287,14 @@ int render(const std::string& cmd, const Json& r, std::ostream& out) {
     for (const auto& v : r["forgotten"])
       out << (dry_run ? "would forget " : "forgot ") << v.value("uuid", "") << "  "
           << short_time(v.value("time", "")) << "  " << join(v["tags"]) << '\n';
+  } else if (cmd == "adopt") {
+    for (const auto& v : r["revisions"])
+      out << (v.value("adopted", false) ? "adopted " : "left alone ") << v.value("uuid", "")
+          << (v.value("adopted", false) ? "" : ": " + v.value("why", "")) << '\n';
+    for (const auto& p : r["unreadable"]) out << "unreadable: " << p.get<std::string>() << '\n';
+    for (const auto& w : r["warnings"]) out << "warning: " << w.get<std::string>() << '\n';
+    if (r["revisions"].empty() && r["unreadable"].empty())
+      out << "no revisions of upstream backy in " << r.value("job", "") << '\n';
   } else if (cmd == "tags") {
     for (const auto& v : r["revisions"])
       out << v.value("uuid", "") << ": " << join(v["tags"]) << '\n';

@@ -92,7 +92,7 @@ BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, Sou
 std::vector<Revision> read_history(const std::filesystem::path& job_dir, spdlog::logger& log) {
   std::vector<std::string> problems;
   auto revs = Repository(job_dir).revisions(&problems);
-  for (const auto& p : problems) log.warn("unreadable revision skipped: {}", p);
+  for (const auto& p : problems) log.warn("revision skipped: {}", p);
   return revs;
 }
 

@@ -97,6 +97,7 @@ const std::vector<CommandHandler::Binding>& CommandHandler::bindings() {
       {"tags", &CommandHandler::tags},       {"clone", &CommandHandler::clone},
       {"mount", &CommandHandler::mount},     {"umount", &CommandHandler::umount},
       {"mounts", &CommandHandler::mounts},   {"export", &CommandHandler::export_revision},
+      {"adopt", &CommandHandler::adopt},
   };
   return table;
 }

@@ -139,6 +139,8 @@ class CommandHandler {
   void scrub(const protocol::Json& args, Out out);
   void forget(const protocol::Json& args, Out out);
   void tags(const protocol::Json& args, Out out);
+  // commands_adopt.cc: upstream backy's revisions taken over in place.
+  void adopt(const protocol::Json& args, Out out);
   // commands_mount.cc: a revision made usable in place (clone, mount, umount, mounts).
   void clone(const protocol::Json& args, Out out);
   void mount(const protocol::Json& args, Out out);

@@ -25,7 +25,7 @@ MountRecord parse(const std::string& text, const std::string& name) {
   r.state = j.value("state", "");
   r.daemon_run = j.value("daemon_run", "");
   r.since = j.value("since", int64_t{0});
-  if (!is_uuid(r.id) || name != r.id + kSuffix || !is_uuid(r.uuid) || r.dir.empty() ||
+  if (!is_uuid(r.id) || name != r.id + kSuffix || !is_revision_uuid(r.uuid) || r.dir.empty() ||
       r.dir.front() != '/' || !is_plain_name(r.job))
     throw Error("malformed mount record");
   return r;

@@ -8,8 +8,10 @@
 #include <cctype>
 #include <cerrno>
 #include <stdexcept>
+#include <tuple>
 
 #include "repo/pending_revision.h"
+#include "repo/upstream_revision.h"
 #include "util/error.h"
 #include "util/text.h"
 #include "util/uuid.h"
@@ -26,29 +28,37 @@ bool is_revision_number(const std::string& spec) {
          std::all_of(spec.begin(), spec.end(), [](unsigned char c) { return std::isdigit(c); });
 }
 
-// The start of a uuid as the tables print it: lowercase hex digits and dashes where a uuid has
-// them, at least kMinUuidPrefix characters.
-bool is_uuid_prefix(const std::string& spec) {
-  static constexpr std::string_view kShape = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-  if (spec.size() < kMinUuidPrefix || spec.size() > kShape.size()) return false;
-  for (size_t i = 0; i < spec.size(); ++i) {
-    const char c = spec[i];
-    const bool ok = kShape[i] == '-'
-                        ? c == '-'
-                        : (std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f'));
-    if (!ok) return false;
-  }
-  return true;
-}
-
 constexpr const char* kLatest = "latest";
+
+// A name that begins with a revision uuid, split there: {uuid, the rest}. A shortuuid must be
+// followed by nothing or a '.' (upstream's own names, and what adoption adds).
+std::optional<std::pair<std::string, std::string>> split_revision_name(const std::string& name) {
+  if (name.size() >= kUuidLength && is_uuid(name.substr(0, kUuidLength)))
+    return std::pair(name.substr(0, kUuidLength), name.substr(kUuidLength));
+  if (name.size() >= kShortUuidLength && is_shortuuid(name.substr(0, kShortUuidLength)) &&
+      (name.size() == kShortUuidLength || name[kShortUuidLength] == '.'))
+    return std::pair(name.substr(0, kShortUuidLength), name.substr(kShortUuidLength));
+  return std::nullopt;
+}
 
 // "<uuid><suffix>" -> uuid, when `name` has that form.
 std::optional<std::string> uuid_with_suffix(const std::string& name, const std::string& suffix) {
-  if (name.size() != kUuidLength + suffix.size() || !name.ends_with(suffix)) return std::nullopt;
-  std::string uuid = name.substr(0, kUuidLength);
-  if (!is_uuid(uuid)) return std::nullopt;
-  return uuid;
+  auto split = split_revision_name(name);
+  if (!split || split->second != suffix) return std::nullopt;
+  return split->first;
+}
+
+// Whether repair() may remove `name`, a file of revision `uuid` named `uuid + rest`, when that
+// revision has no .rev (or `rest` is a temp file). Everything of a run of ours begins with a
+// uuid. A shortuuid is upstream backy's: of its files only what adoption writes is ours
+// (repo/adopt.h), never the image, whatever happened to its .rev.
+bool ours_to_remove(const std::string& uuid, const std::string& rest, bool complete) {
+  if (rest == ".snapshot") return false;  // outlives its run on purpose
+  if (is_uuid(uuid)) return !complete || rest.ends_with(".tmp");
+  static const std::set<std::string> kAdoption = {".sums", ".rev.upstream"};
+  static const std::set<std::string> kAdoptionTemps = {".sums.tmp", ".rev.tmp",
+                                                       ".rev.upstream.tmp"};
+  return (!complete && kAdoption.contains(rest)) || kAdoptionTemps.contains(rest);
 }
 
 bool is_regular(const std::optional<struct stat>& st) {
@@ -94,14 +104,25 @@ std::vector<Revision> Repository::read_revisions(const Dir& dir,
   auto problem = [&](std::string why) {
     if (problems) problems->push_back(std::move(why));
   };
+  size_t waiting = 0, chunked = 0;
   for (const std::string& name : dir.list()) {
     const auto uuid = uuid_with_suffix(name, ".rev");
     if (!uuid) continue;
     try {
-      Revision r = revision_from_yaml(dir.read(name, kMaxRevisionFileBytes), dir.where(name));
+      const std::string text = dir.read(name, kMaxRevisionFileBytes);
+      Revision r;
+      try {
+        r = revision_from_yaml(text, dir.where(name));
+      } catch (const Error&) {
+        if (!written_by_upstream(text)) throw;
+        // Not a revision of ours (yet): `adopt` takes it over, or says why not.
+        const UpstreamRevision u = upstream_revision_from_yaml(text, dir.where(name));
+        ++(u.backend_type == "cowfile" ? waiting : chunked);
+        continue;
+      }
       // The uuid names files: it must be the file's own, never a path of someone's choosing.
       if (r.uuid != *uuid) throw Error(dir.where(name) + " names another revision: " + r.uuid);
-      if (!r.parent.empty() && !is_uuid(r.parent))
+      if (!r.parent.empty() && !is_revision_uuid(r.parent))
         throw Error(dir.where(name) + ": parent '" + r.parent + "' is no uuid");
       if (!is_regular(dir.stat(*uuid)) || !is_regular(dir.stat(*uuid + ".sums")))
         throw Error("revision " + *uuid + " in " + dir.path().string() +
@@ -111,8 +132,59 @@ std::vector<Revision> Repository::read_revisions(const Dir& dir,
       problem(e.what());
     }
   }
+  const std::string job = dir.path().filename().string();
+  if (waiting)
+    problem(count(waiting, "revision") + " of upstream backy " + (waiting == 1 ? "waits" : "wait") +
+            " for `backyctl adopt " + job + "`");
+  if (chunked)
+    problem(count(chunked, "revision") + " of upstream backy in its chunked format cannot be " +
+            "adopted (left alone; see docs/storage.md)");
   std::sort(out.begin(), out.end(), older);
   return out;
+}
+
+std::vector<UpstreamRevision> Repository::upstream_revisions(
+    std::vector<std::string>* problems) const {
+  std::vector<UpstreamRevision> out;
+  std::optional<Dir> dir = open_dir();
+  if (!dir) return out;
+  for (const std::string& name : dir->list()) {
+    const auto uuid = uuid_with_suffix(name, ".rev");
+    if (!uuid) continue;
+    try {
+      const std::string text = dir->read(name, kMaxRevisionFileBytes);
+      if (!written_by_upstream(text)) continue;
+      UpstreamRevision u = upstream_revision_from_yaml(text, dir->where(name));
+      if (u.uuid != *uuid) throw Error(dir->where(name) + " names another revision: " + u.uuid);
+      out.push_back(std::move(u));
+    } catch (const Error& e) {
+      if (problems) problems->push_back(e.what());
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.timestamp, a.uuid) < std::tie(b.timestamp, b.uuid);
+  });
+  return out;
+}
+
+void Repository::commit_adopted(const Lock& lock, const Revision& rev, const BlockSums& sums) {
+  const Dir& dir = locked(lock);
+  if (!is_revision_uuid(rev.uuid)) throw Error("'" + rev.uuid + "' is no revision uuid");
+  const std::string rev_name = rev.uuid + ".rev";
+  const std::string upstream_text = dir.read(rev_name, kMaxRevisionFileBytes);
+  if (!written_by_upstream(upstream_text))
+    throw Error(dir.where(rev_name) + " is no longer upstream backy's");
+  dir.write_atomic(rev.uuid + ".sums", sums.serialize(), 0440);
+  // Upstream's own words, kept: its .rev can be put back from this copy (docs/storage.md).
+  dir.write_atomic(rev.uuid + ".rev.upstream", upstream_text, 0440);
+  UniqueFd image = dir.open_file(rev.uuid, O_RDONLY);
+  struct stat st {};
+  if (::fstat(image.get(), &st) != 0 || !S_ISREG(st.st_mode))
+    throw Error(dir.where(rev.uuid) + " is not a regular file");
+  if ((st.st_mode & 07777) != 0440 && dir.fs().fchmod(image.get(), 0440) != 0)
+    throw sys_error("chmod " + dir.where(rev.uuid));
+  // The commit: from the rename on the revision is ours.
+  dir.write_atomic(rev_name, to_yaml(rev), 0640);
 }
 
 std::vector<Revision> Repository::revisions(std::vector<std::string>* problems) const {
@@ -122,6 +194,11 @@ std::vector<Revision> Repository::revisions(std::vector<std::string>* problems) 
 }
 
 std::vector<Revision> Repository::select(const std::string& spec) const {
+  auto unknown = [&] {
+    return Error("unknown revision spec '" + spec + "' (expected a uuid or its first " +
+                 std::to_string(kMinUuidPrefix) +
+                 " or more characters, a number (0 = newest), latest, all or tag:NAME)");
+  };
   std::vector<Revision> all = revisions();
   std::vector<Revision> out;
   if (spec == "all") {
@@ -135,7 +212,7 @@ std::vector<Revision> Repository::select(const std::string& spec) const {
   } else if (is_revision_number(spec)) {
     size_t n = std::stoul(spec);
     if (n < all.size()) out.push_back(all[all.size() - 1 - n]);
-  } else if (is_uuid_prefix(spec)) {
+  } else if (is_revision_uuid_prefix(spec)) {
     for (const auto& r : all)
       if (r.uuid.starts_with(spec)) out.push_back(r);
     if (out.size() > 1) {
@@ -143,10 +220,14 @@ std::vector<Revision> Repository::select(const std::string& spec) const {
       for (const auto& r : out) names += (names.empty() ? "" : ", ") + r.uuid;
       throw Error("revision prefix '" + spec + "' is ambiguous: it matches " + names);
     }
+    // Most lowercase words ("yesterday") could begin a shortuuid: one that names nothing, has
+    // neither a digit nor a capital, and cannot begin a uuid is answered as what it most likely
+    // is, a spec backyd does not know.
+    const bool word = std::all_of(spec.begin(), spec.end(), [](char c) { return c >= 'a'; });
+    if (out.empty() && word && spec.find_first_not_of("abcdef") != std::string::npos)
+      throw unknown();
   } else {
-    throw Error("unknown revision spec '" + spec + "' (expected a uuid or its first " +
-                std::to_string(kMinUuidPrefix) +
-                " or more characters, a number (0 = newest), latest, all or tag:NAME)");
+    throw unknown();
   }
   if (out.empty())
     throw Error("no revision matches '" + spec + "' in " + dir_.string() + " (" +
@@ -163,7 +244,7 @@ Revision Repository::find(const std::string& spec) const {
 }
 
 UniqueFd Repository::open_image(const std::string& uuid) const {
-  if (!is_uuid(uuid)) throw Error("'" + uuid + "' is no revision uuid");
+  if (!is_revision_uuid(uuid)) throw Error("'" + uuid + "' is no revision uuid");
   std::optional<Dir> dir = open_dir();
   if (!dir) throw Error("job directory " + dir_.string() + " does not exist");
   UniqueFd fd = dir->open_file(uuid, O_RDONLY);
@@ -174,7 +255,7 @@ UniqueFd Repository::open_image(const std::string& uuid) const {
 }
 
 BlockSums Repository::load_sums(const std::string& uuid) const {
-  if (!is_uuid(uuid)) throw Error("'" + uuid + "' is no revision uuid");
+  if (!is_revision_uuid(uuid)) throw Error("'" + uuid + "' is no revision uuid");
   std::optional<Dir> dir = open_dir();
   if (!dir) throw Error("job directory " + dir_.string() + " does not exist");
   const std::string name = uuid + ".sums";
@@ -189,13 +270,12 @@ Repository::Repair Repository::repair(const Lock& lock) {
   for (const auto& name : names)
     if (auto uuid = uuid_with_suffix(name, ".rev")) complete.insert(*uuid);
   for (const auto& name : names) {
-    // Only names this program writes: <uuid>, <uuid>.sums, <uuid>.*.tmp, latest.tmp. Source
-    // records (<uuid>.snapshot) outlive their runs on purpose.
-    const bool ours = name.size() >= kUuidLength && is_uuid(name.substr(0, kUuidLength));
-    if (ours && uuid_with_suffix(name, ".snapshot")) continue;
+    // Only names this program writes: <uuid>, <uuid>.sums, <uuid>.*.tmp, latest.tmp (and, for
+    // adopted revisions, what ours_to_remove() lists).
+    const auto split = split_revision_name(name);
     const bool leftover =
-        (ours && (!complete.contains(name.substr(0, kUuidLength)) || name.ends_with(".tmp"))) ||
-        name == "latest.tmp";
+        split ? ours_to_remove(split->first, split->second, complete.contains(split->first))
+              : name == "latest.tmp";
     if (!leftover) continue;
     dir.remove(name);
     out.removed.push_back(name);
@@ -219,14 +299,14 @@ PendingRevision Repository::begin(const Lock& lock, const std::string& uuid) {
 
 void Repository::update(const Lock& lock, const Revision& rev) {
   const Dir& dir = locked(lock);
-  if (!is_uuid(rev.uuid) || !dir.stat(rev.uuid + ".rev"))
+  if (!is_revision_uuid(rev.uuid) || !dir.stat(rev.uuid + ".rev"))
     throw Error("revision " + rev.uuid + " does not exist in " + dir_.string());
   dir.write_atomic(rev.uuid + ".rev", to_yaml(rev), 0640);
 }
 
 void Repository::remove(const Lock& lock, const std::string& uuid) {
   const Dir& dir = locked(lock);
-  if (!is_uuid(uuid)) throw Error("'" + uuid + "' is no revision uuid");
+  if (!is_revision_uuid(uuid)) throw Error("'" + uuid + "' is no revision uuid");
   // `latest` must never name a revision that is going: move it first, if it names this one.
   // Only then is the history read (expiring n revisions must not parse it n times); a `latest`
   // that names another revision names a complete one, and stays.
@@ -238,7 +318,7 @@ void Repository::remove(const Lock& lock, const std::string& uuid) {
   dir.remove(uuid + ".rev");
   dir.sync();  // from here on the revision does not exist, even after a crash
   std::string failed;
-  for (const std::string& name : {uuid + ".sums", uuid}) {
+  for (const std::string& name : {uuid + ".sums", uuid, uuid + ".rev.upstream"}) {
     try {
       dir.remove(name);
     } catch (const Error& e) {

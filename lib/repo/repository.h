@@ -3,6 +3,7 @@
 //   <uuid>           raw image (sparse, reflink-sharing with its parent; 0440 once complete)
 //   <uuid>.sums      block checksums (store/block_sums.h)
 //   <uuid>.rev       metadata (repo/revision.h); its presence makes the revision complete
+//   <uuid>.rev.upstream  upstream backy's .rev of an adopted revision (repo/adopt.h)
 //   <uuid>.snapshot  a run of <uuid> may have left state on its source (an RBD snapshot
 //                    backy-<uuid>); kept until the source confirms it gone (source/source.h)
 //   latest           symlink to the newest complete revision's image, replaced by rename
@@ -36,6 +37,7 @@
 #include <vector>
 
 #include "repo/revision.h"
+#include "repo/upstream_revision.h"
 #include "store/block_sums.h"
 #include "util/dir.h"
 #include "util/fd.h"
@@ -98,6 +100,12 @@ class Repository {
   // `problems` (if given): one damaged file must not hide the rest.
   std::vector<Revision> revisions(std::vector<std::string>* problems = nullptr) const;
 
+  // The .rev files upstream backy wrote (repo/upstream_revision.h), not yet adopted, oldest
+  // first; revisions() leaves them out and counts them in its problems. One that cannot be read
+  // is skipped with the reason in `problems`.
+  std::vector<UpstreamRevision> upstream_revisions(
+      std::vector<std::string>* problems = nullptr) const;
+
   // Revision specs: a uuid or its first kMinUuidPrefix or more characters (which must name one
   // revision: an ambiguous prefix is an error listing the candidates); N (0 = newest, 1 = the one
   // before, ..., up to five digits); "latest"; "all"; "tag:NAME" (every revision carrying NAME).
@@ -118,6 +126,12 @@ class Repository {
   // REQUIRES: lock held, and it outlives the result. Starts revision `uuid` (see
   // pending_revision.h).
   PendingRevision begin(const Lock&, const std::string& uuid);
+  // REQUIRES: lock held; <rev.uuid>.rev is upstream's, its image <rev.uuid> is `sums`'s.
+  // Adopts that revision (repo/adopt.h): writes <uuid>.sums, keeps upstream's .rev as
+  // <uuid>.rev.upstream, makes the image 0440, and then replaces the .rev with `rev`, which
+  // is the commit. Each step is durable before the next, so a crash anywhere leaves the
+  // revision upstream's (with files repair() removes) or ours.
+  void commit_adopted(const Lock&, const Revision& rev, const BlockSums& sums);
   // REQUIRES: lock held; `rev` complete. Rewrites its metadata (tags, trust, scrub result).
   void update(const Lock&, const Revision& rev);
   // REQUIRES: lock held. Deletes a revision: `latest` first moves off it when it names it (to

@@ -80,12 +80,12 @@ Revision revision_from_yaml(const std::string& text, const std::string& where) {
     // The uuid names the revision's files and `latest` points at it: it must be a uuid and
     // nothing that could lead out of the job directory.
     r.uuid = n["uuid"].as<std::string>();
-    if (!is_uuid(r.uuid)) throw bad("'uuid' is not a uuid");
+    if (!is_revision_uuid(r.uuid)) throw bad("'uuid' is not a uuid");
     auto ts = parse_iso8601(n["timestamp"].as<std::string>());
     if (!ts) throw Error("bad timestamp in " + where);
     r.timestamp = *ts;
     if (n["parent"] && !n["parent"].IsNull()) r.parent = n["parent"].as<std::string>();
-    if (!r.parent.empty() && !is_uuid(r.parent)) throw bad("'parent' is not a uuid");
+    if (!r.parent.empty() && !is_revision_uuid(r.parent)) throw bad("'parent' is not a uuid");
     for (const auto& t : n["tags"]) r.tags.insert(t.as<std::string>());
     // A mangled "distrusted" must not read as trusted: that revision would become a parent.
     const std::string trust = n["trust"] ? n["trust"].as<std::string>() : "trusted";

@@ -35,4 +35,19 @@ std::vector<BadBlock> scrub_image(int fd, const std::string& what, const BlockSu
   return bad;
 }
 
+BlockSums sums_of_image(int fd, const std::string& what, std::stop_token stop) {
+  BlockSums sums(file_or_device_size(fd, what));
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  std::vector<char> buf(kBlockSize);
+  for (uint64_t b = 0; b < sums.block_count(); ++b) {
+    if (stop.stop_requested()) throw Cancelled();
+    const size_t len = static_cast<size_t>(sums.block_length(b));
+    pread_full(fd, std::span<char>(buf.data(), len), b * kBlockSize, what);
+    std::span<const char> data(buf.data(), len);
+    sums.set(b, is_all_zero(data) ? kHole : checksum(data));
+  }
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  return sums;
+}
+
 }  // namespace backy

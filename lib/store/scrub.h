@@ -24,6 +24,10 @@ struct BadBlock {
 // cannot be read at all or its size differs from the checksums', backy::Cancelled on `stop`.
 std::vector<BadBlock> scrub_image(int fd, const std::string& what, const BlockSums& sums,
                                   std::stop_token stop = {});
+// The checksums of the image open at `fd` (`what` names it in errors), reading it once: what a
+// revision that no backup of ours wrote (an adopted one, repo/adopt.h) gets as its .sums.
+// Throws backy::Error when it cannot be read, backy::Cancelled on `stop`.
+BlockSums sums_of_image(int fd, const std::string& what, std::stop_token stop = {});
 // The same for the file at `image`.
 std::vector<BadBlock> scrub_image(const std::filesystem::path& image, const BlockSums& sums,
                                   std::stop_token stop = {});

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdio>
+#include <string_view>
 
 #include "util/error.h"
 
@@ -30,6 +31,42 @@ bool is_uuid(const std::string& s) {
     if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }
   return true;
+}
+
+namespace {
+
+constexpr std::string_view kShortUuidAlphabet =
+    "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+
+bool shortuuid_chars(const std::string& s) {
+  return s.find_first_not_of(kShortUuidAlphabet) == std::string::npos;
+}
+
+// The start of a uuid: lowercase hex digits, and dashes where a uuid has them.
+bool uuid_chars(const std::string& s) {
+  static constexpr std::string_view kShape = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+  if (s.size() > kShape.size()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool ok = kShape[i] == '-' ? c == '-' : (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool is_shortuuid(const std::string& s) {
+  return s.size() == kShortUuidLength && shortuuid_chars(s);
+}
+
+bool is_revision_uuid(const std::string& s) {
+  return is_uuid(s) || is_shortuuid(s);
+}
+
+bool is_revision_uuid_prefix(const std::string& s) {
+  if (s.size() < kMinUuidPrefix) return false;
+  return uuid_chars(s) || (s.size() <= kShortUuidLength && shortuuid_chars(s));
 }
 
 }  // namespace backy

@@ -1,12 +1,14 @@
 // Fuzzes the .rev parser with arbitrary text: revision_from_yaml either returns a revision or
 // throws backy::Error, nothing else. A revision it returns must survive to_yaml and come back
-// the same (that is how tag changes and scrubs rewrite it).
+// the same (that is how tag changes and scrubs rewrite it). The same text goes through upstream
+// backy's .rev parser (repo/upstream_revision.h), which may only return or throw backy::Error.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
 #include "repo/revision.h"
+#include "repo/upstream_revision.h"
 #include "util/error.h"
 
 namespace {
@@ -28,6 +30,10 @@ bool same(const backy::Revision& a, const backy::Revision& b) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
+  try {
+    if (backy::written_by_upstream(text)) backy::upstream_revision_from_yaml(text, "fuzz.rev");
+  } catch (const backy::Error&) {
+  }
   backy::Revision r;
   try {
     r = backy::revision_from_yaml(text, "fuzz.rev");

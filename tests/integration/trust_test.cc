@@ -227,6 +227,7 @@ std::map<std::string, std::vector<std::vector<std::string>>> changing_invocation
         {"restore", "vm", "latest", "-"}}},
       {"scrub", {{"scrub", "vm", "all"}, {"scrub", "vm", "latest"}}},
       {"forget", {{"forget", "vm", "0", "--force"}}},
+      {"adopt", {{"adopt", "vm"}}},
       {"tags",
        {{"tags", "vm", "0", "--add", "manual:keep"}, {"tags", "vm", "all", "--remove", "daily"}}},
       {"clone",

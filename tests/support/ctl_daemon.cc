@@ -26,12 +26,19 @@ CtlDaemon::~CtlDaemon() {
   stop();
 }
 
-void CtlDaemon::start() {
+void CtlDaemon::start(const std::map<std::string, std::string>& env) {
   REQUIRE_FALSE(child_);
   child_ = std::make_unique<Child>(std::vector<std::string>{BACKYD_PATH, "-c", config_.string()},
-                                   dir_ / "backyd.log");
+                                   dir_ / "backyd.log", env);
   INFO(log());
   REQUIRE(eventually(20, [&] { return ctl({"version"}).exit_code == 0; }));
+}
+
+std::optional<int> CtlDaemon::wait_exit(double seconds) {
+  if (!child_) return std::nullopt;
+  const auto code = child_->wait(seconds);
+  if (code) child_.reset();
+  return code;
 }
 
 void CtlDaemon::kill() {

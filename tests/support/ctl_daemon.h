@@ -9,8 +9,10 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,8 +32,12 @@ class CtlDaemon {
   CtlDaemon(const CtlDaemon&) = delete;
   CtlDaemon& operator=(const CtlDaemon&) = delete;
 
-  // REQUIRES: not running. Starts backyd and waits (at most 20 s) until it answers `version`.
-  void start();
+  // REQUIRES: not running. Starts backyd (with `env` added to its environment: test hooks) and
+  // waits (at most 20 s) until it answers `version`.
+  void start(const std::map<std::string, std::string>& env = {});
+  // Waits (at most `seconds`) for the daemon to end by itself (a test hook's exit); its exit
+  // code, or nullopt when it still runs.
+  std::optional<int> wait_exit(double seconds);
   // SIGKILL and reap: a crash at whatever moment the daemon is in.
   void kill();
   // SIGTERM; CHECKs that it exits 0 within 30 s.
