@@ -5,7 +5,7 @@
 //
 //   DaemonLock   one daemon per base-dir
 //   io_context   the one event loop (this thread): timers, signals, control socket
-//   WorkerPool   worker-limit threads for backups and other job work
+//   WorkerPool   worker-limit slots per lane (fast, slow backups; operator work): lane.h
 //   Notifier     sd_notify: READY, RELOADING, STOPPING, STATUS, watchdog pings
 //   Exports      the revisions served over NBD (qemu-nbd children), held from expiry
 //   Scheduler    the job table (JobScheduler); everything it does happens on the loop
