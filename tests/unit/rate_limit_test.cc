@@ -126,7 +126,9 @@ TEST_CASE("read throttle: real threads share a limit evenly and it holds the rat
   }
   const double elapsed = seconds(Clock::now() - t0);
   const double rate = double(bytes[0] + bytes[1]) / elapsed;
-  CHECK(rate == Approx(16.0 * MiB).epsilon(0.15));
+  // The limit is a ceiling: turns a descheduled thread misses are not saved up.
+  CHECK(rate < 16.0 * MiB * 1.15);
+  CHECK(rate > 16.0 * MiB * 0.5);
   // Turns go to whoever asks: on a loaded machine a thread that is not scheduled loses some,
   // so this only checks that neither starves (the exact shares are the simulation's above).
   CHECK(double(std::min(bytes[0], bytes[1])) / double(bytes[0] + bytes[1]) > 0.3);
