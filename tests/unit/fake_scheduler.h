@@ -31,7 +31,10 @@ class FakeScheduler : public JobScheduler {
     s.next_time = Clock::now() + std::chrono::hours(1);
     s.next_tags = {"daily"};
     jobs_[name] = s;
-    config_.jobs[name] = JobConfig{name, "default", {}, {}, {}, {}};
+    JobConfig job;  // field by field: a new JobConfig member must not break this
+    job.name = name;
+    job.schedule = "default";
+    config_.jobs[name] = job;
   }
   JobStatus& job(const std::string& name) { return jobs_.at(name); }
 
