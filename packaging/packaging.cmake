@@ -2,10 +2,11 @@
 # install those), and the Debian package CPack builds from it (script/package).
 #
 # The package: /usr/sbin/backyd, /usr/bin/backyctl, units, tmpfiles.d and sysusers.d entries,
-# /etc/backy.yaml (a conffile), the example snapshot hooks (/usr/lib/backyd/hooks), bash completion, man pages, docs. Dependencies come from
-# dpkg-shlibdeps. The maintainer scripts (packaging/deb/) create the group and directories,
-# enable and start the socket and the service, stop them on removal; purge removes the
-# configuration but never a backup under base-dir.
+# /etc/backy.yaml (a conffile), the example snapshot hooks (/usr/lib/backyd/hooks), bash
+# completion, man pages, docs. Dependencies come from dpkg-shlibdeps. The maintainer scripts
+# (packaging/deb/) create the group and directories, enable and start the socket and the
+# service, stop them on removal; purge removes the configuration but never a backup under
+# base-dir.
 install(FILES ${PROJECT_SOURCE_DIR}/config/backy.yaml DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR})
 # The example snapshot hooks (docs/operations.md, "Consistency"): programs, not configuration.
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/config/hooks/libvirt-freeze

@@ -4,10 +4,9 @@
 
 #include <tuple>
 
+#include "repo/rev_yaml.h"
 #include "util/error.h"
-#include "util/utf8.h"
 #include "util/uuid.h"
-#include "util/yaml_keys.h"
 
 namespace backy {
 
@@ -67,15 +66,8 @@ Revision revision_from_yaml(const std::string& text, const std::string& where) {
   auto bad = [&](const std::string& why) {
     return Error("malformed revision file " + where + ": " + why);
   };
-  // The emitter replaces what is not UTF-8: such a tag would not survive the next rewrite.
-  if (size_t at = invalid_utf8_at(text); at != std::string::npos)
-    throw bad("not UTF-8 text (byte " + std::to_string(at) + ")");
+  const YAML::Node n = load_rev_yaml(text, "malformed revision file", where);
   try {
-    const YAML::Node n = YAML::Load(text);
-    if (!n.IsMap()) throw bad("not a mapping");
-    if (const auto dups = find_duplicate_keys(text); !dups.empty())
-      throw bad("duplicate key '" + dups[0].key + "' at line " + std::to_string(dups[0].line) +
-                " (first at line " + std::to_string(dups[0].first_line) + ")");
     Revision r;
     // The uuid names the revision's files and `latest` points at it: it must be a uuid and
     // nothing that could lead out of the job directory.
@@ -87,13 +79,7 @@ Revision revision_from_yaml(const std::string& text, const std::string& where) {
     if (n["parent"] && !n["parent"].IsNull()) r.parent = n["parent"].as<std::string>();
     if (!r.parent.empty() && !is_revision_uuid(r.parent)) throw bad("'parent' is not a uuid");
     for (const auto& t : n["tags"]) r.tags.insert(t.as<std::string>());
-    // A mangled "distrusted" must not read as trusted: that revision would become a parent.
-    const std::string trust = n["trust"] ? n["trust"].as<std::string>() : "trusted";
-    if (trust != "trusted" && trust != "distrusted" && trust != "verified")
-      throw bad("unknown 'trust' '" + trust + "' (trusted, verified or distrusted)");
-    r.trust = trust == "distrusted" ? Trust::distrusted
-              : trust == "verified" ? Trust::verified
-                                    : Trust::trusted;
+    r.trust = trust_of(n, "malformed revision file", where);
     if (n["source"])
       for (const auto& kv : n["source"])
         r.source[kv.first.as<std::string>()] = kv.second.as<std::string>();

@@ -9,10 +9,9 @@
 #include <ctime>
 #include <string_view>
 
+#include "repo/rev_yaml.h"
 #include "util/error.h"
-#include "util/utf8.h"
 #include "util/uuid.h"
-#include "util/yaml_keys.h"
 
 namespace backy {
 
@@ -107,13 +106,8 @@ UpstreamRevision upstream_revision_from_yaml(const std::string& text, const std:
   auto bad = [&](const std::string& why) {
     return Error("malformed upstream revision file " + where + ": " + why);
   };
-  if (size_t at = invalid_utf8_at(text); at != std::string::npos)
-    throw bad("not UTF-8 text (byte " + std::to_string(at) + ")");
+  const YAML::Node n = load_rev_yaml(text, "malformed upstream revision file", where);
   try {
-    const YAML::Node n = YAML::Load(text);
-    if (!n.IsMap()) throw bad("not a mapping");
-    if (const auto dups = find_duplicate_keys(text); !dups.empty())
-      throw bad("duplicate key '" + dups[0].key + "' at line " + std::to_string(dups[0].line));
     if (n["complete"]) throw bad("it has 'complete': it is backyd's, not upstream's");
     UpstreamRevision r;
     if (!n["uuid"] || !n["uuid"].IsScalar()) throw bad("no 'uuid'");
@@ -135,12 +129,7 @@ UpstreamRevision upstream_revision_from_yaml(const std::string& text, const std:
       if (!tags.IsSequence()) throw bad("'tags' is not a list");
       for (const auto& tag : tags) r.tags.insert(tag.as<std::string>());
     }
-    const std::string trust = n["trust"] ? n["trust"].as<std::string>() : "trusted";
-    if (trust != "trusted" && trust != "distrusted" && trust != "verified")
-      throw bad("unknown 'trust' '" + trust + "' (trusted, verified or distrusted)");
-    r.trust = trust == "distrusted" ? Trust::distrusted
-              : trust == "verified" ? Trust::verified
-                                    : Trust::trusted;
+    r.trust = trust_of(n, "malformed upstream revision file", where);
     r.backend_type = n["backend_type"] && !n["backend_type"].IsNull()
                          ? n["backend_type"].as<std::string>()
                          : "cowfile";

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -161,6 +162,23 @@ struct Daemon {
 };
 
 // SIGHUP to `d`, then the reload's RELOADING=1 and READY=1 on `notify` (refused or accepted).
+// backyctl on the control socket `socket`.
+inline ProcessResult backyctl(const std::string& socket, std::vector<std::string> args) {
+  args.insert(args.begin(), {BACKYCTL_PATH, "-s", socket});
+  return run(args);
+}
+
+// `job`'s entry in `backyctl status --json`; fails the test when it has none.
+inline nlohmann::json job_status_of(const std::string& socket, const std::string& job) {
+  ProcessResult r = backyctl(socket, {"status", "--json"});
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json all = nlohmann::json::parse(r.out);
+  for (const auto& j : all["jobs"])
+    if (j["job"] == job) return j;
+  FAIL("no job " << job << " in status: " << r.out);
+  return {};
+}
+
 inline void reload_and_wait(Daemon& d, NotifySocket& notify) {
   d.child.signal(SIGHUP);
   REQUIRE(notify.wait_for("RELOADING=1", 5));

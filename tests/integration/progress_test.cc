@@ -59,19 +59,8 @@ struct SlowDaemon {
     write_random(dir / "slow.img", 0, kSourceBytes, 11);
     return dir / "slow.img";
   }
-  ProcessResult ctl(std::vector<std::string> args) const {
-    args.insert(args.begin(), {BACKYCTL_PATH, "-s", socket});
-    return run(args);
-  }
-  json job_status(const std::string& job) const {
-    ProcessResult r = ctl({"status", "--json"});
-    REQUIRE(r.exit_code == 0);
-    const json all = json::parse(r.out);
-    for (const auto& j : all["jobs"])
-      if (j["job"] == job) return j;
-    FAIL("no job " << job << " in status: " << r.out);
-    return {};
-  }
+  ProcessResult ctl(std::vector<std::string> args) const { return backyctl(socket, args); }
+  json job_status(const std::string& job) const { return job_status_of(socket, job); }
   std::vector<Revision> revisions(const std::string& job) const {
     return revisions_of(dir / "base" / job);
   }

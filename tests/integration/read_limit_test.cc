@@ -56,19 +56,8 @@ struct LimitDaemon {
     return "  " + name + ":\n    schedule: daily\n    source: {type: file, filename: " +
            (dir / (name + ".img")).string() + "}\n" + extra;
   }
-  ProcessResult ctl(std::vector<std::string> args) const {
-    args.insert(args.begin(), {BACKYCTL_PATH, "-s", socket});
-    return run(args);
-  }
-  json job_status(const std::string& job) const {
-    ProcessResult r = ctl({"status", "--json"});
-    REQUIRE(r.exit_code == 0);
-    const json all = json::parse(r.out);
-    for (const auto& j : all["jobs"])
-      if (j["job"] == job) return j;
-    FAIL("no job " << job << " in status: " << r.out);
-    return {};
-  }
+  ProcessResult ctl(std::vector<std::string> args) const { return backyctl(socket, args); }
+  json job_status(const std::string& job) const { return job_status_of(socket, job); }
   // The job's one revision, once its first run (which starts with the daemon) has committed.
   Revision first_revision(const std::string& job) const {
     REQUIRE(eventually(120, [&] { return revisions_of(dir / "base" / job).size() == 1; }));
