@@ -55,7 +55,11 @@ TEST_CASE("rbd: a job's read-limit holds the rate of an RBD run") {
   std::cout << "rbd incremental: " << incr.revision.stats.bytes_read / MiB << " MiB read in "
             << incr.revision.stats.duration << " s, expected " << expected_incr << " s\n";
   CHECK(incr.revision.stats.bytes_read >= 32 * MiB);
-  CHECK(incr.revision.stats.duration == Approx(expected_incr).epsilon(0.25));
+  // Never faster than the limit allows. A run also has costs its reads do not (the snapshot's
+  // creation and removal, the diff, the commit: about 0.5 s here, 25-35 % of so short a run), so
+  // the upper bound allows for them; the full run above is the check of the rate's accuracy.
+  CHECK(incr.revision.stats.duration >= 0.85 * expected_incr);
+  CHECK(incr.revision.stats.duration <= 1.15 * expected_incr + 1.5);
 }
 
 TEST_CASE("rbd: a stop request ends a run waiting for its read-limit, and its snapshot goes") {
