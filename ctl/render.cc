@@ -142,9 +142,9 @@ int job_revisions(const Json& r, std::ostream& out) {
   table(out, rows);
   out << count(r["revisions"].size(), "revision") << ", "
       << human_bytes(r.value("bytes_written", 0.0)) << " data (estimated)\n";
-  if (r.contains("job") && r["job"].contains("lane"))
-    out << "lane: " << r["job"].value("lane", "") << '\n';
-  if (const Json& j = r["job"]; j.is_object()) {
+  if (r.contains("job") && r["job"].is_object()) {
+    const Json& j = r["job"];
+    if (j.contains("lane")) out << "lane: " << j.value("lane", "") << '\n';
     const std::string limits = limits_text(j);
     if (!limits.empty()) out << limits.substr(2) << '\n';
   }

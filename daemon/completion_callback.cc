@@ -29,17 +29,13 @@ void run_and_log_callback(std::string_view setting, const std::string& program,
   const double secs = std::chrono::duration<double>(SteadyClock::now() - started).count();
   while (!r.output.empty() && r.output.back() == '\n') r.output.pop_back();
   if (!r.output.empty()) log.info("{} output: {}", setting, r.output);
-  if (!r.started)
-    log.warn("{} failed: {}", setting, r.error);
-  else if (r.timed_out)
-    log.warn("{} {} killed after the timeout of {}", setting, program,
-             human_duration(double(timeout.count())));
-  else if (r.stopped)
-    log.warn("{} {} killed: the daemon is stopping", setting, program);
-  else if (r.exit_code != 0)
-    log.warn("{} {} exited with {} after {}", setting, program, r.exit_code, human_duration(secs));
-  else
+  const std::string failure =
+      child_failure(r, program, "the timeout of " + human_duration(double(timeout.count())),
+                    "the daemon is stopping");
+  if (failure.empty())
     log.info("{} {} done in {}", setting, program, human_duration(secs));
+  else
+    log.warn("{} {} ({})", setting, failure, human_duration(secs));
 }
 
 void run_and_log_completion_callback(const std::string& program, const std::string& job,

@@ -48,7 +48,7 @@ void WorkerPool::stop(TaskId id) {
     post_done(std::move(node.mapped().done), false);
     return;
   }
-  if (auto r = running_.find(id); r != running_.end()) r->second.stop.request_stop();
+  if (auto r = running_.find(id); r != running_.end()) r->second.request_stop();
 }
 
 void WorkerPool::resize(int limit) {
@@ -67,7 +67,7 @@ void WorkerPool::shutdown() {
     shut_down_ = true;
     cancelled.swap(queues_);
     queued_keys_.clear();
-    for (auto& [id, run] : running_) run.stop.request_stop();
+    for (auto& [id, stop] : running_) stop.request_stop();
   }
   for (auto& queue : cancelled)
     for (auto& [key, task] : queue) post_done(std::move(task.done), false);
@@ -127,7 +127,7 @@ void WorkerPool::worker_loop(std::stop_token pool_stop) {
     auto node = queue->extract(queue->begin());
     Task task = std::move(node.mapped());
     queued_keys_.erase(task.id);
-    running_.emplace(task.id, Running{task.lane, task.stop});
+    running_.emplace(task.id, task.stop);
     ++running_in_[index(task.lane)];
     lock.unlock();
     try {

@@ -77,10 +77,6 @@ class WorkerPool {
   };
   using Key = std::pair<TimePoint, TaskId>;
   using Queue = std::map<Key, Task>;
-  struct Running {
-    Lane lane;
-    std::stop_source stop;
-  };
 
   void worker_loop(std::stop_token pool_stop) EXCLUDES(mu_);
   void grow_locked() REQUIRES(mu_);
@@ -99,7 +95,7 @@ class WorkerPool {
   TaskId next_id_ GUARDED_BY(mu_) = 1;
   std::array<Queue, kLaneCount> queues_ GUARDED_BY(mu_);
   std::map<TaskId, std::pair<Lane, Key>> queued_keys_ GUARDED_BY(mu_);  // id -> where it waits
-  std::map<TaskId, Running> running_ GUARDED_BY(mu_);
+  std::map<TaskId, std::stop_source> running_ GUARDED_BY(mu_);
   std::array<int, kLaneCount> running_in_ GUARDED_BY(mu_) = {};
   // limit * kLaneCount threads. Never shrinks: threads beyond the limit idle (a shrink must not
   // kill a running backup).

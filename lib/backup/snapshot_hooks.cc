@@ -60,15 +60,8 @@ std::string run_hook(const std::vector<std::string>& argv, const char* hook,
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   while (!r.output.empty() && r.output.back() == '\n') r.output.pop_back();
   if (!r.output.empty()) log.info("{} output: {}", hook, r.output);
-  std::string failure;
-  if (!r.started)
-    failure = r.error;
-  else if (r.timed_out)
-    failure = argv[0] + " killed after hook-timeout (" + format_duration(timeout) + ")";
-  else if (r.stopped)
-    failure = argv[0] + " killed: the run is cancelled";
-  else if (r.exit_code != 0)
-    failure = argv[0] + " exited with " + std::to_string(r.exit_code);
+  const std::string failure = child_failure(
+      r, argv[0], "hook-timeout (" + format_duration(timeout) + ")", "the run is cancelled");
   if (failure.empty())
     log.info("{} {} done in {}", hook, argv[0], human_duration(secs));
   else

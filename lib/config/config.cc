@@ -231,6 +231,31 @@ const std::map<std::string, std::string> kUpstreamGlobal = {
 const std::set<std::string> kHookKeys = {"pre-snapshot", "post-snapshot", "hook-timeout",
                                          "pre-snapshot-failure"};
 
+// The keys of `global` and of a job besides the hooks' (kHookKeys), which both take.
+const std::set<std::string> kGlobalKeys = {"base-dir",
+                                           "worker-limit",
+                                           "socket",
+                                           "backup-completed-callback",
+                                           "callback-timeout",
+                                           "log-level",
+                                           "admin-group",
+                                           "metrics-file",
+                                           "restore-pools",
+                                           "run-callback",
+                                           "retry-after",
+                                           "free-space-warning",
+                                           "free-space-critical",
+                                           "fast-lane-threshold",
+                                           "read-limit",
+                                           "io-priority"};
+const std::set<std::string> kJobKeys = {"schedule",      "source",     "verify",
+                                        "restore-pools", "read-limit", "io-priority"};
+
+std::set<std::string> with_hook_keys(std::set<std::string> keys) {
+  keys.insert(kHookKeys.begin(), kHookKeys.end());
+  return keys;
+}
+
 // A hook command: one absolute path, or a list (argv) whose first element is one. No shell and
 // no PATH search: the daemon runs it as root.
 std::optional<std::vector<std::string>> hook_command(Validator& v, const YAML::Node& n,
@@ -276,29 +301,7 @@ void parse_hook_key(Validator& v, const std::string& key, const YAML::Node& val,
 }
 
 void parse_global(Validator& v, const YAML::Node& n, GlobalConfig& g) {
-  if (!v.check_map(n, "global",
-                   {"base-dir",
-                    "worker-limit",
-                    "socket",
-                    "backup-completed-callback",
-                    "callback-timeout",
-                    "log-level",
-                    "admin-group",
-                    "metrics-file",
-                    "restore-pools",
-                    "run-callback",
-                    "retry-after",
-                    "free-space-warning",
-                    "free-space-critical",
-                    "fast-lane-threshold",
-                    "read-limit",
-                    "io-priority",
-                    "pre-snapshot",
-                    "post-snapshot",
-                    "hook-timeout",
-                    "pre-snapshot-failure"},
-                   kUpstreamGlobal))
-    return;
+  if (!v.check_map(n, "global", with_hook_keys(kGlobalKeys), kUpstreamGlobal)) return;
   bool has_base = false;
   std::optional<YAML::Node> critical_at;
   for (const auto& kv : n) {
@@ -568,10 +571,7 @@ void parse_jobs(Validator& v, const YAML::Node& n, Config& cfg) {
     JobConfig job;
     job.name = name;
     const std::string where = "job '" + name + "'";
-    if (!v.check_map(kv.second, where,
-                     {"schedule", "source", "verify", "restore-pools", "read-limit", "io-priority",
-                      "pre-snapshot", "post-snapshot", "hook-timeout", "pre-snapshot-failure"}))
-      continue;
+    if (!v.check_map(kv.second, where, with_hook_keys(kJobKeys))) continue;
     const YAML::Node sched = kv.second["schedule"];
     if (!sched) {
       v.error(kv.second, where + ": 'schedule' is required");
@@ -688,14 +688,12 @@ ConfigLoad parse_config(const std::string& text, const std::string& file) {
   }
   result.errors = v.take_errors();
   result.warnings = v.take_warnings();
-  std::stable_sort(result.warnings.begin(), result.warnings.end(),
-                   [](const ConfigError& a, const ConfigError& b) {
-                     return std::tie(a.line, a.column) < std::tie(b.line, b.column);
-                   });
-  std::stable_sort(result.errors.begin(), result.errors.end(),
-                   [](const ConfigError& a, const ConfigError& b) {
-                     return std::tie(a.line, a.column) < std::tie(b.line, b.column);
-                   });
+  // In file order, whatever order the checks ran in.
+  auto by_position = [](const ConfigError& a, const ConfigError& b) {
+    return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+  };
+  std::stable_sort(result.errors.begin(), result.errors.end(), by_position);
+  std::stable_sort(result.warnings.begin(), result.warnings.end(), by_position);
   if (result.errors.empty()) result.config = std::move(cfg);
   return result;
 }

@@ -74,6 +74,15 @@ pid_t spawn(const ChildSpec& spec, int in_fd, int out_fd, std::string& error) {
 
 }  // namespace
 
+std::string child_failure(const ChildResult& r, const std::string& program,
+                          const std::string& timeout_words, const std::string& stop_words) {
+  if (!r.started) return r.error;
+  if (r.timed_out) return program + " killed after " + timeout_words;
+  if (r.stopped) return program + " killed: " + stop_words;
+  if (r.exit_code != 0) return program + " exited with " + std::to_string(r.exit_code);
+  return "";
+}
+
 std::vector<std::string> inherited_environment() {
   std::vector<std::string> out;
   for (char** e = environ; e && *e; ++e) out.emplace_back(*e);

@@ -42,6 +42,12 @@ struct ChildSpec {
 
 ChildResult run_child(const ChildSpec& spec, std::stop_token stop = {});
 
+// Why `r` failed, for a log line or an error: the spawn error, "PROGRAM killed after
+// TIMEOUT_WORDS", "PROGRAM killed: STOP_WORDS", or "PROGRAM exited with N"; empty when ok().
+// `program` is argv[0]; the words say what the timeout and the stop were to the caller.
+std::string child_failure(const ChildResult& r, const std::string& program,
+                          const std::string& timeout_words, const std::string& stop_words);
+
 // The daemon's own environment as "NAME=value" strings (what callbacks inherit, as upstream's do).
 std::vector<std::string> inherited_environment();
 

@@ -49,6 +49,11 @@ void ReadThrottle::take(uint64_t bytes, std::stop_token stop) {
   }
 }
 
+bool ReadThrottle::limited() const {
+  return std::any_of(limiters_.begin(), limiters_.end(),
+                     [](const RateLimiter* l) { return l->rate() > 0; });
+}
+
 double ReadThrottle::throttled_seconds() const {
   return static_cast<double>(throttled_ns_.load()) / 1e9;
 }

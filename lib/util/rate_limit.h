@@ -60,8 +60,9 @@ class ReadThrottle {
   // Waits until `bytes` may be read under every limiter. Throws backy::Cancelled when `stop` is
   // requested (before or while it waits).
   void take(uint64_t bytes, std::stop_token stop) EXCLUDES(mu_);
-  // Whether any limiter applies (take() may wait).
-  bool limited() const { return !limiters_.empty(); }
+  // Whether any limiter has a rate now (take() may wait). An unlimited global limiter is always
+  // passed in, and a reload may give it a rate, so this is asked per read, not once.
+  bool limited() const;
   // Seconds take() has waited so far. Any thread.
   double throttled_seconds() const;
 

@@ -168,15 +168,24 @@ inline ProcessResult backyctl(const std::string& socket, std::vector<std::string
   return run(args);
 }
 
-// `job`'s entry in `backyctl status --json`; fails the test when it has none.
-inline nlohmann::json job_status_of(const std::string& socket, const std::string& job) {
+// `backyctl status --json`, parsed.
+inline nlohmann::json status_of(const std::string& socket) {
   ProcessResult r = backyctl(socket, {"status", "--json"});
   REQUIRE(r.exit_code == 0);
-  const nlohmann::json all = nlohmann::json::parse(r.out);
-  for (const auto& j : all["jobs"])
+  return nlohmann::json::parse(r.out);
+}
+
+// `job`'s entry in a status answer; fails the test when it has none.
+inline nlohmann::json job_in(const nlohmann::json& status, const std::string& job) {
+  for (const auto& j : status["jobs"])
     if (j["job"] == job) return j;
-  FAIL("no job " << job << " in status: " << r.out);
+  FAIL("no job " << job << " in status: " << status.dump());
   return {};
+}
+
+// `job`'s entry in `backyctl status --json`.
+inline nlohmann::json job_status_of(const std::string& socket, const std::string& job) {
+  return job_in(status_of(socket), job);
 }
 
 inline void reload_and_wait(Daemon& d, NotifySocket& notify) {

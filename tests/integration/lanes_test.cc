@@ -50,21 +50,9 @@ TEST_CASE("quick jobs keep finishing in the fast lane while fulls fill the slow 
   const std::string socket = (dir / "backyd.sock").string();
   const fs::path config =
       write_config(dir.path(), config_text(dir.path(), socket, slow.device(), 1));
-  auto ctl = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), {BACKYCTL_PATH, "-s", socket});
-    return run(args);
-  };
-  auto status = [&] {
-    ProcessResult r = ctl({"status", "--json"});
-    REQUIRE(r.exit_code == 0);
-    return json::parse(r.out);
-  };
-  auto job_of = [](const json& all, const std::string& name) {
-    for (const auto& j : all["jobs"])
-      if (j["job"] == name) return j;
-    FAIL("no job " << name);
-    return json();
-  };
+  auto ctl = [&](std::vector<std::string> args) { return backyctl(socket, args); };
+  auto status = [&] { return status_of(socket); };
+  auto job_of = job_in;
 
   // The quick jobs' history: one quick run each, before the daemon starts.
   {
