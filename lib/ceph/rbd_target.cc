@@ -3,16 +3,58 @@
 #include <rados/librados.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
-#include "ceph/ceph_api.h"
 #include "ceph/aio_window.h"
+#include "ceph/ceph_api.h"
 #include "util/error.h"
+#include "util/thread_annotations.h"
 
 namespace backy {
 
 namespace {
+
+// Chunk memory librbd can send as it is: a page-aligned ceph buffer the revision is read into
+// (restore.h's chunk_allocator), which a write passes to librbd by reference.
+struct CephChunk : ChunkMemory {
+  ceph::bufferptr buffer{ceph::buffer::create_page_aligned(ChunkMemory::kSize)};
+  char* data() override { return buffer.c_str(); }
+};
+
+// The target's chunk memory, reused: a chunk is taken again only when neither restore (the
+// shared_ptr) nor librbd (the buffer's references: librados may hold a buffer after it acked the
+// write) holds it. Up to `keep` chunks are kept for reuse; past that (librbd slow to let go) a
+// chunk is made for one use. Shared with the reader's thread, which allocates.
+class CephChunkPool {
+ public:
+  explicit CephChunkPool(size_t keep) : keep_(keep) {}
+
+  std::shared_ptr<ChunkMemory> take() {
+    MutexLock lock(mu_);
+    for (const auto& c : chunks_) {
+      if (c.use_count() == 1 && c->buffer.raw_nref() == 1) {
+        // Pairs with the release of the last holder: its reads of the old bytes come first.
+        std::atomic_thread_fence(std::memory_order_acquire);
+        // The buffer caches the crc of what it held when last sent; new bytes need a new one
+        // (a stale crc makes the OSD drop the connection, again and again).
+        ceph::bufferlist bl;
+        bl.push_back(c->buffer);
+        bl.invalidate_crc();
+        return c;
+      }
+    }
+    auto c = std::make_shared<CephChunk>();
+    if (chunks_.size() < keep_) chunks_.push_back(c);
+    return c;
+  }
+
+ private:
+  const size_t keep_;
+  Mutex mu_;
+  std::vector<std::shared_ptr<CephChunk>> chunks_ GUARDED_BY(mu_);
+};
 
 class RbdTarget : public RestoreTarget {
  public:
@@ -22,7 +64,8 @@ class RbdTarget : public RestoreTarget {
         io_(std::move(io)),
         name_(std::move(name)),
         spec_(std::move(spec)),
-        window_(static_cast<size_t>(std::max(1, writes_in_flight))) {
+        window_(static_cast<size_t>(std::max(1, writes_in_flight))),
+        chunks_(std::make_shared<CephChunkPool>(window_.depth() + kRestoreReadAhead + 2)) {
     librbd::RBD rbd;
     if (int r = rbd.open(io_, image_, name_.c_str()); r < 0) {
       rbd.remove(io_, name_.c_str());
@@ -41,6 +84,24 @@ class RbdTarget : public RestoreTarget {
 
   bool zero_filled() const override { return true; }
 
+  ChunkAllocator chunk_allocator() override {
+    return [chunks = chunks_] { return chunks->take(); };
+  }
+
+  void write_chunk(uint64_t offset, std::span<const char> data,
+                   const std::shared_ptr<ChunkMemory>& memory) override {
+    auto* chunk = dynamic_cast<CephChunk*>(memory.get());
+    if (!chunk) return write(offset, data);
+    while (window_.full()) reap();
+    RbdAioWindow::Slot& slot = window_.free_slot();
+    slot.bl.clear();
+    // No copy: librbd takes a reference to the chunk's buffer (the pool reuses it only after
+    // every reference is gone).
+    const auto at = static_cast<unsigned>(data.data() - chunk->buffer.c_str());
+    slot.bl.push_back(ceph::bufferptr(chunk->buffer, at, static_cast<unsigned>(data.size())));
+    start(slot, offset, data.size());
+  }
+
   void write(uint64_t offset, std::span<const char> data) override {
     while (window_.full()) reap();
     RbdAioWindow::Slot& slot = window_.free_slot();
@@ -52,13 +113,7 @@ class RbdTarget : public RestoreTarget {
     // otherwise send with the new bytes (the OSD then drops the connection, again and again).
     slot.own.copy_in(0, static_cast<unsigned>(data.size()), data.data());
     slot.bl.append(slot.own, 0, static_cast<unsigned>(data.size()));
-    slot.offset = offset;
-    slot.length = data.size();
-    int r = window_.start(slot, [&](librbd::RBD::AioCompletion* c) {
-      return image_.aio_write2(slot.offset, slot.length, slot.bl, c,
-                               LIBRADOS_OP_FLAG_FADVISE_SEQUENTIAL);
-    });
-    if (r < 0) throw rbd_error("cannot start a write to " + spec_, r);
+    start(slot, offset, data.size());
   }
 
   void finish() override {
@@ -70,6 +125,17 @@ class RbdTarget : public RestoreTarget {
   }
 
  private:
+  // Sends slot.bl to [offset, offset + length).
+  void start(RbdAioWindow::Slot& slot, uint64_t offset, uint64_t length) {
+    slot.offset = offset;
+    slot.length = length;
+    int r = window_.start(slot, [&](librbd::RBD::AioCompletion* c) {
+      return image_.aio_write2(slot.offset, slot.length, slot.bl, c,
+                               LIBRADOS_OP_FLAG_FADVISE_SEQUENTIAL);
+    });
+    if (r < 0) throw rbd_error("cannot start a write to " + spec_, r);
+  }
+
   void reap() {
     RbdAioWindow::Slot& slot = window_.wait_one();
     slot.bl.clear();
@@ -83,6 +149,7 @@ class RbdTarget : public RestoreTarget {
   std::string name_, spec_;
   librbd::Image image_;
   RbdAioWindow window_;
+  std::shared_ptr<CephChunkPool> chunks_;  // shared with the reader thread's allocator
   bool finished_ = false;
 };
 

@@ -2,9 +2,11 @@
 //
 // The image is created with the revision's size and the cluster's default features (object
 // size 4 MiB), so it starts zero-filled: restore_image() skips the revision's holes and zero
-// pages, and only data is sent. Writes are librbd aio, up to `writes_in_flight` at a time; each
-// write copies its data into a buffer owned by its slot (reused for the next write once librbd
-// has let go of it), since the caller's span is valid only during write().
+// pages, and only data is sent. Writes are librbd aio, up to `writes_in_flight` at a time. The
+// revision is read straight into ceph buffers of the target's (chunk_allocator()), which
+// write_chunk() hands to librbd by reference, without a copy; a chunk's buffer is read into again
+// only once librbd has let go of it. A plain write() (data valid only during the call) copies
+// into a buffer owned by its slot.
 //
 // Never overwrites: an existing image is refused, with or without --force (remove it first).
 // A restore that fails or is abandoned before finish() removes the image it created, so no

@@ -5,8 +5,10 @@
 // never cross a kChunkSize boundary (a revision's block, an RBD image's default object), so every
 // write a restore makes from them is object-aligned. A reader thread reads up to `depth` data
 // chunks ahead of the consumer with large preads (POSIX_FADV_SEQUENTIAL: the kernel's readahead
-// grows), into a ring of buffers made once; so reading the revision overlaps writing the target,
-// and memory stays at depth * kChunkSize.
+// grows), so reading the revision overlaps writing the target. Each data chunk is read into memory
+// from an allocator (chunk_memory.h): by default buffers of the reader's own, reused once the
+// consumer has let go of them; or the target's, which it then sends without a copy. At most
+// `depth` chunks wait for the consumer; memory is that plus what the consumer still holds.
 //
 // Why a thread: restore's writes are asynchronous into RBD (librbd aio) and into the page cache of
 // a file, but a cold pread blocks; with the read on another thread the writer always has the
@@ -28,24 +30,29 @@
 #include <thread>
 #include <vector>
 
+#include "restore/chunk_memory.h"
 #include "util/thread_annotations.h"
 
 namespace backy {
 
 class ImageReader {
  public:
-  static constexpr uint64_t kChunkSize = 4 << 20;
+  static constexpr uint64_t kChunkSize = ChunkMemory::kSize;
 
   struct Chunk {
     uint64_t offset = 0;
     uint64_t length = 0;
     bool hole = false;           // a hole of the image: nothing was read, data is empty
-    std::span<const char> data;  // the `length` bytes at `offset`; valid until the next next()
+    std::span<const char> data;  // the `length` bytes at `offset`, in `memory`
+    // Holds `data` (null for a hole): valid and unchanged while a copy of this lives.
+    std::shared_ptr<ChunkMemory> memory;
   };
 
   // Reads `size` bytes of the image open on `fd` (with pread: the fd's offset is not used).
-  // `name` names the image in errors. REQUIRES: depth >= 1.
-  ImageReader(int fd, std::string name, uint64_t size, size_t depth = 8);
+  // `name` names the image in errors. `allocate` gives the memory of each data chunk (empty: the
+  // reader's own). REQUIRES: depth >= 1.
+  ImageReader(int fd, std::string name, uint64_t size, size_t depth = 8,
+              ChunkAllocator allocate = {});
   ~ImageReader();
   ImageReader(const ImageReader&) = delete;
   ImageReader& operator=(const ImageReader&) = delete;
@@ -56,26 +63,21 @@ class ImageReader {
 
  private:
   void run(std::stop_token stop);
-  // Hands a chunk (a hole, or data in buffers_[buffer]) to the consumer; false once stopped.
-  bool put(std::stop_token& stop, Chunk chunk, size_t buffer);
+  // Waits until fewer than depth_ data chunks are queued; false once stopped.
+  bool wait_for_room(std::stop_token& stop);
+  // Hands a chunk to the consumer; false once stopped.
+  bool put(std::stop_token& stop, Chunk chunk);
 
   const int fd_;
   const std::string name_;
   const uint64_t size_;
-  struct Free {
-    void operator()(char* p) const { std::free(p); }
-  };
-  std::vector<std::unique_ptr<char, Free>> buffers_;  // the ring; each kChunkSize, page-aligned
+  const size_t depth_;
+  const ChunkAllocator allocate_;  // called on the reader thread only
 
   Mutex mu_;
-  CondVar changed_;  // a chunk was queued, a buffer came back, or the reader ended
-  struct Queued {
-    Chunk chunk;
-    size_t buffer;  // index into buffers_ (unused for a hole)
-  };
-  std::deque<Queued> queue_ GUARDED_BY(mu_);  // ready chunks, oldest first
-  std::vector<size_t> free_ GUARDED_BY(mu_);  // buffers the reader may fill
-  std::optional<size_t> held_;                // the consumer's current buffer (consumer only)
+  CondVar changed_;                           // a chunk was queued or taken, or the reader ended
+  std::deque<Chunk> queue_ GUARDED_BY(mu_);   // ready chunks, oldest first
+  size_t queued_data_ GUARDED_BY(mu_) = 0;    // data chunks in queue_
   bool ended_ GUARDED_BY(mu_) = false;        // the reader queued its last chunk, or failed
   std::exception_ptr error_ GUARDED_BY(mu_);  // why it failed
   std::jthread thread_;                       // last: starts after everything above exists

@@ -28,20 +28,25 @@ namespace {
 
 constexpr size_t kPage = 4096;
 
-// Writes the runs of non-zero pages of `data` (at `offset`): into a target that reads as zeros,
+// Writes the runs of non-zero pages of `chunk`: into a target that reads as zeros,
 // a zero page is left unwritten, which keeps it a hole in a file and an absent object in RBD.
-void write_nonzero(RestoreTarget& target, uint64_t offset, std::span<const char> data) {
+void write_nonzero(RestoreTarget& target, const ImageReader::Chunk& chunk) {
+  const uint64_t offset = chunk.offset;
+  const std::span<const char> data = chunk.data;
+  auto write = [&](size_t from, size_t to) {
+    target.write_chunk(offset + from, data.subspan(from, to - from), chunk.memory);
+  };
   size_t run = 0;  // start of the current run of non-zero pages
   size_t pos = 0;
   while (pos < data.size()) {
     const size_t len = std::min(kPage, data.size() - pos);
     if (is_all_zero(data.subspan(pos, len))) {
-      if (run < pos) target.write(offset + run, data.subspan(run, pos - run));
+      if (run < pos) write(run, pos);
       run = pos + len;
     }
     pos += len;
   }
-  if (run < pos) target.write(offset + run, data.subspan(run, pos - run));
+  if (run < pos) write(run, pos);
 }
 
 }  // namespace
@@ -54,14 +59,14 @@ void restore_image(int fd, const std::string& name, uint64_t size, RestoreTarget
     return;
   }
   const std::vector<char> zeros(target.zero_filled() ? 0 : ImageReader::kChunkSize, 0);
-  ImageReader reader(fd, name, size);
+  ImageReader reader(fd, name, size, kRestoreReadAhead, target.chunk_allocator());
   while (std::optional<ImageReader::Chunk> chunk = reader.next()) {
     if (stop.stop_requested()) throw Cancelled();
     if (!chunk->hole) {
       if (target.zero_filled())
-        write_nonzero(target, chunk->offset, chunk->data);
+        write_nonzero(target, *chunk);
       else
-        target.write(chunk->offset, chunk->data);
+        target.write_chunk(chunk->offset, chunk->data, chunk->memory);
     } else if (!target.zero_filled()) {
       // A device may hold old data and a pipe has no holes: write the zeros out.
       for (uint64_t off = chunk->offset; off < chunk->offset + chunk->length;) {

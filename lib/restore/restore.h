@@ -18,6 +18,7 @@
 #include <stop_token>
 #include <string>
 
+#include "restore/chunk_memory.h"
 #include "util/fd.h"
 
 namespace backy {
@@ -30,7 +31,18 @@ class RestoreTarget {
   // Whether unwritten ranges read back as zeros (a new file or RBD image); if not, holes of the
   // revision are written out as zeros.
   virtual bool zero_filled() const = 0;
+  // Writes `data` at `offset`; `data` is valid only during the call.
   virtual void write(uint64_t offset, std::span<const char> data) = 0;
+  // Memory for the revision's chunks to be read into, from a target that sends them without a
+  // copy (write_chunk). Empty (the default): the reader uses its own.
+  virtual ChunkAllocator chunk_allocator() { return {}; }
+  // Writes `data`, which lies in `memory`: a target may keep a reference to `memory` past the
+  // call instead of copying it (when chunk_allocator() made it). The default is write().
+  virtual void write_chunk(uint64_t offset, std::span<const char> data,
+                           const std::shared_ptr<ChunkMemory>& memory) {
+    (void)memory;
+    write(offset, data);
+  }
   // Makes the target, at once, a copy of the first `size` bytes of the image open on `image`, if
   // it can: a reflink, for a new file on the image's own filesystem. Returns false where it
   // cannot (the default), and the caller copies with write().
@@ -66,6 +78,11 @@ std::unique_ptr<RestoreTarget> open_file_target(const std::string& target, uint6
                                                 bool force, const FileTargetOptions& options = {});
 
 using RestoreProgress = std::function<void(uint64_t done, uint64_t total)>;
+
+// How many data chunks restore_image reads ahead of the target (a target that allocates chunk
+// memory holds this many, plus its writes in flight, plus two: the one being read and the one
+// being written).
+inline constexpr size_t kRestoreReadAhead = 8;
 
 // Copies `size` bytes of the image open on `image` (read with pread: the fd's offset is not
 // used) to `target`, then finishes the target. `name` names the image in errors.

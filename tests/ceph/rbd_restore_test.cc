@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <map>
+#include <set>
 
 #include "ceph/rbd_source.h"
 #include "ceph/rbd_support.h"
@@ -109,6 +110,66 @@ TEST_CASE("rbd: a restore writes only the data: holes and zero pages leave objec
   // Object 4 (zeros only) and every hole absent; object 5 ends with its data: its zero pages
   // after it were not written either.
   CHECK(ends == std::map<uint64_t, uint64_t>{{0, MiB + 4096}, {5, 21 * MiB + 4096}, {15, size}});
+  rbd_export(vm.cluster.conf(), "rbd/" + restored.name(), vm.dir / "exported");
+  CHECK(same_content(image, vm.dir / "exported"));
+}
+
+namespace {
+
+// A restore target that forwards to `inner` and records the chunk memory its writes were given.
+class RecordingTarget : public RestoreTarget {
+ public:
+  explicit RecordingTarget(std::unique_ptr<RestoreTarget> inner) : inner_(std::move(inner)) {}
+  bool zero_filled() const override { return inner_->zero_filled(); }
+  void write(uint64_t offset, std::span<const char> data) override {
+    ++copied;
+    inner_->write(offset, data);
+  }
+  ChunkAllocator chunk_allocator() override { return inner_->chunk_allocator(); }
+  void write_chunk(uint64_t offset, std::span<const char> data,
+                   const std::shared_ptr<ChunkMemory>& memory) override {
+    buffers.insert(memory->data());
+    ++chunks;
+    inner_->write_chunk(offset, data, memory);
+  }
+  void finish() override { inner_->finish(); }
+
+  std::set<const char*> buffers;  // distinct chunk memory written from
+  int chunks = 0, copied = 0;
+
+ private:
+  std::unique_ptr<RestoreTarget> inner_;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "rbd: a restore sends the revision from the buffers it read it into, reused only when "
+    "librbd let go") {
+  RbdJob vm(4096, "zerocopy");
+  const uint64_t size = 100 * MiB + 4096;
+  const std::filesystem::path image = vm.dir / "revision";
+  {
+    UniqueFd fd = open_file(image, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    REQUIRE(::ftruncate(fd.get(), static_cast<off_t>(size)) == 0);
+    pwrite_full(fd.get(), pseudo_random_bytes(96 * MiB, 7), 0, "revision");
+    pwrite_full(fd.get(), std::string(4096, 'z'), 100 * MiB, "revision");  // after a hole
+  }
+  TestImage restored(vm.cluster, 4096, "zerocopy-restored");
+  restored.remove();
+  auto cluster = RbdCluster::connect(vm.config.ceph);
+  {
+    // Two writes in flight: 25 data chunks through a pool of at most 2 + 8 + 2 kept buffers, so
+    // buffers are read into again after librbd sent them (regression guard: a reused buffer must
+    // not go out with the crc it had cached for its old bytes; the OSD would drop every write).
+    RecordingTarget target(open_rbd_target(cluster, {"rbd", "", restored.name()}, size, 2));
+    REQUIRE(target.chunk_allocator());
+    restore_image(image, size, target);
+    CHECK(target.chunks == 25);
+    CHECK(target.copied == 0);
+    CHECK(target.buffers.size() < 25);  // buffers were read into again
+  }
+  restored.adopt();
   rbd_export(vm.cluster.conf(), "rbd/" + restored.name(), vm.dir / "exported");
   CHECK(same_content(image, vm.dir / "exported"));
 }

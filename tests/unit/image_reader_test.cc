@@ -5,7 +5,9 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "restore/image_reader.h"
 #include "scratch_dir.h"
@@ -94,4 +96,37 @@ TEST_CASE("image reader: a read error surfaces in next(), naming the image", "[r
   UniqueFd bad = open_file(p, O_WRONLY);  // not readable: pread fails
   ImageReader reader(bad.get(), "revision x", 2 * kChunk);
   CHECK_THROWS_WITH(reader.next(), Catch::Contains("read revision x at offset 0"));
+}
+
+TEST_CASE("image reader: a chunk kept past next() stays unchanged, read into the given allocator",
+          "[restore]") {
+  test::ScratchDir s;
+  const fs::path p = s.dir / "image";
+  UniqueFd fd = open_file(p, O_RDWR | O_CREAT | O_TRUNC, 0600);
+  for (int i = 0; i < 6; ++i) pwrite_full(fd.get(), pattern(kChunk, i), i * kChunk, "image");
+  struct Counted : ChunkMemory {
+    explicit Counted(int* live) : live(live) { ++*live; }
+    ~Counted() override { --*live; }
+    char* data() override { return bytes.data(); }
+    int* live;
+    std::vector<char> bytes = std::vector<char>(kSize);
+  };
+  int live = 0, made = 0;
+  {
+    // Each data chunk in memory of the allocator's, on the reader's thread; `made` is read after
+    // the reader ended (next() returned nullopt).
+    ImageReader reader(fd.get(), "image", 6 * kChunk, 2, [&] {
+      ++made;
+      return std::make_shared<Counted>(&live);
+    });
+    std::vector<ImageReader::Chunk> kept;
+    while (auto c = reader.next()) kept.push_back(*c);
+    CHECK(made == 6);
+    REQUIRE(kept.size() == 6);
+    for (int i = 0; i < 6; ++i) {
+      REQUIRE(dynamic_cast<Counted*>(kept[i].memory.get()));
+      CHECK(std::string(kept[i].data.data(), kept[i].data.size()) == pattern(kChunk, i));
+    }
+  }
+  CHECK(live == 0);  // the last holder frees it
 }
