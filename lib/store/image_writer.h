@@ -6,6 +6,9 @@
 // all-zero pages become holes. Rewriting a whole 4 MiB block would un-share it from the parent
 // and cost its full size in every revision.
 //
+// Every run of written pages is handed to writeback at once (sync_file_range), so the disk
+// writes while the source is still being read and finish()'s fdatasync finds little left.
+//
 // Where the filesystem cannot clone (ext4, tmpfs, across filesystems), create() falls back to a
 // copy of the parent's data extents (copy_file_range, holes kept) and reflinked() is false.
 //
