@@ -17,8 +17,8 @@ namespace backy {
 BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, SourceFactory& sources,
                                  const std::set<std::string>& tags, const spdlog::logger& log,
                                  std::stop_token stop, const HeldRevisions& held,
-                                 const BackupTaskProgress& progress,
-                                 RateLimiter* shared_read_limit) {
+                                 const BackupTaskProgress& progress, RateLimiter* shared_read_limit,
+                                 SourceCleaner* cleaner) {
   BackupTaskResult result;
   RunOutcome& out = result.outcome;
   out.tags = tags;
@@ -46,7 +46,8 @@ BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, Sou
     jlog->info("progress: {}", describe_progress(meter.sample()));
   };
   try {
-    BackupResult r = backup_job(config, job, sources, tags, *jlog, stop, publish, held, &throttle);
+    BackupResult r =
+        backup_job(config, job, sources, tags, *jlog, stop, publish, held, &throttle, cleaner);
     out.ok = true;
     out.uuid = r.revision.uuid;
     out.warnings = r.warnings;

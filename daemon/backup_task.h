@@ -49,11 +49,13 @@ struct BackupTaskProgress {
 // `shared_read_limit`: the global read-limit every running backup reads under (the daemon's, so
 // a reload's new rate applies at once); the job's own read-limit is a limiter of this run's. Both
 // apply; the time the run waited for them is in the meter and the outcome.
+// `cleaner`: where the source's clean-up after the commit runs (the daemon's; job_backup.h).
 BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, SourceFactory& sources,
                                  const std::set<std::string>& tags, const spdlog::logger& log,
                                  std::stop_token stop, const HeldRevisions& held = {},
                                  const BackupTaskProgress& progress = {},
-                                 RateLimiter* shared_read_limit = nullptr);
+                                 RateLimiter* shared_read_limit = nullptr,
+                                 SourceCleaner* cleaner = nullptr);
 
 // A job's complete revisions, oldest first; unreadable .rev files are logged and skipped.
 std::vector<Revision> read_history(const std::filesystem::path& job_dir, spdlog::logger& log);

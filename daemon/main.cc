@@ -8,6 +8,8 @@
 //   WorkerPool   worker-limit slots per lane (fast, slow backups; operator work): lane.h
 //   Notifier     sd_notify: READY, RELOADING, STOPPING, STATUS, watchdog pings
 //   Exports      the revisions served over NBD (qemu-nbd children), held from expiry
+//   SourceCleaner  one thread: a committed run's source clean-up (the previous RBD snapshot's
+//                removal), off the worker's slot (backup/source_cleaner.h)
 //   Scheduler    the job table (JobScheduler); everything it does happens on the loop
 //   ControlServer  the control socket backyctl talks to (socket-activated or bound here)
 //
@@ -28,6 +30,7 @@
 #include <sstream>
 
 #include "backup/job_backup.h"
+#include "backup/source_cleaner.h"
 #include "ceph/image_check.h"
 #include "ceph/source_factory.h"
 #include "config/config.h"
@@ -104,6 +107,7 @@ int run_daemon(backy::Config config, std::shared_ptr<spdlog::logger> log, bool l
   // The export sockets live beside the control socket, in a directory of their own.
   backy::Exports exports(io, std::filesystem::path(config.global.socket).parent_path() / "exports",
                          *log);
+  backy::SourceCleaner cleaner(*log);
   log->info("backyd {} starting: {}, base-dir {}", BACKY_VERSION,
             backy::count(config.jobs.size(), "job"), config.global.base_dir.string());
   auto scheduler = std::make_shared<backy::Scheduler>(
@@ -111,7 +115,8 @@ int run_daemon(backy::Config config, std::shared_ptr<spdlog::logger> log, bool l
       backy::Scheduler::Options{
           .log_level_fixed = level_fixed,
           .held = [&exports](const std::string& job) { return exports.holds(job); },
-          .progress_log_every = progress_log_every()});
+          .progress_log_every = progress_log_every(),
+          .cleaner = &cleaner});
   // The control socket opens before the first backup can start: a daemon that cannot serve it
   // (path not creatable, another daemon listening) exits before doing anything.
   backy::ControlServer control(io, *scheduler, scheduler->config(), *log, listen_fd, {}, &exports);

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "backup/job_backup.h"
+#include "backup/source_cleaner.h"
 #include "ceph/source_factory.h"
 #include "logging.h"
 #include "schedule/schedule.h"
@@ -30,6 +31,10 @@ int run_once(const Config& config, const std::vector<std::string>& jobs,
   boost::asio::io_context io;
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   int failures = 0;
+  // Each job's clean-up of its source after the commit (the previous RBD snapshot's removal)
+  // runs here, overlapping expiry and the next job; the process waits for them before it exits,
+  // so a --once run leaves no snapshot behind but its own.
+  SourceCleaner cleaner(log);
   std::jthread worker([&](std::stop_token stop) {
     std::unique_ptr<SourceFactory> sources = make_source_factory(config.ceph);
     for (const auto& name : jobs) {
@@ -63,7 +68,7 @@ int run_once(const Config& config, const std::vector<std::string>& jobs,
         // One job at a time: the global read-limit and the job's own both apply to it.
         RateLimiter global_limit(config.global.read_limit), job_limit(job.read_limit);
         ReadThrottle throttle({&job_limit, &global_limit});
-        backup_job(config, job, *sources, tags, *jlog, stop, {}, {}, &throttle);
+        backup_job(config, job, *sources, tags, *jlog, stop, {}, {}, &throttle, &cleaner);
       } catch (const Cancelled&) {
         jlog->warn("backup cancelled; the partial revision was removed");
         ++failures;
@@ -73,6 +78,7 @@ int run_once(const Config& config, const std::vector<std::string>& jobs,
         ++failures;
       }
     }
+    cleaner.drain();
     // Wakes the main thread: the signal wait is the only work keeping io.run() going.
     boost::asio::post(io, [&] { signals.cancel(); });
   });

@@ -2,6 +2,9 @@
 //
 // The backups run on a worker thread; the main thread only waits for SIGINT/SIGTERM (through an
 // asio signal_set) and asks the worker to stop, so a ^C removes the partial revision and exits.
+// Each committed run's clean-up of its source (the previous RBD snapshot's removal) runs on a
+// thread of its own (backup/source_cleaner.h), overlapping expiry and the next job; the process
+// waits for it before it exits.
 #pragma once
 
 #include <set>

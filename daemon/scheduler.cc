@@ -165,12 +165,13 @@ void Scheduler::submit_backup(Job& job) {
   auto work = [self = weak(), &io = io_, cfg = snapshot_, jc = job.config, tags = job.backup_tags,
                sources = sources_, log = log_, held = options_.held, run, name, seq,
                meter = job.progress, read_limit = read_limit_,
-               log_every = options_.progress_log_every](std::stop_token stop) {
+               log_every = options_.progress_log_every,
+               cleaner = options_.cleaner](std::stop_token stop) {
     boost::asio::post(io, [self, name, seq] {
       if (auto s = self.lock()) s->on_started(name, seq);
     });
     *run = run_backup_task(*cfg, jc, *sources, tags, *log, stop, held, {meter.get(), log_every},
-                           read_limit.get());
+                           read_limit.get(), cleaner);
   };
   auto done = [self = weak(), run, name, seq](bool ran) {
     if (auto s = self.lock()) s->on_backup_done(name, seq, *run, ran);
@@ -189,11 +190,15 @@ void Scheduler::submit_work(Job& job, WorkItem item) {
   auto error = std::make_shared<std::optional<std::string>>();
   auto history = std::make_shared<std::optional<std::vector<Revision>>>();
   auto work = [self = weak(), &io = io_, work = std::move(item.work), error, history,
-               dir = job_dir(*snapshot_, name), log = log_, name, seq](std::stop_token stop) {
+               dir = job_dir(*snapshot_, name), log = log_, name, seq,
+               cleaner = options_.cleaner](std::stop_token stop) {
     boost::asio::post(io, [self, name, seq] {
       if (auto s = self.lock()) s->on_started(name, seq);
     });
     try {
+      // Job work takes the job's lock too: the cleaner must not hold it meanwhile.
+      std::optional<SourceCleaner::RunGuard> guard;
+      if (cleaner) guard.emplace(*cleaner, name);
       work(stop);
     } catch (const std::exception& e) {
       *error = e.what();

@@ -61,6 +61,10 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
     HeldRevisions held;
     // How often a running backup logs its progress.
     std::chrono::seconds progress_log_every{30};
+    // Where a committed run's source clean-up runs (backup/source_cleaner.h); outlives the
+    // scheduler. Every task of a job (backups, job work) holds its RunGuard. Null: the clean-up
+    // runs on the run's worker thread.
+    SourceCleaner* cleaner = nullptr;
   };
 
   Scheduler(boost::asio::io_context& io, Config config, WorkerPool& pool, Notifier& notifier,

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <future>
 
 #include "backup/snapshot_hooks.h"
 #include "backup/verify.h"
@@ -35,13 +36,16 @@ class BackupRun {
         pending_(repo.begin(lock, new_uuid())) {}
 
   BackupResult run() {
-    // The one read of the job's history in a run: the lock keeps it true until the end.
-    history_ = repo_.revisions();
-    if (!options_.full_always) choose_parent();
     // Recorded before the source is touched, so that a crash right after cannot leave a
     // snapshot that no run of this job knows to be its own.
     repo_.note_source_state(lock_, uuid());
     try {
+      // The snapshot first: the monitors take a while to create it (their propose interval),
+      // and the local preparation below overlaps that wait. With snapshot hooks it is taken
+      // inside their freeze window, in open().
+      if (!options_.hooks.any())
+        early_snapshot_ = std::async(std::launch::async, [this] { source_.snapshot(uuid()); });
+      prepare();
       open();
       read_changes(plan_reads());
       if (options_.progress) options_.progress(done_, total_);
@@ -64,6 +68,19 @@ class BackupRun {
   const std::string& uuid() const { return pending_.uuid(); }
 
  private:
+  // Local work before the source is read: the repository repaired (leftovers of interrupted
+  // runs removed, `latest` repointed), the history read, the parent chosen.
+  void prepare() {
+    Repository::Repair& repaired = result_.repaired;
+    repaired = repo_.repair(lock_);
+    for (const auto& name : repaired.removed)
+      log_.info("removed leftover of an interrupted run: {}", name);
+    result_.warnings = repaired.warnings;
+    // The one read of the job's history in a run: the lock keeps it true until the end.
+    history_ = repo_.revisions();
+    if (!options_.full_always) choose_parent();
+  }
+
   // The newest revision that can serve as the base of an incremental, with its checksums.
   void choose_parent() {
     for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
@@ -94,6 +111,7 @@ class BackupRun {
       if (options_.hooks.any())
         freeze.emplace(options_.hooks, repo_, lock_, options_.job, uuid(), source_.describe(uuid()),
                        log_, stop_);
+      if (early_snapshot_.valid()) early_snapshot_.get();  // its failure is the run's
       snap_ = source_.open(uuid(), parent_uuid());
       snap_->set_throttle(options_.throttle);
       if (freeze) {
@@ -240,6 +258,7 @@ class BackupRun {
   // Not committed: drop the source's snapshot, and its record once it is gone.
   void abandon() noexcept {
     snap_.reset();
+    if (early_snapshot_.valid()) early_snapshot_.wait();  // created or failed: then it is undone
     if (!source_.abandon(uuid())) return;  // the record stays; a later clean-up finds it
     try {
       repo_.forget_source_state(lock_, uuid());
@@ -257,6 +276,7 @@ class BackupRun {
       std::set<std::string> owned = left;
       for (const Revision& r : history_) owned.insert(r.uuid);
       owned.insert(uuid());
+      if (options_.defer_source_cleanup) return options_.defer_source_cleanup(uuid(), owned);
       for (const std::string& gone : source_.committed(uuid(), owned)) {
         repo_.forget_source_state(lock_, gone);
         left.erase(gone);
@@ -287,6 +307,7 @@ class BackupRun {
   std::vector<Revision> history_;  // the job's complete revisions when the run began
   std::optional<Revision> parent_;
   BlockSums sums_;  // the parent's, updated block by block into the new revision's
+  std::future<void> early_snapshot_;  // Source::snapshot() on its own thread, until open()
   std::unique_ptr<SourceSnapshot> snap_;
   std::optional<ImageWriter> image_;
   uint64_t size_ = 0;
@@ -303,14 +324,8 @@ class BackupRun {
 
 BackupResult run_backup(Repository& repo, const Repository::Lock& lock, Source& source,
                         const BackupOptions& options, spdlog::logger& log, std::stop_token stop) {
-  Repository::Repair repaired = repo.repair(lock);
-  for (const auto& name : repaired.removed)
-    log.info("removed leftover of an interrupted run: {}", name);
   BackupRun run(repo, lock, source, options, log, std::move(stop));
   BackupResult result = run.run();
-  result.warnings.insert(result.warnings.begin(), repaired.warnings.begin(),
-                         repaired.warnings.end());
-  result.repaired = std::move(repaired);
   for (const auto& w : result.warnings) log.warn("backup {}: {}", run.uuid(), w);
   const RevisionStats& st = result.revision.stats;
   log.info("backup {} done: {} read ({} B) at {}/s, {} written, {} blocks verified, in {}",

@@ -1,11 +1,13 @@
 // run_backup: one backup run of one job, from source to a committed revision.
 //
-//   1. (caller) take the job lock; the repository is repaired first (leftovers of interrupted
-//      runs removed, `latest` repointed)
-//   2. parent = newest complete, not distrusted revision the source can diff from
-//   3. record the run's uuid in the job directory, then open the source (RBD: snapshot
-//      backy-<uuid>), as an incremental from the parent or full; with snapshot hooks, inside
-//      the freeze window (pre-snapshot, snapshot, post-snapshot: backup/snapshot_hooks.h)
+//   1. (caller) take the job lock; the run's uuid is chosen and recorded in the job directory
+//   2. the source's snapshot is started (RBD: backy-<uuid>) on a thread of its own, so that the
+//      monitors' delay overlaps the local preparation: the repository is repaired (leftovers of
+//      interrupted runs removed, `latest` repointed), parent = newest complete, not distrusted
+//      revision the source can diff from, its checksums loaded. With snapshot hooks the
+//      snapshot is taken after that, inside the freeze window (pre-snapshot, snapshot,
+//      post-snapshot: backup/snapshot_hooks.h)
+//   3. open the source's snapshot, as an incremental from the parent or full
 //   4. clone the parent's image (reflink), copy its checksums; read the changed blocks; skip a
 //      block whose checksum matches, punch all-zero blocks, write only the pages that differ
 //   5. fdatasync the image, save the checksums
@@ -14,6 +16,8 @@
 //   7. commit (repo/pending_revision.h): the .rev is the point of no return
 //   8. after it, best effort: `latest`, and the source's clean-up of this job's older runs
 //      (RBD: their snapshots). A failure here is a warning in the result, never a failed run.
+//      With `defer_source_cleanup` set, the clean-up is handed over instead (the daemon and
+//      --once run it on a thread of its own, backup/source_cleaner.h): the run ends at the commit.
 //
 // Before the commit, any failure or cancellation removes the run's files and drops the source's
 // snapshot; existing revisions are never touched. Runs on the calling (worker) thread.
@@ -52,6 +56,10 @@ struct BackupOptions {
   // What every read of the source waits for (the read limits; the verification's re-read of a
   // stable source too); null: none.
   ReadThrottle* throttle = nullptr;
+  // Set: step 8's clean-up of the source is not done on the run's thread but handed to this,
+  // with the committed revision's uuid and every uuid whose state the job may have left on the
+  // source (Source::committed's arguments). Called after the commit, on the run's thread.
+  std::function<void(const std::string& uuid, std::set<std::string> owned)> defer_source_cleanup;
 };
 
 struct BackupResult {

@@ -20,18 +20,21 @@ std::filesystem::path job_dir(const Config& config, const std::string& job) {
 BackupResult backup_job(const Config& config, const JobConfig& job, SourceFactory& sources,
                         const std::set<std::string>& tags, spdlog::logger& log,
                         std::stop_token stop, std::function<void(uint64_t, uint64_t)> progress,
-                        const HeldRevisions& held, ReadThrottle* throttle) {
+                        const HeldRevisions& held, ReadThrottle* throttle, SourceCleaner* cleaner) {
   // A full base-dir would fail every job halfway, each leaving its partial image to remove:
   // below free-space-critical none starts, and the reason is the run's error.
   if (auto low = space_below(fs_space(config.global.base_dir), config.global.free_space_critical))
     throw Error("base-dir " + config.global.base_dir.string() + " is below free-space-critical (" +
                 format_percent(config.global.free_space_critical) + "): " + *low +
                 "; the backup did not start");
+  // Before the lock: the cleaner never takes the job's lock while this run may want it.
+  std::optional<SourceCleaner::RunGuard> guard;
+  if (cleaner) guard.emplace(*cleaner, job.name);
   Repository repo(job_dir(config, job.name));
   Repository::Lock lock = repo.lock();
   // A guest left frozen by a daemon that died in a freeze window thaws before anything else.
   run_left_over_post_snapshot(job.hooks, repo, lock, log);
-  std::unique_ptr<Source> source = sources.make(job.source);
+  std::shared_ptr<Source> source = sources.make(job.source);
   BackupOptions options;
   options.tags = tags;
   options.full_always = job.source.full_always;
@@ -40,6 +43,10 @@ BackupResult backup_job(const Config& config, const JobConfig& job, SourceFactor
   options.job = job.name;
   options.progress = std::move(progress);
   options.throttle = throttle;
+  if (cleaner)
+    options.defer_source_cleanup = [&](const std::string& uuid, std::set<std::string> owned) {
+      cleaner->submit({job.name, repo.dir(), uuid, std::move(owned), source});
+    };
   std::optional<ScopedIoPriority> io_priority;
   if (job.source.type == SourceConfig::Type::file) io_priority.emplace(job.io_priority);
   BackupResult result = run_backup(repo, lock, *source, options, log, stop);

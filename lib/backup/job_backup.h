@@ -9,6 +9,10 @@
 // util/rate_limit.h). A file source is read with the job's io-priority, set on the calling
 // thread for the run and given back afterwards (util/io_priority.h).
 //
+// With a `cleaner`, the source's clean-up after the commit (RBD: the previous snapshot's removal)
+// runs there, overlapping expiry and whatever the caller does next (backup/source_cleaner.h);
+// without one, on the calling thread before expiry.
+//
 // Expiry deletes no held revision: those mounted (mount/mount_registry.h) and those `held`
 // names (the daemon's NBD exports), both asked under the job's lock.
 #pragma once
@@ -19,6 +23,7 @@
 #include <string>
 
 #include "backup/backup.h"
+#include "backup/source_cleaner.h"
 #include "config/config.h"
 #include "schedule/schedule.h"
 #include "source/source_factory.h"
@@ -48,6 +53,7 @@ BackupResult backup_job(const Config& config, const JobConfig& job, SourceFactor
                         const std::set<std::string>& tags, spdlog::logger& log,
                         std::stop_token stop = {},
                         std::function<void(uint64_t, uint64_t)> progress = {},
-                        const HeldRevisions& held = {}, ReadThrottle* throttle = nullptr);
+                        const HeldRevisions& held = {}, ReadThrottle* throttle = nullptr,
+                        SourceCleaner* cleaner = nullptr);
 
 }  // namespace backy

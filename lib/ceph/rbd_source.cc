@@ -39,15 +39,19 @@ class RbdSource : public Source {
     return exists;
   }
 
+  void snapshot(const std::string& uuid) override {
+    const std::string snap = rbd_snapshot_name(uuid);
+    librbd::Image image;
+    open_rbd_head(ref_, image, true);
+    if (int r = image.snap_create(snap.c_str()); r < 0)
+      throw rbd_error("cannot create snapshot " + snap + " of " + ref_.spec, r);
+    created_ = uuid;
+  }
+
   std::unique_ptr<SourceSnapshot> open(const std::string& uuid,
                                        const std::optional<std::string>& parent_uuid) override {
     const std::string snap = rbd_snapshot_name(uuid);
-    {
-      librbd::Image image;
-      open_rbd_head(ref_, image, true);
-      if (int r = image.snap_create(snap.c_str()); r < 0)
-        throw rbd_error("cannot create snapshot " + snap + " of " + ref_.spec, r);
-    }
+    if (created_ != uuid) snapshot(uuid);
     try {
       return open_rbd_snapshot(
           ref_, snap, parent_uuid ? std::optional(rbd_snapshot_name(*parent_uuid)) : std::nullopt,
@@ -98,6 +102,7 @@ class RbdSource : public Source {
   RbdImageRef ref_;
   std::string pool_, namespace_;
   int reads_in_flight_;
+  std::string created_;  // the uuid whose snapshot snapshot() created
 };
 
 }  // namespace

@@ -4,6 +4,9 @@
 // may keep writing; an incremental diffs it against the parent's snapshot `backy-<parent>`.
 // How changes are found and read (fast-diff, exact extents, aio reads in flight): snapshot.h.
 //
+// snapshot(U) creates backy-U ahead of open(U) (a run starts it first, on a thread of its own);
+// open(U) creates it itself when snapshot(U) did not.
+//
 // Snapshot hygiene: committed(U, owned) removes backy-<u> for every u of the job's own (its
 // revisions and its earlier runs, as the job directory records them) except U; abandon(U)
 // removes backy-U. Other `backy-*` snapshots (another job's, another backup host's) and

@@ -7,8 +7,9 @@
 // Adding a source (LVM, qcow2) is one class implementing these two interfaces, plus a line in
 // the factory (source/source_factory.h).
 //
-// Threading: one run uses a Source and its snapshot from one thread; read_blocks() may use
-// threads or aio internally but calls the sink on the caller's thread.
+// Threading: one run uses a Source and its snapshot from one thread (but Source::snapshot(),
+// below); read_blocks() may use threads or aio internally but calls the sink on the caller's
+// thread.
 #pragma once
 
 #include <cstdint>
@@ -98,8 +99,13 @@ class Source {
   // Whether an incremental backup from revision `parent_uuid` is possible (for RBD: its
   // snapshot backy-<parent_uuid> still exists).
   virtual bool can_diff_from(const std::string& parent_uuid) = 0;
-  // Freezes the source for revision `uuid` (RBD: creates snapshot backy-<uuid>) and opens it,
-  // as an incremental from `parent_uuid` when given, else full.
+  // Freezes the source for revision `uuid` ahead of open() (RBD: creates snapshot
+  // backy-<uuid>), so a run can start it first and prepare meanwhile. May run on another thread
+  // while the run's thread calls can_diff_from(); nothing else meanwhile. Default: nothing
+  // (open() freezes). Throws backy::Error; abandon(uuid) undoes it.
+  virtual void snapshot(const std::string& uuid) { (void)uuid; }
+  // Freezes the source for revision `uuid` unless snapshot(uuid) did (RBD: creates snapshot
+  // backy-<uuid>) and opens it, as an incremental from `parent_uuid` when given, else full.
   virtual std::unique_ptr<SourceSnapshot> open(const std::string& uuid,
                                                const std::optional<std::string>& parent_uuid) = 0;
   // Called after revision `uuid` is committed, with `owned`: every uuid whose state this job

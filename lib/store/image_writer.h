@@ -6,6 +6,9 @@
 // all-zero pages become holes. Rewriting a whole 4 MiB block would un-share it from the parent
 // and cost its full size in every revision.
 //
+// Written pages are handed to writeback every 8 MiB (sync_file_range), so the disk writes while
+// the source is still being read and finish()'s fdatasync finds little left.
+//
 // Where the filesystem cannot clone (ext4, tmpfs, across filesystems), create() falls back to a
 // copy of the parent's data extents (copy_file_range, holes kept) and reflinked() is false.
 //
@@ -69,6 +72,8 @@ class ImageWriter {
   };
   ImageWriter(const Dir& dir, const std::string& name, UniqueFd fd, uint64_t size, bool reflinked);
   void write_run(uint64_t offset, std::span<const char> data, bool zero, uint64_t& written);
+  // Counts `bytes` just written; starts writeback of the file's dirty pages every few MiB.
+  void write_behind(uint64_t bytes);
   // Reads the file's content at `offset` (page-aligned) into scratch_; returns scratch_'s data.
   const char* read_current(uint64_t offset, size_t len);
 
@@ -77,7 +82,8 @@ class ImageWriter {
   UniqueFd fd_;
   uint64_t size_ = 0;
   bool reflinked_ = false;
-  UniqueFd direct_fd_;  // O_DIRECT reader of the same file; empty where unsupported
+  uint64_t unflushed_ = 0;  // bytes written since writeback was last started
+  UniqueFd direct_fd_;      // O_DIRECT reader of the same file; empty where unsupported
   std::unique_ptr<char, FreeDeleter> scratch_;  // one block, page-aligned for O_DIRECT, reused
 };
 
