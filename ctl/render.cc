@@ -5,6 +5,7 @@
 #include <sstream>
 #include <vector>
 
+#include "repo/revision.h"
 #include "util/progress.h"
 #include "util/text.h"
 #include "util/time.h"
@@ -131,6 +132,22 @@ int status_table(const Json& r, std::ostream& out) {
   return 0;
 }
 
+// "1.23 s: prepare 0.02 s, snapshot 0.10 s, read 0.61 s, ...": a revision's run and where its
+// time went, in the run's order; empty for one recorded before phases were.
+std::string phases_text(const Json& rev) {
+  const auto phases = rev.find("phases");
+  if (phases == rev.end() || !phases->is_object()) return "";
+  std::string split;
+  for (Phase p : kPhases) {
+    const auto secs = phases->find(std::string(to_string(p)));
+    if (secs == phases->end() || !secs->is_number()) continue;
+    split += (split.empty() ? "" : ", ") + std::string(to_string(p)) + " " +
+             phase_duration(secs->get<double>());
+  }
+  if (split.empty()) return "";
+  return phase_duration(rev.value("duration", 0.0)) + ": " + split;
+}
+
 int job_revisions(const Json& r, std::ostream& out) {
   std::vector<std::vector<std::string>> rows{
       {"Date (UTC)", "ID", "Size", "Written", "Duration", "Tags", "Trust", "Consistency"}};
@@ -142,6 +159,9 @@ int job_revisions(const Json& r, std::ostream& out) {
   table(out, rows);
   out << count(r["revisions"].size(), "revision") << ", "
       << human_bytes(r.value("bytes_written", 0.0)) << " data (estimated)\n";
+  if (!r["revisions"].empty())
+    if (const std::string split = phases_text(r["revisions"].back()); !split.empty())
+      out << "newest run " << split << '\n';
   if (r.contains("job") && r["job"].is_object()) {
     const Json& j = r["job"];
     if (j.contains("lane")) out << "lane: " << j.value("lane", "") << '\n';

@@ -78,6 +78,8 @@ std::string revisions_json(const std::vector<Revision>& revisions) {
                   {"bytes_written", r.stats.bytes_written},
                   {"duration", r.stats.duration},
                   {"verified_blocks", r.stats.verified_blocks}};
+    for (const auto& [phase, secs] : r.stats.phases)
+      j["stats"]["phases"][std::string(to_string(phase))] = secs;
     if (!r.scrubbed.empty()) j["scrub"] = {{"time", r.scrubbed}, {"bad_blocks", r.bad_blocks}};
     out.push_back(std::move(j));
   }

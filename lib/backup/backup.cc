@@ -7,6 +7,7 @@
 #include <cstring>
 #include <future>
 
+#include "backup/run_clock.h"
 #include "backup/snapshot_hooks.h"
 #include "backup/verify.h"
 #include "repo/pending_revision.h"
@@ -25,14 +26,18 @@ namespace {
 class BackupRun {
  public:
   BackupRun(Repository& repo, const Repository::Lock& lock, Source& source,
-            const BackupOptions& options, spdlog::logger& log, std::stop_token stop)
+            const BackupOptions& options, spdlog::logger& log, std::stop_token stop,
+            RunClock& clock)
       : repo_(repo),
         lock_(lock),
         source_(source),
         options_(options),
         log_(log),
         stop_(std::move(stop)),
-        started_(options.now()),
+        clock_(clock),
+        // The wall time of the clock's start: [timestamp, timestamp + duration] is the run.
+        started_(options.now() - std::chrono::duration_cast<Clock::duration>(
+                                     RunClock::Steady::now() - clock.began())),
         pending_(repo.begin(lock, new_uuid())) {}
 
   BackupResult run() {
@@ -49,10 +54,13 @@ class BackupRun {
       open();
       read_changes(plan_reads());
       if (options_.progress) options_.progress(done_, total_);
+      clock_.enter(Phase::flush);
       image_->finish();
       pending_.save_sums(sums_);
+      clock_.enter(Phase::verify);
       const uint64_t verified = verify();
       if (stop_.stop_requested()) throw Cancelled();
+      clock_.enter(Phase::commit);
       for (auto& w : pending_.commit(describe(verified), history_))
         result_.warnings.push_back(std::move(w));
     } catch (...) {
@@ -60,8 +68,10 @@ class BackupRun {
       throw;
     }
     // The revision exists from here on; nothing below may fail the run.
+    clock_.enter(Phase::cleanup);
     snap_.reset();
     clean_up_source();
+    record_whole_run();
     return std::move(result_);
   }
 
@@ -107,6 +117,7 @@ class BackupRun {
   // cloned from the parent's.
   void open() {
     {
+      clock_.enter(Phase::snapshot);
       std::optional<FreezeWindow> freeze;
       if (options_.hooks.any())
         freeze.emplace(options_.hooks, repo_, lock_, options_.job, uuid(), source_.describe(uuid()),
@@ -119,6 +130,7 @@ class BackupRun {
         if (!freeze->warning().empty()) result_.warnings.push_back(freeze->warning());
       }
     }
+    clock_.enter(Phase::prepare);  // the clone
     size_ = snap_->size();
     if (!parent_) sums_ = BlockSums(size_);
     sums_.resize(size_);
@@ -133,8 +145,11 @@ class BackupRun {
 
   // Blocks known to be zero become holes now; returns the others, which must be read.
   std::vector<uint64_t> plan_reads() {
+    clock_.enter(Phase::snapshot);  // RBD: the diff from the parent's snapshot
+    const std::vector<BlockChange> changes = snap_->changed_blocks();
+    clock_.enter(Phase::write);
     std::vector<uint64_t> to_read;
-    for (const BlockChange& c : snap_->changed_blocks()) {
+    for (const BlockChange& c : changes) {
       if (c.data) {
         to_read.push_back(c.block);
       } else if (sums_.at(c.block).data) {
@@ -154,7 +169,10 @@ class BackupRun {
     // run's allocated data, rounded out to blocks. Known from here on, and published at once.
     for (uint64_t b : to_read) total_ += sums_.block_length(b);
     if (options_.progress) options_.progress(0, total_);
+    // The source calls the sinks on this thread: outside them the run waits for its data.
+    clock_.enter(Phase::read);
     const BlockSink blocks = [this](uint64_t b, std::span<const char> data) {
+      RunClock::Scope applying(clock_, Phase::write);
       apply_block(b, data);
     };
     if (!parent_) return snap_->read_blocks(to_read, blocks, stop_);
@@ -162,6 +180,7 @@ class BackupRun {
     std::vector<uint64_t> whole, by_page;
     for (uint64_t b : to_read) (sums_.at(b) == kStale ? whole : by_page).push_back(b);
     const PageRunSink pages = [this](uint64_t b, std::span<const PageRun> runs) {
+      RunClock::Scope applying(clock_, Phase::write);
       apply_page_runs(b, runs);
     };
     if (snap_->read_changed_pages(by_page, pages, stop_))
@@ -250,9 +269,26 @@ class BackupRun {
     rev.stats.bytes_read = bytes_read_;
     rev.stats.bytes_written = written_;
     rev.stats.verified_blocks = verified_blocks;
-    rev.stats.duration =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    rev.stats.duration = clock_.elapsed();  // so far: record_whole_run() has the rest
+    rev.stats.phases = clock_.split();
     return rev;
+  }
+
+  // The .rev of the commit has the figures of its moment; the run is over now, and its .rev
+  // gets the whole run's. What runs after this (expiry; in the daemon, callbacks) is not the
+  // run's. Best effort: the revision is committed, and the commit's figures are true as far as
+  // they go.
+  void record_whole_run() {
+    Revision& rev = result_.revision;
+    rev.stats.duration = clock_.elapsed();
+    rev.stats.phases = clock_.split();
+    try {
+      repo_.update(lock_, rev);
+    } catch (const std::exception& e) {
+      result_.warnings.push_back(
+          std::string("the run's duration was not recorded, its .rev keeps the commit's: ") +
+          e.what());
+    }
   }
 
   // Not committed: drop the source's snapshot, and its record once it is gone.
@@ -299,8 +335,8 @@ class BackupRun {
   const BackupOptions& options_;
   spdlog::logger& log_;
   std::stop_token stop_;
+  RunClock& clock_;
   const TimePoint started_;
-  const std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
   PendingRevision pending_;
   BackupResult result_;
 
@@ -324,14 +360,16 @@ class BackupRun {
 
 BackupResult run_backup(Repository& repo, const Repository::Lock& lock, Source& source,
                         const BackupOptions& options, spdlog::logger& log, std::stop_token stop) {
-  BackupRun run(repo, lock, source, options, log, std::move(stop));
+  RunClock clock(options.began.value_or(RunClock::Steady::now()));
+  BackupRun run(repo, lock, source, options, log, std::move(stop), clock);
   BackupResult result = run.run();
   for (const auto& w : result.warnings) log.warn("backup {}: {}", run.uuid(), w);
   const RevisionStats& st = result.revision.stats;
-  log.info("backup {} done: {} read ({} B) at {}/s, {} written, {} blocks verified, in {}",
+  log.info("backup {} done: {} read ({} B) at {}/s, {} written, {} blocks verified, in {} ({})",
            run.uuid(), human_bytes(double(st.bytes_read)), st.bytes_read,
            human_bytes(st.duration > 0 ? double(st.bytes_read) / st.duration : 0),
-           human_bytes(double(st.bytes_written)), st.verified_blocks, human_duration(st.duration));
+           human_bytes(double(st.bytes_written)), st.verified_blocks, phase_duration(st.duration),
+           largest_phases(st.phases, 3));
   return result;
 }
 

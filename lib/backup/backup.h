@@ -21,9 +21,23 @@
 //
 // Before the commit, any failure or cancellation removes the run's files and drops the source's
 // snapshot; existing revisions are never touched. Runs on the calling (worker) thread.
+//
+// The run's duration (RevisionStats) is the wall time from BackupOptions::began to the end of
+// step 8, split into phases (backup/run_clock.h) that sum to it:
+//   prepare   what comes before the snapshot: the lock and the source's construction (in
+//             backup_job), steps 1-2, the record of step 3, and the clone of step 4
+//   snapshot  the source's snapshot with the hooks' freeze window, and its diff from the parent
+//   read      the run's thread waiting for the source's data (read limits included)
+//   write     applying the data: checksums, page compares, writes and punches
+//   flush     step 5; verify: step 6; commit: step 7 (with the directory fsync and `latest`)
+//   cleanup   step 8
+// The .rev written at the commit holds the figures of that moment; after step 8 it is rewritten
+// with the whole run's (best effort: a failure is a warning, and the commit's figures stay).
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <optional>
 #include <set>
 #include <stop_token>
 #include <string>
@@ -60,6 +74,9 @@ struct BackupOptions {
   // with the committed revision's uuid and every uuid whose state the job may have left on the
   // source (Source::committed's arguments). Called after the commit, on the run's thread.
   std::function<void(const std::string& uuid, std::set<std::string> owned)> defer_source_cleanup;
+  // When the run began, for its duration: backup_job's start, so that the lock and the source's
+  // construction count; none: run_backup's call.
+  std::optional<std::chrono::steady_clock::time_point> began;
 };
 
 struct BackupResult {

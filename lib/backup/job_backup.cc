@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 #include "backup/snapshot_hooks.h"
 #include "mount/mount_registry.h"
 #include "repo/expire.h"
@@ -21,6 +23,7 @@ BackupResult backup_job(const Config& config, const JobConfig& job, SourceFactor
                         const std::set<std::string>& tags, spdlog::logger& log,
                         std::stop_token stop, std::function<void(uint64_t, uint64_t)> progress,
                         const HeldRevisions& held, ReadThrottle* throttle, SourceCleaner* cleaner) {
+  const auto began = std::chrono::steady_clock::now();  // the run's duration counts from here
   // A full base-dir would fail every job halfway, each leaving its partial image to remove:
   // below free-space-critical none starts, and the reason is the run's error.
   if (auto low = space_below(fs_space(config.global.base_dir), config.global.free_space_critical))
@@ -47,6 +50,7 @@ BackupResult backup_job(const Config& config, const JobConfig& job, SourceFactor
     options.defer_source_cleanup = [&](const std::string& uuid, std::set<std::string> owned) {
       cleaner->submit({job.name, repo.dir(), uuid, std::move(owned), source});
     };
+  options.began = began;
   std::optional<ScopedIoPriority> io_priority;
   if (job.source.type == SourceConfig::Type::file) io_priority.emplace(job.io_priority);
   BackupResult result = run_backup(repo, lock, *source, options, log, stop);

@@ -3,7 +3,9 @@
 // Takes the job's lock (failing at once if another process holds it), builds the job's Source,
 // runs run_backup() with the job's settings and `tags`, then applies the schedule's expiry to the
 // job's revisions (a failing expiry is a warning in the result: the revision is committed). Shared
-// by `backyd --once` and the daemon's workers. Runs on the calling thread; blocking.
+// by `backyd --once` and the daemon's workers. Runs on the calling thread; blocking. The run's
+// recorded duration (backup.h) counts from this call's start to the end of the source's
+// clean-up: expiry is not in it.
 //
 // Limits: every read of the source waits for `throttle` (the job's and the global read-limit,
 // util/rate_limit.h). A file source is read with the job's io-priority, set on the calling

@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
+#include <cstdio>
 #include <tuple>
 
 #include "repo/rev_yaml.h"
@@ -25,6 +27,70 @@ std::string to_string(Trust t) {
 std::string to_string(Consistency c) {
   return c == Consistency::frozen ? "frozen" : "crash";
 }
+
+std::string_view to_string(Phase p) {
+  switch (p) {
+    case Phase::prepare:
+      return "prepare";
+    case Phase::snapshot:
+      return "snapshot";
+    case Phase::read:
+      return "read";
+    case Phase::write:
+      return "write";
+    case Phase::flush:
+      return "flush";
+    case Phase::verify:
+      return "verify";
+    case Phase::commit:
+      return "commit";
+    case Phase::cleanup:
+      return "cleanup";
+  }
+  return "prepare";
+}
+
+std::optional<Phase> phase_named(std::string_view name) {
+  for (Phase p : kPhases)
+    if (to_string(p) == name) return p;
+  return std::nullopt;
+}
+
+namespace {
+
+// Seconds to the microsecond, without trailing zeros ("0.46", "12.000001", "0"): a person reads
+// the .rev, and the emitter would write 0.46 as 0.46000000000000002.
+std::string seconds_text(double s) {
+  if (!std::isfinite(s) || s < 0) s = 0;  // never written by a clock; never what the reader refuses
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6f", s);
+  std::string t = buf;
+  t.erase(t.find_last_not_of('0') + 1);
+  if (t.back() == '.') t.pop_back();
+  return t;
+}
+
+// stats.phases: a mapping of phase names to seconds, each known, finite and not negative (a
+// mangled value must not make a run look fast or slow).
+PhaseSeconds phases_from_yaml(const YAML::Node& n, const std::string& where) {
+  auto bad = [&](const std::string& why) {
+    return Error("malformed revision file " + where + ": 'stats.phases' " + why);
+  };
+  if (!n.IsMap()) throw bad("is not a mapping");
+  PhaseSeconds out;
+  for (const auto& kv : n) {
+    const std::string name = kv.first.IsScalar() ? kv.first.Scalar() : "";
+    const auto phase = phase_named(name);
+    if (!phase) throw bad("names an unknown phase '" + name + "'");
+    const double s = kv.second.as<double>();
+    if (!std::isfinite(s) || s < 0)
+      throw bad("'" + name + "' is not a number of seconds (finite, not negative)");
+    out[*phase] = s;
+  }
+  return out;
+}
+
+}  // namespace
 
 bool older(const Revision& a, const Revision& b) {
   return std::tie(a.timestamp, a.uuid) < std::tie(b.timestamp, b.uuid);
@@ -50,6 +116,12 @@ std::string to_yaml(const Revision& r) {
   out << YAML::Key << "bytes_written" << YAML::Value << r.stats.bytes_written;
   out << YAML::Key << "duration" << YAML::Value << r.stats.duration;
   out << YAML::Key << "verified_blocks" << YAML::Value << r.stats.verified_blocks;
+  if (!r.stats.phases.empty()) {
+    out << YAML::Key << "phases" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    for (const auto& [phase, secs] : r.stats.phases)
+      out << YAML::Key << std::string(to_string(phase)) << YAML::Value << seconds_text(secs);
+    out << YAML::EndMap;
+  }
   out << YAML::EndMap;
   if (!r.scrubbed.empty()) {
     out << YAML::Key << "scrub" << YAML::Value << YAML::BeginMap;
@@ -94,6 +166,7 @@ Revision revision_from_yaml(const std::string& text, const std::string& where) {
       r.stats.bytes_written = s["bytes_written"].as<uint64_t>(0);
       r.stats.duration = s["duration"].as<double>(0);
       r.stats.verified_blocks = s["verified_blocks"].as<uint64_t>(0);
+      if (const YAML::Node p = s["phases"]) r.stats.phases = phases_from_yaml(p, where);
     }
     if (const YAML::Node s = n["scrub"]) {
       r.scrubbed = s["time"].as<std::string>("");

@@ -5,10 +5,13 @@
 // scrub result ever change.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "util/time.h"
@@ -26,11 +29,28 @@ std::string to_string(Trust t);
 enum class Consistency { crash, frozen };
 std::string to_string(Consistency c);
 
+// The parts of a run, in the order it takes them (backup/backup.h says what each holds). Every
+// moment of a run belongs to exactly one: the phases sum to its duration.
+enum class Phase { prepare, snapshot, read, write, flush, verify, commit, cleanup };
+inline constexpr std::array<Phase, 8> kPhases = {Phase::prepare, Phase::snapshot, Phase::read,
+                                                 Phase::write,   Phase::flush,    Phase::verify,
+                                                 Phase::commit,  Phase::cleanup};
+// The phase's name in the .rev and on the wire ("prepare", "snapshot", ...).
+std::string_view to_string(Phase p);
+// nullopt for a name that is none of them.
+std::optional<Phase> phase_named(std::string_view name);
+// Seconds per phase; empty for a run recorded before phases were (a .rev without them).
+using PhaseSeconds = std::map<Phase, double>;
+
 struct RevisionStats {
   uint64_t bytes_read = 0;
   uint64_t bytes_written = 0;
-  double duration = 0;  // seconds, from the run's start to its commit
+  // Seconds of the whole run: from its first step (the job's lock) to the end of the source's
+  // clean-up after the commit. A .rev of a run that crashed after its commit keeps the figures
+  // of the commit's moment; one written before phases existed, its start to before its commit.
+  double duration = 0;
   uint64_t verified_blocks = 0;
+  PhaseSeconds phases;  // sums to `duration`
 };
 
 struct Revision {

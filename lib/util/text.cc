@@ -59,6 +59,13 @@ std::string human_duration(double s) {
   return buf;
 }
 
+std::string phase_duration(double s) {
+  if (s >= 59.995) return human_duration(s);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f s", s < 0 ? 0.0 : s);
+  return buf;
+}
+
 std::string relative_time(double s) {
   const double a = std::fabs(s);
   if (a < 1) return "just now";

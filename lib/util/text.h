@@ -20,6 +20,8 @@ std::string human_bytes(double bytes);
 std::optional<uint64_t> parse_bytes(std::string_view text);
 // "0.4 s", "59.9 s", "3m07s", "2h05m": seconds with one decimal under a minute, then two units.
 std::string human_duration(double seconds);
+// "0.46 s", "12.30 s", then as human_duration: a part of a run, where a tenth is too coarse.
+std::string phase_duration(double seconds);
 // How far a moment is from now, for people: "just now", "5 min ago", "3 h ago", "2 d ago", and
 // "in 40 s", "in 3 h" for the future (`seconds` < 0 is the past).
 std::string relative_time(double seconds);

@@ -149,4 +149,34 @@ TEST_CASE("rbd: full-always never diffs (one read in flight)") {
   CHECK(b.revision.stats.bytes_read == 2 * kObject);
 }
 
+TEST_CASE("rbd: a run records its snapshot and its clean-up as phases of its whole duration") {
+  RbdJob vm(32 * MiB, "phases");
+  vm.img.write(0, 8 * MiB, 1);
+  BackupResult full = vm.backup();
+  vm.img.write(4 * MiB, 4096, 2);
+  BackupResult incr = vm.backup();  // its clean-up removes the full run's snapshot
+  check_revision(incr, vm);
+  Repository repo(vm.config.global.base_dir / "vm");
+  for (const BackupResult* r : {&full, &incr}) {
+    const RevisionStats& st = r->revision.stats;
+    INFO("revision " << r->revision.uuid << " of " << st.duration << " s");
+    REQUIRE(st.phases.size() == kPhases.size());
+    double sum = 0;
+    for (const auto& [phase, secs] : st.phases) sum += secs;
+    CHECK(sum == Approx(st.duration).epsilon(0.10));
+    // The snapshot and the clean-up each ask the cluster something: neither is free.
+    CHECK(st.phases.at(Phase::snapshot) > 0);
+    CHECK(st.phases.at(Phase::cleanup) > 0);
+    // The .rev has the whole run's figures, not the commit's: it was rewritten after the
+    // clean-up (the phases to the microsecond they are written with).
+    const Revision on_disk = repo.find(r->revision.uuid);
+    CHECK(on_disk.stats.duration == Approx(st.duration).margin(1e-9));
+    REQUIRE(on_disk.stats.phases.size() == kPhases.size());
+    for (Phase p : kPhases)
+      CHECK(on_disk.stats.phases.at(p) == Approx(st.phases.at(p)).margin(1e-6));
+    CHECK(on_disk.stats.phases.at(Phase::cleanup) > 0);
+  }
+  CHECK(vm.log.text().find("backup " + incr.revision.uuid + " done: ") != std::string::npos);
+}
+
 }  // namespace backy::test

@@ -108,3 +108,62 @@ TEST_CASE("a .rev records its consistency: without the key it is crash, a bad va
   CHECK_THROWS_WITH(revision_from_yaml(rev_with("size:", "consistency: frozn\nsize:"), "x.rev"),
                     Catch::Contains("x.rev") && Catch::Contains("unknown 'consistency' 'frozn'"));
 }
+
+TEST_CASE("a .rev records where its run's time went: stats.phases round-trips, old files have none",
+          "[revision]") {
+  const Revision old = revision_from_yaml(kRev, "old.rev");
+  CHECK(old.stats.phases.empty());
+  CHECK(to_yaml(old).find("phases") == std::string::npos);  // an old file is rewritten as it was
+
+  const Revision r =
+      revision_from_yaml(rev_with("verified_blocks: 26}",
+                                  "verified_blocks: 26, phases: {prepare: 0.01, snapshot: "
+                                  "0.2, read: 0.75, write: 0.5, flush: 0.3, verify: 0.04, "
+                                  "commit: 0.06, cleanup: 0.04}}"),
+                         "new.rev");
+  const PhaseSeconds want = {{Phase::prepare, 0.01}, {Phase::snapshot, 0.2}, {Phase::read, 0.75},
+                             {Phase::write, 0.5},    {Phase::flush, 0.3},    {Phase::verify, 0.04},
+                             {Phase::commit, 0.06},  {Phase::cleanup, 0.04}};
+  CHECK(r.stats.phases == want);
+  // Written to the microsecond, in the run's order, readable: not 0.75000000000000002.
+  const std::string text = to_yaml(r);
+  INFO(text);
+  CHECK(text.find("phases: {prepare: 0.01, snapshot: 0.2, read: 0.75, write: 0.5, flush: 0.3, "
+                  "verify: 0.04, commit: 0.06, cleanup: 0.04}") != std::string::npos);
+  CHECK(revision_from_yaml(text, "again.rev").stats.phases == want);
+
+  // A subset reads as it is; what a clock measures survives to the microsecond.
+  Revision some = old;
+  some.stats.phases = {{Phase::read, 1.2345674}, {Phase::commit, 0}, {Phase::write, 1e-7}};
+  const PhaseSeconds back = revision_from_yaml(to_yaml(some), "some.rev").stats.phases;
+  REQUIRE(back.size() == 3);
+  CHECK(back.at(Phase::read) == Approx(1.234567).margin(1e-9));
+  CHECK(back.at(Phase::commit) == 0);
+  CHECK(back.at(Phase::write) == 0);
+}
+
+TEST_CASE("a .rev whose stats.phases are not known names with seconds is malformed", "[revision]") {
+  auto with_phases = [](const std::string& phases) {
+    return rev_with("verified_blocks: 26}", "verified_blocks: 26, phases: " + phases + "}");
+  };
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"{read: 1, upload: 2}", "'stats.phases' names an unknown phase 'upload'"},
+      {"{Read: 1}", "unknown phase 'Read'"},
+      {"{[read]: 1}", "unknown phase ''"},
+      {"{read: -0.5}", "'read' is not a number of seconds"},
+      {"{write: .nan}", "'write' is not a number of seconds"},
+      {"{flush: .inf}", "'flush' is not a number of seconds"},
+      {"{verify: -.inf}", "'verify' is not a number of seconds"},
+      {"{commit: 1e999}", "malformed revision file"},
+      {"{commit: soon}", "malformed revision file"},
+      {"{commit: [1]}", "malformed revision file"},
+      {"[read, 1]", "'stats.phases' is not a mapping"},
+      {"1.5", "'stats.phases' is not a mapping"},
+      {"{read: 1, read: 2}", "duplicate key 'read'"},
+  };
+  for (const auto& [phases, message] : cases) {
+    INFO(phases);
+    CHECK_THROWS_WITH(revision_from_yaml(with_phases(phases), "/srv/backy/vm/x.rev"),
+                      Catch::Contains("/srv/backy/vm/x.rev") && Catch::Contains(message));
+  }
+}
