@@ -114,7 +114,7 @@ TEST_CASE(
   const std::string uuid = d.ctl_json({"status"})["jobs"][0]["last_backup"]["uuid"];
   REQUIRE(d.ctl({"health"}).exit_code == 0);
 
-  const fs::path rev = d.job_dir("vm1") / (uuid + ".rev");
+  const fs::path rev = d.image("vm1", uuid + ".rev");
   fs::permissions(rev, fs::perms::owner_write, fs::perm_options::add);
   std::ofstream(rev, std::ios::trunc) << "not: [a revision\n";
   // No call scans the job directories: what the daemon read is what they answer.
