@@ -178,6 +178,8 @@ Invocation parse_args(const std::vector<std::string>& argv) {
   }
   if (spec->check && spec->check(args)) usage_error(*spec);
   if (spec->finish) spec->finish(args);
+  // The text table needs a row of printed fields per job, not every job's whole object.
+  if (cmd == "status" && !inv.json && !args.contains("job")) args["table"] = true;
   inv.request = protocol::Request{cmd, args};
   // Catch what the daemon would refuse before connecting, with the same words.
   if (auto err = protocol::validate_args(inv.request)) throw Error(err->message);

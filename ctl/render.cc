@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "repo/revision.h"
+#include "util/error.h"
 #include "util/progress.h"
 #include "util/text.h"
 #include "util/time.h"
@@ -67,17 +68,30 @@ int status_table(const Json& r, std::ostream& out) {
   std::vector<std::vector<std::string>> rows{{"Job", "State", "Lane", "SLA", "Last backup (UTC)",
                                               "Tags", "Duration", "Next backup (UTC)",
                                               "Next tags"}};
-  for (const auto& j : r["jobs"]) {
-    const Json& last = j["last_backup"];
-    rows.push_back(
-        {j.value("job", ""), j.value("state", ""), j.value("lane", "-"),
-         j.value("overdue", false) ? "overdue" : "ok",
-         last.is_object() ? time_with_age(last.value("time", "")) : "-",
-         last.is_object() ? join(last["tags"]) : "-",
-         last.is_object() ? human_duration(last.value("duration", 0.0)) : "-",
-         j["next_time"].is_string() ? time_with_age(j["next_time"].get<std::string>()) : "-",
-         join(j["next_tags"])});
-  }
+  // status_row_json's arrays (the daemon's answer to "table": true), else the whole jobs.
+  auto text = [](const Json& v) { return v.is_string() ? v.get<std::string>() : "-"; };
+  if (r.contains("rows"))
+    for (const auto& row : r["rows"]) {
+      if (!row.is_array() || row.size() != 9) throw Error("status: a row is not 9 fields");
+      rows.push_back({text(row[0]), text(row[1]), text(row[2]),
+                      row[3].is_boolean() && row[3].get<bool>() ? "overdue" : "ok",
+                      row[4].is_string() ? time_with_age(row[4].get<std::string>()) : "-",
+                      text(row[5]), row[6].is_number() ? human_duration(row[6].get<double>()) : "-",
+                      row[7].is_string() ? time_with_age(row[7].get<std::string>()) : "-",
+                      row[8].is_string() ? row[8].get<std::string>() : ""});
+    }
+  else
+    for (const auto& j : r["jobs"]) {
+      const Json& last = j["last_backup"];
+      rows.push_back(
+          {j.value("job", ""), j.value("state", ""), j.value("lane", "-"),
+           j.value("overdue", false) ? "overdue" : "ok",
+           last.is_object() ? time_with_age(last.value("time", "")) : "-",
+           last.is_object() ? join(last["tags"]) : "-",
+           last.is_object() ? human_duration(last.value("duration", 0.0)) : "-",
+           j["next_time"].is_string() ? time_with_age(j["next_time"].get<std::string>()) : "-",
+           join(j["next_tags"])});
+    }
   table(out, rows);
   for (const auto& j : r["jobs"])
     if (j.contains("running_since")) {

@@ -73,7 +73,7 @@ BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, Sou
     jlog->error("backup failed: {}", out.error);
   }
   try {
-    result.history = read_history(job_dir(config, job.name), *jlog);
+    result.history = read_history(job_dir(config, job.name), *jlog, &result.history_problems);
   } catch (const std::exception& e) {
     jlog->warn("cannot reread the revisions: {}", e.what());
   }
@@ -90,10 +90,12 @@ BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, Sou
   return result;
 }
 
-std::vector<Revision> read_history(const std::filesystem::path& job_dir, spdlog::logger& log) {
-  std::vector<std::string> problems;
-  auto revs = Repository(job_dir).revisions(&problems);
-  for (const auto& p : problems) log.warn("revision skipped: {}", p);
+std::vector<Revision> read_history(const std::filesystem::path& job_dir, spdlog::logger& log,
+                                   std::vector<std::string>* problems) {
+  std::vector<std::string> found;
+  auto revs = Repository(job_dir).revisions(&found);
+  for (const auto& p : found) log.warn("revision skipped: {}", p);
+  if (problems) *problems = std::move(found);
   return revs;
 }
 

@@ -36,6 +36,7 @@ struct BackupTaskResult {
   RunOutcome outcome;
   bool cancelled = false;                        // stop was requested; not a failure of the job
   std::optional<std::vector<Revision>> history;  // the job's revisions after the run
+  std::vector<std::string> history_problems;     // .rev files that could not be read then
 };
 
 // Where a running backup shows how far it got.
@@ -57,7 +58,9 @@ BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, Sou
                                  RateLimiter* shared_read_limit = nullptr,
                                  SourceCleaner* cleaner = nullptr);
 
-// A job's complete revisions, oldest first; unreadable .rev files are logged and skipped.
-std::vector<Revision> read_history(const std::filesystem::path& job_dir, spdlog::logger& log);
+// A job's complete revisions, oldest first; unreadable .rev files are logged and skipped, and
+// their reasons added to `problems` (if given: health reports them).
+std::vector<Revision> read_history(const std::filesystem::path& job_dir, spdlog::logger& log,
+                                   std::vector<std::string>* problems = nullptr);
 
 }  // namespace backy

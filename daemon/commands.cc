@@ -4,10 +4,8 @@
 
 #include <grp.h>
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 
 #include <algorithm>
-#include <ctime>
 #include <stdexcept>
 
 #include "backup/job_backup.h"
@@ -25,16 +23,10 @@ namespace backy {
 using protocol::ErrorCode;
 using protocol::Json;
 
-// The health scan's memory: a job directory is rescanned only when its mtime changed (every
-// commit, update and removal renames or unlinks in it), so a health check of 10,000 jobs costs
-// 10,000 stat() calls, not the parse of every .rev file.
+// Whether base-dir supports reflinks, asked once per base-dir (it needs a test file). Health
+// takes everything else from the scheduler's memory (JobStatus::findings), never from a scan.
 struct CommandHandler::Cache {
   Mutex mutex;
-  struct Entry {
-    struct timespec mtime {};
-    RepoFindings findings;
-  };
-  std::map<std::string, Entry> repos GUARDED_BY(mutex);    // by job directory
   std::map<std::string, bool> reflinks GUARDED_BY(mutex);  // by base-dir
 };
 
@@ -61,15 +53,6 @@ std::optional<FsSpace> space_of(const std::filesystem::path& base_dir) {
 std::string space_metrics(const std::filesystem::path& base_dir) {
   const auto space = space_of(base_dir);
   return space ? space_metrics_text(*space) : std::string();
-}
-
-RepoFindings scan_repo(const std::filesystem::path& dir) {
-  RepoFindings f;
-  for (const auto& r : Repository(dir).revisions(&f.problems)) {
-    if (r.trust == Trust::distrusted) f.distrusted.push_back(r.uuid);
-    if (!r.bad_blocks.empty()) f.bad_blocks[r.uuid] = r.bad_blocks.size();
-  }
-  return f;
 }
 
 }  // namespace
@@ -174,15 +157,16 @@ void CommandHandler::status(const Json& args, Out out) {
     // Only the copy of the job table happens here; with 10,000 jobs, building and encoding the
     // megabytes of JSON would hold the event loop for a noticeable time, so a reader does it.
     auto jobs = std::make_shared<std::vector<JobStatus>>(scheduler_.status());
-    executors_.read([jobs, exports = exports_json(exports_), orphans = scheduler_.orphans(),
+    const bool table = args.is_object() && args.value("table", false);
+    executors_.read([jobs, table, exports = exports_json(exports_), orphans = scheduler_.orphans(),
                      running = scheduler_.running_count(), queued = scheduler_.queued_count(),
                      limit = scheduler_.config().global.worker_limit,
                      lanes = scheduler_.lane_loads(),
                      read_limit = scheduler_.config().global.read_limit,
                      base = scheduler_.config().global.base_dir.string(), out,
                      loop = executors_.loop]() mutable {
-      Json result =
-          status_json(*jobs, orphans, running, queued, limit, space_json(base, space_of(base)));
+      Json result = status_json(*jobs, orphans, running, queued, limit,
+                                space_json(base, space_of(base)), table);
       result["summary"]["lanes"] = lanes_json(lanes);
       result["exports"] = std::move(exports);
       result["read_limit"] = read_limit ? Json(read_limit) : Json(nullptr);
@@ -231,20 +215,6 @@ void CommandHandler::health(const Json&, Out out) {
       }
     }
     if (rl != cache->reflinks.end()) facts->reflinks = rl->second;
-    for (const auto& s : facts->jobs) {
-      const std::filesystem::path dir = base / s.name;
-      struct stat st {};
-      if (::stat(dir.c_str(), &st) != 0) continue;  // no revisions yet
-      auto& e = cache->repos[dir.string()];
-      if (e.mtime.tv_sec != st.st_mtim.tv_sec || e.mtime.tv_nsec != st.st_mtim.tv_nsec) {
-        e.findings = scan_repo(dir);
-        // mtime ticks coarsely (jiffies): a change within the same tick as this scan would go
-        // unseen, so a directory changed in the last 2 s is cached as "rescan next time".
-        const bool settled = ::time(nullptr) - st.st_mtim.tv_sec > 2;
-        e.mtime = settled ? st.st_mtim : timespec{};
-      }
-      facts->repos[s.name] = e.findings;
-    }
     loop([facts, out] { out->result(evaluate_health(*facts)); });
   });
 }

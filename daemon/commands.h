@@ -12,7 +12,7 @@
 //
 // Threading: handle() and every Responder call happen on the io_context thread, as the
 // JobScheduler requires; the public methods check it (ThreadChecker, bound by the first call).
-// File reads that need no job lock (revision listings, the health scan) run through
+// File reads that need no job lock (revision listings, base-dir's space) run through
 // Executors::read on the control server's reader threads, so a slow disk never stalls the event
 // loop and a `status JOB` never waits behind a running backup. Anything that writes a job
 // directory runs through JobScheduler::post_job_work, on the worker pool, under the job's lock.
@@ -168,7 +168,7 @@ class CommandHandler {
   Exports* exports_;
   // Dies with this object: what the delayed tasks (Executors::after) check before using it.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
-  // Health's per-job revision scan, shared with the reader threads (hence the mutex).
+  // Health's reflink verdict per base-dir, shared with the reader threads (hence the mutex).
   struct Cache;
   std::shared_ptr<Cache> cache_;
   // Marks the mount records this daemon run wrote: a "pending" one of them is in flight (its

@@ -1,5 +1,6 @@
 #include "control_server.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -32,6 +33,8 @@ constexpr auto kWriteTimeout = std::chrono::seconds(60);
 // A mount's confirmation comes after the journal replay; a client silent for this long is gone.
 constexpr auto kFollowUpTimeout = std::chrono::minutes(15);
 constexpr auto kMetricsInterval = std::chrono::seconds(15);
+// An answer this long is followed by malloc_trim (see on_written).
+constexpr size_t kTrimAfterBytes = size_t(1) << 20;
 
 // Whether a daemon already answers on `path` (then its socket file is not stale).
 bool someone_listens(const std::string& path) {
@@ -228,7 +231,12 @@ class ControlConnection : public Responder, public std::enable_shared_from_this<
     disarm();
     if (ec || closed_) return close();
     queued_bytes_ -= queue_.front().text.size();
+    const bool large = queue_.front().text.size() >= kTrimAfterBytes;
     queue_.pop_front();
+    // A large answer (status, metrics of thousands of jobs) was built from megabytes of
+    // short-lived allocations, partly on reader threads whose malloc arenas glibc keeps: give
+    // the freed pages back, or the daemon's RSS keeps the peak of its largest answers.
+    if (large) ::malloc_trim(0);
     if (!queue_.empty()) return write_next();
     if (awaiting_follow_up()) return arm(kFollowUpTimeout, nullptr, nullptr);
     if (finished_) close();

@@ -1,5 +1,7 @@
 #include "control_views.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -43,12 +45,6 @@ std::string label(const std::string& v) {
     out += c;
   }
   return out;
-}
-
-std::string number(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
 }
 
 }  // namespace
@@ -136,17 +132,39 @@ Json space_json(const std::string& base_dir, const std::optional<FsSpace>& space
               {"free_inode_percent", space->free_inode_percent()}};
 }
 
+Json status_row_json(const JobStatus& s) {
+  auto joined = [](const std::set<std::string>& tags) {
+    std::string out;
+    for (const auto& t : tags) out += (out.empty() ? "" : ",") + t;
+    return out;
+  };
+  const auto& last = s.last_backup;
+  return Json::array(
+      {s.name, to_string(s.state), lane_name(s.lane), s.overdue,
+       last ? Json(format_iso8601(last->timestamp)) : Json(nullptr),
+       last ? Json(joined(last->tags)) : Json(nullptr),
+       last ? Json(last->stats.duration) : Json(nullptr),
+       s.next_time == TimePoint{} ? Json(nullptr) : Json(format_iso8601(s.next_time)),
+       joined(s.next_tags)});
+}
+
 Json status_json(const std::vector<JobStatus>& jobs, const std::vector<std::string>& orphans,
-                 int running, int queued, int worker_limit, const Json& space) {
+                 int running, int queued, int worker_limit, const Json& space, bool table) {
   Json list = Json::array();
+  Json rows = Json::array();
   int overdue = 0, failed = 0, paused = 0;
   for (const auto& s : jobs) {
-    list.push_back(job_json(s));
+    if (table) {
+      rows.push_back(status_row_json(s));
+      if (s.running_since || s.pause) list.push_back(job_json(s));
+    } else {
+      list.push_back(job_json(s));
+    }
     overdue += s.overdue;
     failed += s.state == JobState::failed;
     paused += s.state == JobState::paused;
   }
-  return Json{{"jobs", std::move(list)},
+  Json result{{"jobs", std::move(list)},
               {"orphans", orphans},
               {"base_dir", space},
               {"summary",
@@ -157,6 +175,8 @@ Json status_json(const std::vector<JobStatus>& jobs, const std::vector<std::stri
                 {"failed", failed},
                 {"paused", paused},
                 {"worker_limit", worker_limit}}}};
+  if (table) result["rows"] = std::move(rows);
+  return result;
 }
 
 Json evaluate_health(const HealthFacts& f) {
@@ -191,20 +211,19 @@ Json evaluate_health(const HealthFacts& f) {
     // A committed run whose later steps (expiry, `latest`, the source's clean-up) failed.
     if (s.last_run && s.last_run->ok)
       for (const auto& w : s.last_run->warnings) add(false, s.name, "last run: " + w);
-    auto it = f.repos.find(s.name);
-    if (it == f.repos.end()) continue;
-    for (const auto& [uuid, n] : it->second.bad_blocks) {
+    const RepoFindings& found = s.findings;
+    for (const auto& [uuid, n] : found.bad_blocks) {
       ++bad_revs;
       add(true, s.name,
           "revision " + uuid + ": scrub found " + std::to_string(n) + " bad block" +
               (n == 1 ? "" : "s"));
     }
-    for (const auto& uuid : it->second.distrusted) {
-      if (it->second.bad_blocks.count(uuid)) continue;
+    for (const auto& uuid : found.distrusted) {
+      if (found.bad_blocks.count(uuid)) continue;
       ++distrusted;
       add(false, s.name, "revision " + uuid + " is distrusted");
     }
-    for (const auto& p : it->second.problems) add(false, s.name, p);
+    for (const auto& p : found.problems) add(false, s.name, p);
   }
   if (f.refused_reload)
     add(false, "",
@@ -279,12 +298,19 @@ Json evaluate_health(const HealthFacts& f) {
 
 std::string metrics_text(const std::vector<JobStatus>& jobs, int running, int queued,
                          int worker_limit) {
-  std::ostringstream o;
+  // One buffer, written in place (fmt): with 10,000 jobs this is 100,000 lines, and streams
+  // and a snprintf per number were most of the answer's time.
+  std::string o;
+  o.reserve(jobs.size() * 400 + 4096);
+  auto out = std::back_inserter(o);
+  std::vector<std::string> labels;
+  labels.reserve(jobs.size());
+  for (const auto& s : jobs) labels.push_back(label(s.name));
   auto family = [&](const char* name, const char* type, const char* help, auto value) {
-    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
-    for (const auto& s : jobs)
-      if (auto v = value(s))
-        o << name << "{job=\"" << label(s.name) << "\"} " << number(*v) << '\n';
+    fmt::format_to(out, "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    for (size_t i = 0; i < jobs.size(); ++i)
+      if (auto v = value(jobs[i]))
+        fmt::format_to(out, "{}{{job=\"{}\"}} {}\n", name, labels[i], *v);
   };
   family("backy_job_last_success_timestamp_seconds", "gauge",
          "Start time of the newest complete revision (Unix seconds).",
@@ -317,14 +343,13 @@ std::string metrics_text(const std::vector<JobStatus>& jobs, int running, int qu
   family("backy_job_overdue", "gauge", "1 when the job's newest revision is past its SLA.",
          [](const JobStatus& s) -> std::optional<double> { return s.overdue ? 1.0 : 0.0; });
   auto scalar = [&](const char* name, const char* help, double v) {
-    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " gauge\n"
-      << name << ' ' << number(v) << '\n';
+    fmt::format_to(out, "# HELP {} {}\n# TYPE {} gauge\n{} {}\n", name, help, name, name, v);
   };
   scalar("backy_jobs", "Configured jobs.", double(jobs.size()));
   scalar("backy_jobs_running", "Backups running now.", running);
   scalar("backy_jobs_queued", "Backups waiting for a worker.", queued);
   scalar("backy_worker_limit", "Backups that may run at once.", worker_limit);
-  return o.str();
+  return o;
 }
 
 Json lanes_json(const std::vector<LaneLoad>& lanes) {

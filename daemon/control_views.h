@@ -26,20 +26,19 @@ protocol::Json progress_json(const ProgressSample& p);
 // "free_inodes", "total_inodes", "free_percent", "free_inode_percent"}; null when unknown.
 protocol::Json space_json(const std::string& base_dir, const std::optional<FsSpace>& space);
 // The `status` result: jobs, a summary, base-dir's space, and the orphaned job directories.
+// `table` (what backyctl's text table asks for, "table": true): "jobs" holds only the jobs the
+// text says more of (running or paused), and "rows" one array per job of the fields the table
+// prints (status_row_json): with 10,000 jobs a tenth of the bytes to encode, send and parse.
 protocol::Json status_json(const std::vector<JobStatus>& jobs,
                            const std::vector<std::string>& orphans, int running, int queued,
-                           int worker_limit, const protocol::Json& space = nullptr);
-
-// What the health scan found in one job directory.
-struct RepoFindings {
-  std::vector<std::string> distrusted;       // uuids of distrusted revisions
-  std::map<std::string, size_t> bad_blocks;  // uuid -> bad blocks found by the last scrub
-  std::vector<std::string> problems;         // .rev files that could not be read
-};
+                           int worker_limit, const protocol::Json& space = nullptr,
+                           bool table = false);
+// [job, state, lane, overdue, last backup's time or null, its tags ("a,b") or null, its duration
+// or null, next time or null, next tags ("a,b")]: one row of the text table.
+protocol::Json status_row_json(const JobStatus& s);
 
 struct HealthFacts {
-  std::vector<JobStatus> jobs;
-  std::map<std::string, RepoFindings> repos;  // by job
+  std::vector<JobStatus> jobs;   // each with its revisions' findings
   std::optional<bool> reflinks;  // whether base-dir supports reflinks (unknown: nullopt)
   std::string base_dir;
   std::optional<std::string> refused_reload;  // JobScheduler::refused_reload

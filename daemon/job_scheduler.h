@@ -48,6 +48,14 @@ struct RunOutcome {
   double throttled = 0;  // seconds of `duration` the run waited for its read limits
 };
 
+// What a job's revisions say that health reports: taken from the history the scheduler holds (read
+// at startup and after every run and job work), never from a scan per call.
+struct RepoFindings {
+  std::vector<std::string> distrusted;       // uuids of distrusted revisions
+  std::map<std::string, size_t> bad_blocks;  // uuid -> bad blocks found by the last scrub
+  std::vector<std::string> problems;         // .rev files that could not be read
+};
+
 struct JobStatus {
   std::string name;
   JobState state = JobState::waiting;
@@ -75,6 +83,7 @@ struct JobStatus {
   double throttled_total = 0;
   // The lane (lane.h) of its queued or running backup, else of its next one.
   Lane lane = Lane::slow;
+  RepoFindings findings;
 };
 
 // One lane of the worker pool (lane.h): its slots, the tasks running in it and those waiting for

@@ -12,7 +12,8 @@
 // Workers get a snapshot of the configuration (shared_ptr<const Config>) and a copy of the job's
 // config, so a reload never changes what a running backup reads. After a run the worker rereads
 // the job's revisions and posts them back with the outcome: the history the scheduler plans with
-// is only read on the io thread at startup and for jobs a reload adds.
+// (and status and health answer from) is only read at startup (by a few threads, before the loop
+// runs) and on the io thread for jobs a reload adds.
 //
 // Files: scheduler.cc (timers, tasks, control, shutdown), scheduler_reload.cc (reload, orphans),
 // scheduler_status.cc (status, summary); what a worker does for a backup is backup_task.h.
@@ -73,7 +74,8 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
   Scheduler& operator=(const Scheduler&) = delete;
 
   // Reads every job's history, reports orphaned directories, arms the timers. Once, before the
-  // loop runs (blocking reads of .rev files: this is startup, before READY).
+  // loop runs (blocking reads of .rev files, on a few threads at once: this is startup, before
+  // READY).
   void start();
 
   // Takes no new work, cancels queued runs and timers, asks running tasks to stop. `done` runs on
@@ -152,6 +154,8 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
     std::vector<Waiter> waiters;
     std::deque<WorkItem> work_queue;
     std::vector<Revision> history;  // complete revisions, oldest first
+    // The .rev files the last read of the history skipped, and why: health's "unreadable".
+    std::vector<std::string> history_problems;
     TimePoint first_seen{};
     int consecutive_failures = 0;
     uint64_t total_failures = 0;
@@ -160,7 +164,13 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
     double throttled_total = 0;  // seconds this daemon's finished runs waited for read limits
   };
 
-  Job& add_job(const JobConfig& config, std::vector<Revision> history);
+  // Reads the job's history and pause note from its directory (blocking: a reload's new jobs).
+  Job& add_job(const JobConfig& config);
+  // With what start() read (in parallel) from its directory; `pause_error`: the pause note
+  // exists but cannot be read (the job stays paused, and says why).
+  Job& add_job(const JobConfig& config, std::vector<Revision> history,
+               std::vector<std::string> problems, std::optional<PauseNote> pause,
+               const std::optional<std::string>& pause_error);
   void set_schedule(Job& job);
   void arm(Job& job);
   void disarm(Job& job);
@@ -175,6 +185,7 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
   void on_backup_done(const std::string& name, uint64_t seq, BackupTaskResult& run, bool ran);
   void on_work_done(const std::string& name, uint64_t seq, std::optional<std::string> error,
                     std::optional<std::vector<Revision>> history,
+                    std::vector<std::string> history_problems,
                     std::function<void(std::optional<std::string>)> done, bool ran);
   void task_ended();
   // Tells the run_now callers of a pending backup that it will not run.

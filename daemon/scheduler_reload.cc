@@ -112,7 +112,7 @@ ReloadResult Scheduler::reload() {
       job_logger(*log_, name)->info("added again; its cancelled run ends first");
       continue;  // start_next() arms it when that task reports back
     }
-    Job& job = add_job(config_.jobs.at(name), read_history(job_dir(config_, name), *log_));
+    Job& job = add_job(config_.jobs.at(name));
     job_logger(*log_, name)->info("added");
     start_next(job);
   }

@@ -99,7 +99,12 @@ JobStatus Scheduler::status_of(const Job& job, TimePoint now) const {
   st.consecutive_failures = job.consecutive_failures;
   st.total_failures = job.total_failures;
   st.revision_count = job.history.size();
-  for (const auto& r : job.history) st.bytes_written_total += r.stats.bytes_written;
+  for (const auto& r : job.history) {
+    st.bytes_written_total += r.stats.bytes_written;
+    if (r.trust == Trust::distrusted) st.findings.distrusted.push_back(r.uuid);
+    if (!r.bad_blocks.empty()) st.findings.bad_blocks[r.uuid] = r.bad_blocks.size();
+  }
+  st.findings.problems = job.history_problems;
   return st;
 }
 

@@ -96,7 +96,7 @@ const std::vector<CommandSpec>& all_commands() {
   static const std::vector<CommandSpec> commands{
       {.name = "status",
        .access = Access::anyone,
-       .args = {{"job", ArgKind::job}},
+       .args = {{"job", ArgKind::job}, {"table", ArgKind::boolean}},
        .positionals = {{"job", P::optional, "", "@jobs"}},
        .synopsis = "status [JOB]",
        .help = "the job table, or one job's revisions"},

@@ -103,6 +103,37 @@ TEST_CASE("backyctl: status, version, metrics in text and --json", "[ctl]") {
   CHECK(ghost.err.find("no job named \"ghost\"") != std::string::npos);
 }
 
+TEST_CASE(
+    "backyctl: health and status answer from the daemon's memory: a .rev damaged behind its back "
+    "shows after the job's next run, not before",
+    "[ctl]") {
+  TempDir src(xfs_mount(), "src");
+  Daemon d({{"vm1", source_image(src.path(), "vm1.img", 2)}});
+  REQUIRE(d.wait_revisions("vm1", 1));
+  REQUIRE(d.wait_idle("vm1"));
+  const std::string uuid = d.ctl_json({"status"})["jobs"][0]["last_backup"]["uuid"];
+  REQUIRE(d.ctl({"health"}).exit_code == 0);
+
+  const fs::path rev = d.image("vm1", uuid + ".rev");
+  fs::permissions(rev, fs::perms::owner_write, fs::perm_options::add);
+  std::ofstream(rev, std::ios::trunc) << "not: [a revision\n";
+  // No call scans the job directories: what the daemon read is what they answer.
+  CHECK(d.ctl({"health"}).exit_code == 0);
+  CHECK(d.ctl_json({"status"})["jobs"][0]["last_backup"]["uuid"] == uuid);
+  CHECK(d.ctl({"status"}).out.find("daily") != std::string::npos);
+
+  // A run rereads the job's revisions: the damaged file is a problem health names, and the
+  // new revision is the newest in status at once.
+  REQUIRE(d.ctl({"run", "vm1", "--wait"}).exit_code == 0);
+  ProcessResult h = d.ctl({"health"});
+  INFO(h.out);
+  CHECK(h.exit_code == 1);
+  CHECK(h.out.find(uuid + ".rev") != std::string::npos);
+  const json job = d.ctl_json({"status"})["jobs"][0];
+  CHECK(job["last_backup"]["uuid"] != uuid);
+  CHECK(job["revisions"] == 1);
+}
+
 TEST_CASE("backyctl: run --wait, restore to a file and to stdout equal the revision", "[ctl]") {
   TempDir src(xfs_mount(), "src");
   const std::string img = source_image(src.path(), "vm1.img", 3);

@@ -10,10 +10,12 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "commands.h"
 #include "control_views.h"
 #include "fake_scheduler.h"
+#include "render.h"
 #include "repo/repository.h"
 #include "test_revision.h"
 #include "util/file_io.h"
@@ -294,6 +296,54 @@ TEST_CASE("status JSON: a running backup has its start and progress, and no next
   CHECK(job_json(s)["progress"]["eta"].is_null());
 }
 
+TEST_CASE("status table: the rows carry what the whole job objects print", "[control]") {
+  const TimePoint t0 = TimePoint(std::chrono::seconds(1700000000));
+  JobStatus done;  // a backup, a next run
+  done.name = "vm1";
+  done.last_backup = Revision{};
+  done.last_backup->timestamp = t0;
+  done.last_backup->tags = {"daily", "weekly"};
+  done.last_backup->stats.duration = 12.5;
+  done.next_time = t0 + std::chrono::hours(24);
+  done.next_tags = {"daily"};
+  done.lane = Lane::fast;
+  JobStatus running;  // no backup yet, one running
+  running.name = "vm2";
+  running.state = JobState::running;
+  running.overdue = true;
+  running.running_since = t0;
+  running.progress = ProgressSample{50, 200, 5};
+  running.next_tags = {"daily"};
+  JobStatus paused;
+  paused.name = "vm3";
+  paused.state = JobState::paused;
+  paused.pause = PauseNote{"root (uid 0)", t0, "disk swap"};
+  const std::vector<JobStatus> jobs{done, running, paused};
+
+  const Json whole = status_json(jobs, {"old"}, 1, 0, 2);
+  const Json table = status_json(jobs, {"old"}, 1, 0, 2, nullptr, true);
+  CHECK_FALSE(whole.contains("rows"));
+  REQUIRE(table["rows"].size() == 3);
+  CHECK(table["rows"][0] ==
+        Json::array({"vm1", "waiting", "fast", false, format_iso8601(t0), "daily,weekly", 12.5,
+                     format_iso8601(t0 + std::chrono::hours(24)), "daily"}));
+  CHECK(table["rows"][1] ==
+        Json::array({"vm2", "running", "slow", true, nullptr, nullptr, nullptr, nullptr, "daily"}));
+  // Only the jobs the text says more of keep their whole object.
+  REQUIRE(table["jobs"].size() == 2);
+  CHECK(table["jobs"][0]["job"] == "vm2");
+  CHECK(table["jobs"][1]["job"] == "vm3");
+  CHECK(table["summary"] == whole["summary"]);
+
+  std::ostringstream from_whole, from_table;
+  ctl::render("status", whole, from_whole);
+  ctl::render("status", table, from_table);
+  CHECK(from_table.str() == from_whole.str());
+  CHECK(from_table.str().find("vm2: running since ") != std::string::npos);
+  CHECK(from_table.str().find("vm3: paused by root (uid 0) since ") != std::string::npos);
+  CHECK(from_table.str().find("daily,weekly") != std::string::npos);
+}
+
 TEST_CASE_METHOD(Fixture, "pause and resume, one job or all", "[control]") {
   REQUIRE(call("pause", {{"all", true}})->result_body);
   CHECK(sched.job("vm1").state == JobState::paused);
@@ -497,12 +547,12 @@ TEST_CASE("health: each state and its exit code", "[control]") {
   CHECK(evaluate_health(noreflink)["exit_code"] == 1);
 
   HealthFacts distrusted = f;
-  distrusted.repos["a"].distrusted = {"u1"};
+  distrusted.jobs[0].findings.distrusted = {"u1"};
   CHECK(evaluate_health(distrusted)["exit_code"] == 1);
 
   HealthFacts bad = f;
-  bad.repos["a"].distrusted = {"u1"};
-  bad.repos["a"].bad_blocks["u1"] = 3;
+  bad.jobs[0].findings.distrusted = {"u1"};
+  bad.jobs[0].findings.bad_blocks["u1"] = 3;
   Json c = evaluate_health(bad);
   CHECK(c["exit_code"] == 2);
   CHECK(c["problems"].size() == 1);  // bad blocks, not counted again as distrusted
@@ -582,11 +632,11 @@ TEST_CASE("status JSON and metrics: a job's limits and the time throttled", "[co
   CHECK(text.find("backy_read_limit_bytes 104857600\n") != std::string::npos);
 }
 
-TEST_CASE_METHOD(Fixture, "health over real job directories finds bad blocks", "[control]") {
+TEST_CASE_METHOD(Fixture, "health answers from the scheduler's findings and reads no job directory",
+                 "[control]") {
+  // On disk: a revision a scrub found damaged. The scheduler has not read it (yet): health
+  // must not scan for it (10,000 jobs: a scan per call is seconds).
   Revision r = add_revision("vm1", "aaaaaaaa-0000-4000-8000-000000000001", 2, 'x');
-  auto first = call("health", {}, kNobody);
-  REQUIRE(first->result_body);
-  CHECK((*first->result_body)["exit_code"] != 2);
   {
     Repository repo(dir / "vm1");
     auto lock = repo.lock();
@@ -595,7 +645,15 @@ TEST_CASE_METHOD(Fixture, "health over real job directories finds bad blocks", "
     r.scrubbed = format_iso8601(Clock::now());
     repo.update(lock, r);
   }
+  auto first = call("health", {}, kNobody);
+  REQUIRE(first->result_body);
+  CHECK((*first->result_body)["exit_code"] != 2);
+  // The scheduler's history says so (as after the scrub's job work): CRITICAL at once.
+  sched.job("vm1").findings.distrusted = {r.uuid};
+  sched.job("vm1").findings.bad_blocks[r.uuid] = 1;
   auto second = call("health", {}, kNobody);
   REQUIRE(second->result_body);
   CHECK((*second->result_body)["exit_code"] == 2);
+  CHECK((*second->result_body)["problems"][0]["message"] ==
+        "revision " + r.uuid + ": scrub found 1 bad block");
 }
