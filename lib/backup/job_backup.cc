@@ -48,7 +48,7 @@ BackupResult backup_job(const Config& config, const JobConfig& job, SourceFactor
   options.throttle = throttle;
   if (cleaner)
     options.defer_source_cleanup = [&](const std::string& uuid, std::set<std::string> owned) {
-      cleaner->submit({job.name, repo.dir(), uuid, std::move(owned), source});
+      cleaner->submit({job.name, repo.dir(), uuid, std::move(owned), source, std::nullopt});
     };
   options.began = began;
   std::optional<ScopedIoPriority> io_priority;

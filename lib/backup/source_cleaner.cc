@@ -16,7 +16,13 @@ SourceCleaner::RunGuard::RunGuard(SourceCleaner& cleaner, std::string job)
 
 SourceCleaner::RunGuard::~RunGuard() {
   MutexLock lock(cleaner_.mu_);
-  if (--cleaner_.runs_[job_] == 0) cleaner_.runs_.erase(job_);
+  if (--cleaner_.runs_[job_] > 0) return;
+  cleaner_.runs_.erase(job_);
+  // The job's lock is free again (the run released it before its guard): forget now.
+  if (auto w = cleaner_.waiting_.extract(job_)) {
+    cleaner_.queue_.push_back(std::move(w.mapped()));
+    cleaner_.changed_.notify_all();
+  }
 }
 
 SourceCleaner::SourceCleaner(spdlog::logger& log)
@@ -62,6 +68,7 @@ void SourceCleaner::loop(std::stop_token stop) {
 }
 
 void SourceCleaner::clean(const Task& task) {
+  if (task.forget_only) return forget_gone(task, *task.forget_only);
   std::set<std::string> gone;
   try {
     gone = task.source->committed(task.uuid, task.owned);
@@ -80,7 +87,14 @@ void SourceCleaner::clean(const Task& task) {
 void SourceCleaner::forget_gone(const Task& task, const std::set<std::string>& gone) {
   {
     MutexLock lock(mu_);
-    if (runs_.contains(task.job)) return;  // that run's own clean-up forgets them
+    if (runs_.contains(task.job)) {  // forgotten when the job's last active run ends
+      Task& w = waiting_[task.job];
+      if (!w.forget_only)
+        w = Task{task.job, task.job_dir, task.uuid, {}, nullptr, gone};
+      else
+        w.forget_only->insert(gone.begin(), gone.end());
+      return;
+    }
     locking_ = task.job;
   }
   try {

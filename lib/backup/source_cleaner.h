@@ -11,9 +11,11 @@
 // (Repository::forget_source_state), which only a holder of the job's lock may change. A run of
 // the same job holds that lock and must never find it taken, so the cleaner changes records only
 // while no run of the job is active in this process (RunGuard) and the lock is free; otherwise
-// it leaves them, and that run's own clean-up after its commit finds the snapshots gone and
-// forgets them. A crash between a commit and the removal leaves the snapshot and its record:
-// the next run's clean-up removes it (RbdSource::committed removes every owned leftover).
+// it keeps what is gone, and forgets it as soon as the job's last active run ends (the run that
+// committed is usually still active when its removal is done). If another process holds the
+// lock then, the records stay and the job's next clean-up forgets them. A crash between a commit
+// and the removal leaves the snapshot and its record: the next run's clean-up removes it
+// (RbdSource::committed removes every owned leftover).
 //
 // Threads: submit() and guard() from any thread; the tasks run on the cleaner's own thread.
 // drain() waits for every submitted task (backyd --once, before it exits). The destructor
@@ -25,6 +27,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -46,6 +49,8 @@ class SourceCleaner {
     std::string uuid;             // the committed revision: its own state stays
     std::set<std::string> owned;  // Source::committed's `owned`
     std::shared_ptr<Source> source;
+    // Set: nothing to remove; only forget the records of these (gone while a run was active).
+    std::optional<std::set<std::string>> forget_only;
   };
 
   // Held by a run of a job from before it takes the job's lock until it ends: meanwhile the
@@ -84,8 +89,10 @@ class SourceCleaner {
   std::deque<Task> queue_ GUARDED_BY(mu_);
   bool busy_ GUARDED_BY(mu_) = false;                // a task is running
   std::map<std::string, int> runs_ GUARDED_BY(mu_);  // active runs per job
-  std::string locking_ GUARDED_BY(mu_);              // the job whose lock the cleaner holds
-  std::jthread thread_;                              // last: stopped and joined first
+  // What is gone from the source of a job that had an active run then: forgotten after it.
+  std::map<std::string, Task> waiting_ GUARDED_BY(mu_);
+  std::string locking_ GUARDED_BY(mu_);  // the job whose lock the cleaner holds
+  std::jthread thread_;                  // last: stopped and joined first
 };
 
 }  // namespace backy

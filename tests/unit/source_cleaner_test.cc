@@ -60,12 +60,16 @@ struct Job {
     repo.note_source_state(lock, old_run);
     repo.note_source_state(lock, new_run);
   }
+  void note(const std::string& uuid) {
+    auto lock = repo.lock();
+    repo.note_source_state(lock, uuid);
+  }
   std::set<std::string> records() {
     auto lock = repo.lock();
     return repo.source_states(lock);
   }
   SourceCleaner::Task task(std::shared_ptr<Source> source) {
-    return {"job", repo.dir(), new_run, {old_run, new_run}, std::move(source)};
+    return {"job", repo.dir(), new_run, {old_run, new_run}, std::move(source), std::nullopt};
   }
 };
 
@@ -82,19 +86,25 @@ TEST_CASE("source cleaner: removes on its own thread, then forgets the records o
   CHECK(job.records() == std::set<std::string>{job.new_run});
 }
 
-TEST_CASE("source cleaner: leaves the records to a run of the job that is active") {
+TEST_CASE(
+    "source cleaner: leaves the records alone while a run of the job is active, forgets them "
+    "after it") {
   Job job;
   auto source = std::make_shared<FakeSource>();
   SourceCleaner cleaner(quiet());
   {
+    // The run that committed is still active when its removal is done (backup_job's guard).
     SourceCleaner::RunGuard run(cleaner, "job");
     auto lock = job.repo.lock();  // the run holds the job's lock: the cleaner never asks for it
     cleaner.submit(job.task(source));
     cleaner.drain();
     CHECK(source->calls.load() == 1);
+    CHECK(job.repo.source_states(lock) == std::set<std::string>{job.old_run, job.new_run});
   }
-  CHECK(job.records() == std::set<std::string>{job.old_run, job.new_run});
+  cleaner.drain();  // the run has ended: what is gone is forgotten now
+  CHECK(job.records() == std::set<std::string>{job.new_run});
   // Another job's run does not hold this one back.
+  job.note(job.old_run);
   SourceCleaner::RunGuard other(cleaner, "other");
   cleaner.submit(job.task(source));
   cleaner.drain();
@@ -116,10 +126,13 @@ TEST_CASE(
     auto lock = job.repo.lock();
     go.set_value();
     cleaner.drain();
+    CHECK(job.repo.source_states(lock) == std::set<std::string>{job.old_run, job.new_run});
   }
   CHECK(slow->calls.load() == 1);
-  CHECK(job.records() == std::set<std::string>{job.old_run, job.new_run});
+  cleaner.drain();
+  CHECK(job.records() == std::set<std::string>{job.new_run});
 
+  job.note(job.old_run);
   auto failing = std::make_shared<FakeSource>();
   failing->fail = true;
   cleaner.submit(job.task(failing));
