@@ -12,6 +12,7 @@
 #include <cstring>
 #include <map>
 #include <tuple>
+#include <unordered_map>
 
 #include "util/error.h"
 #include "util/fd.h"
@@ -28,6 +29,11 @@ class Positions {
   explicit Positions(const Config& config) : file_(config.file.string()) {
     try {
       root_ = YAML::LoadFile(file_);
+      // yaml-cpp looks a key up by scanning its map: with 10,000 jobs, one finding per job
+      // would scan them all each time. The jobs are indexed once.
+      if (root_.IsMap() && root_["jobs"].IsMap())
+        for (const auto& kv : root_["jobs"])
+          if (kv.first.IsScalar()) jobs_.emplace(kv.first.Scalar(), kv.second);
     } catch (const YAML::Exception&) {
       // Changed or gone since it was loaded: findings lose their positions, not their messages.
     }
@@ -37,9 +43,17 @@ class Positions {
   ConfigError at(const std::vector<std::string>& path, const std::string& message) const {
     ConfigError e{file_, 0, 0, message};
     YAML::Node node = root_;
-    for (const auto& key : path) {
+    for (size_t i = 0; i < path.size(); ++i) {
+      const std::string& key = path[i];
       if (!node.IsMap()) break;
-      YAML::Node next = node[key];
+      YAML::Node next;
+      if (i == 1 && path[0] == "jobs") {
+        auto it = jobs_.find(key);
+        if (it == jobs_.end()) break;
+        next.reset(it->second);
+      } else {
+        next.reset(node[key]);
+      }
       if (!next) break;
       node.reset(next);
     }
@@ -53,6 +67,7 @@ class Positions {
  private:
   std::string file_;
   YAML::Node root_;
+  std::unordered_map<std::string, YAML::Node> jobs_;  // root_["jobs"] by name
 };
 
 std::string errno_text(int err) {
