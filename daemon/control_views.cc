@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "schedule/schedule.h"
 #include "util/text.h"
 
 namespace backy {
@@ -133,19 +134,14 @@ Json space_json(const std::string& base_dir, const std::optional<FsSpace>& space
 }
 
 Json status_row_json(const JobStatus& s) {
-  auto joined = [](const std::set<std::string>& tags) {
-    std::string out;
-    for (const auto& t : tags) out += (out.empty() ? "" : ",") + t;
-    return out;
-  };
   const auto& last = s.last_backup;
   return Json::array(
       {s.name, to_string(s.state), lane_name(s.lane), s.overdue,
        last ? Json(format_iso8601(last->timestamp)) : Json(nullptr),
-       last ? Json(joined(last->tags)) : Json(nullptr),
+       last ? Json(join_tags(last->tags)) : Json(nullptr),
        last ? Json(last->stats.duration) : Json(nullptr),
        s.next_time == TimePoint{} ? Json(nullptr) : Json(format_iso8601(s.next_time)),
-       joined(s.next_tags)});
+       join_tags(s.next_tags)});
 }
 
 Json status_json(const std::vector<JobStatus>& jobs, const std::vector<std::string>& orphans,
