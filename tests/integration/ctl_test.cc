@@ -188,6 +188,9 @@ TEST_CASE("backyctl: scrub, tags, forget, pause, resume, reload", "[ctl]") {
   Daemon d({{"vm1", source_image(src.path(), "vm1.img", 4)},
             {"vm2", source_image(src.path(), "vm2.img", 5)}});
   REQUIRE(d.wait_revisions("vm1", 1));
+  // The first run's steps after its commit (expiry, `latest`, the whole-run figures) may still
+  // be going: run --wait would wait for that run instead of taking a second revision.
+  REQUIRE(d.wait_idle("vm1"));
   REQUIRE(d.ctl({"run", "vm1", "--wait"}).exit_code == 0);
   json revs = d.ctl_json({"status", "vm1"})["revisions"];
   REQUIRE(revs.size() == 2);
