@@ -65,7 +65,7 @@ protocol::Reply read_reply(int sock, int timeout_s,
   for (;;) {
     size_t nl;
     while ((nl = buffer.find('\n', scanned)) != std::string::npos) {
-      protocol::Reply reply = protocol::parse_reply(buffer.substr(0, nl));
+      protocol::Reply reply = protocol::parse_reply(std::string_view(buffer).substr(0, nl));
       buffer.erase(0, nl + 1);
       scanned = 0;
       if (!reply.final) {

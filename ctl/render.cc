@@ -239,7 +239,8 @@ int render(const std::string& cmd, const Json& r, std::ostream& out) {
     out << "backyctl " << BACKY_VERSION << "\nbackyd " << r.value("version", "?") << " (protocol "
         << r.value("protocol", 0) << ")\n";
   } else if (cmd == "metrics") {
-    out << r.value("text", "");
+    if (const auto text = r.find("text"); text != r.end() && text->is_string())
+      out << text->get_ref<const std::string&>();  // megabytes with 10,000 jobs: no copy
   } else if (cmd == "health") {
     // The monitoring-plugin format: "STATUS - summary | perfdata", then the details.
     out << "BACKY " << r.value("status", "UNKNOWN") << " - " << r.value("summary", "");

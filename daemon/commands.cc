@@ -10,8 +10,11 @@
 
 #include "backup/job_backup.h"
 #include "control_views.h"
+#include "job_table_view.h"
 #include "logging.h"
+#include "metrics_view.h"
 #include "protocol/commands.h"
+#include "protocol/json_writer.h"
 #include "repo/repository.h"
 #include "store/image_writer.h"
 #include "util/file_io.h"
@@ -136,11 +139,18 @@ void CommandHandler::version(const Json&, Out out) {
 }
 
 void CommandHandler::metrics(const Json&, Out out) {
-  // statvfs on a reader: a hung filesystem must not hold the event loop.
+  // statvfs on a reader: a hung filesystem must not hold the event loop. The response line (the
+  // text as one JSON string, megabytes with 10,000 jobs) is encoded there too.
   executors_.read([text = metrics_text(), base = scheduler_.config().global.base_dir, out,
                    loop = executors_.loop]() mutable {
     text += space_metrics(base);
-    loop([out, text = std::move(text)] { out->result({{"text", text}}); });
+    std::string line(protocol::result_line_open());
+    line.reserve(line.size() + text.size() + text.size() / 16 + 64);
+    protocol::JsonWriter(line).begin_object().member("text", text).end_object();
+    text.clear();
+    text.shrink_to_fit();
+    line += protocol::result_line_close();
+    loop([out, line = std::move(line)]() mutable { out->encoded_result(std::move(line)); });
   });
 }
 
@@ -154,26 +164,26 @@ void CommandHandler::resume(const Json& args, Out out) {
 
 void CommandHandler::status(const Json& args, Out out) {
   if (!args.contains("job")) {
-    // Only the copy of the job table happens here; with 10,000 jobs, building and encoding the
-    // megabytes of JSON would hold the event loop for a noticeable time, so a reader does it.
-    auto jobs = std::make_shared<std::vector<JobStatus>>(scheduler_.status());
-    const bool table = args.is_object() && args.value("table", false);
-    executors_.read([jobs, table, exports = exports_json(exports_), orphans = scheduler_.orphans(),
-                     running = scheduler_.running_count(), queued = scheduler_.queued_count(),
-                     limit = scheduler_.config().global.worker_limit,
-                     lanes = scheduler_.lane_loads(),
-                     read_limit = scheduler_.config().global.read_limit,
-                     base = scheduler_.config().global.base_dir.string(), out,
-                     loop = executors_.loop]() mutable {
-      Json result = status_json(*jobs, orphans, running, queued, limit,
-                                space_json(base, space_of(base)), table);
-      result["summary"]["lanes"] = lanes_json(lanes);
-      result["exports"] = std::move(exports);
-      result["read_limit"] = read_limit ? Json(read_limit) : Json(nullptr);
-      std::string line = protocol::encode_result(result);
-      jobs.reset();  // freed here, not on the loop
-      loop([out, line = std::move(line)]() mutable { out->encoded_result(std::move(line)); });
-    });
+    // Encoded here, one job at a time straight into the response line: the scheduler's job
+    // table is read in place (no copy of it, no tree of it); a reader asks base-dir's space
+    // (statvfs may hang) and closes the line.
+    auto answer = std::make_shared<StatusAnswer>(args.is_object() && args.value("table", false));
+    scheduler_.each_status([&](const JobStatus& s) { answer->add(s); });
+    const Config& config = scheduler_.config();
+    auto tail = std::make_shared<StatusTail>();
+    tail->orphans = scheduler_.orphans();
+    tail->running = scheduler_.running_count();
+    tail->queued = scheduler_.queued_count();
+    tail->worker_limit = config.global.worker_limit;
+    tail->lanes = lanes_json(scheduler_.lane_loads());
+    tail->exports = exports_json(exports_);
+    tail->read_limit = config.global.read_limit;
+    executors_.read(
+        [answer, tail, base = config.global.base_dir.string(), out, loop = executors_.loop] {
+          tail->base_dir = space_json(base, space_of(base));
+          std::string line = answer->finish(*tail);
+          loop([out, line = std::move(line)]() mutable { out->encoded_result(std::move(line)); });
+        });
     return;
   }
   const std::string job = args["job"];
@@ -195,34 +205,40 @@ void CommandHandler::status(const Json& args, Out out) {
 }
 
 void CommandHandler::health(const Json&, Out out) {
+  // The jobs are judged here, in place; a reader adds base-dir's space and reflinks.
+  auto check = std::make_shared<HealthCheck>(Clock::now());
+  scheduler_.each_status([&](const JobStatus& s) { check->add(s); });
   auto facts = std::make_shared<HealthFacts>();
-  facts->jobs = scheduler_.status();
   facts->base_dir = scheduler_.config().global.base_dir.string();
   facts->refused_reload = scheduler_.refused_reload();
   facts->free_space_warning = scheduler_.config().global.free_space_warning;
   facts->free_space_critical = scheduler_.config().global.free_space_critical;
-  facts->now = Clock::now();
-  executors_.read([facts, out, cache = cache_, loop = executors_.loop] {
+  executors_.read([check, facts, out, cache = cache_, loop = executors_.loop] {
     const std::filesystem::path base = facts->base_dir;
     facts->space = space_of(base);
-    MutexLock lock(cache->mutex);
-    auto rl = cache->reflinks.find(facts->base_dir);
-    if (rl == cache->reflinks.end()) {
-      try {
-        rl = cache->reflinks.emplace(facts->base_dir, supports_reflink(base)).first;
-      } catch (const std::exception&) {
-        // base-dir unreadable: health shows it through the jobs; reflinks stay unknown.
+    {
+      MutexLock lock(cache->mutex);
+      auto rl = cache->reflinks.find(facts->base_dir);
+      if (rl == cache->reflinks.end()) {
+        try {
+          rl = cache->reflinks.emplace(facts->base_dir, supports_reflink(base)).first;
+        } catch (const std::exception&) {
+          // base-dir unreadable: health shows it through the jobs; reflinks stay unknown.
+        }
       }
+      if (rl != cache->reflinks.end()) facts->reflinks = rl->second;
     }
-    if (rl != cache->reflinks.end()) facts->reflinks = rl->second;
-    loop([facts, out] { out->result(evaluate_health(*facts)); });
+    std::string line = protocol::encode_result(check->finish(*facts));
+    loop([out, line = std::move(line)]() mutable { out->encoded_result(std::move(line)); });
   });
 }
 
 std::string CommandHandler::metrics_text() const {
   io_thread_.check("CommandHandler::metrics_text");
-  return backy::metrics_text(scheduler_.status(), scheduler_.running_count(),
-                             scheduler_.queued_count(), scheduler_.config().global.worker_limit) +
+  JobMetrics jobs;
+  scheduler_.each_status([&](const JobStatus& s) { jobs.add(s); });
+  return jobs.text(scheduler_.running_count(), scheduler_.queued_count(),
+                   scheduler_.config().global.worker_limit) +
          lane_metrics_text(scheduler_.lane_loads()) +
          read_limit_metrics_text(scheduler_.config().global.read_limit);
 }
@@ -283,7 +299,7 @@ void follow_runs(JobScheduler& scheduler, const Executors& executors, std::weak_
 void CommandHandler::run(const Json& args, Out out) {
   std::vector<std::string> jobs;
   if (args.value("all", false)) {
-    for (const auto& s : scheduler_.status()) jobs.push_back(s.name);
+    scheduler_.each_status([&](const JobStatus& s) { jobs.push_back(s.name); });
     if (jobs.empty()) return out->result({{"jobs", Json::array()}});
   } else {
     jobs = json_strings(args["jobs"]);
@@ -363,8 +379,9 @@ void CommandHandler::pause_resume(bool pause, const Json& args, Out out) {
   if (auto why = check_pause_reason(reason)) return out->error({ErrorCode::bad_request, *why});
   if (all) {
     // --all means "every job ends up paused (resumed)": those already there are no error.
-    for (const auto& s : scheduler_.status())
+    scheduler_.each_status([&](const JobStatus& s) {
       if ((s.state == JobState::paused) != pause) jobs.push_back(s.name);
+    });
   } else {
     jobs = json_strings(args["jobs"]);
     for (const auto& j : jobs)

@@ -56,12 +56,38 @@ struct RepoFindings {
   std::vector<std::string> problems;         // .rev files that could not be read
 };
 
+// The few fields of a job's newest complete revision the job table shows (status JOB has the
+// whole Revision).
+struct NewestRevision {
+  std::string uuid;
+  TimePoint timestamp;
+  std::set<std::string> tags;
+  double duration = 0;  // stats.duration: the whole run's wall time, seconds
+  Trust trust = Trust::trusted;
+  Consistency consistency = Consistency::crash;
+};
+NewestRevision newest_of(const Revision& r);
+
+// What the job table, health and metrics show of a job's history. The scheduler keeps one per
+// job, made (summarize_history) whenever it reads the history (at start, after each run and job
+// work): a call of status reads it, it never walks the revisions.
+struct HistorySummary {
+  std::optional<NewestRevision> newest;  // of a non-empty history
+  uint64_t revisions = 0;
+  uint64_t bytes_written = 0;  // sum of stats.bytes_written
+  RepoFindings findings;
+};
+// `history` oldest first (as Repository::revisions gives it); `problems` the .rev files its read
+// skipped.
+HistorySummary summarize_history(const std::vector<Revision>& history,
+                                 std::vector<std::string> problems);
+
 struct JobStatus {
   std::string name;
   JobState state = JobState::waiting;
-  bool overdue = false;                 // SLA: newest revision older than 1.5 x smallest interval
-  std::optional<Revision> last_backup;  // newest complete revision
-  std::optional<RunOutcome> last_run;   // the most recent run of this daemon, ok or not
+  bool overdue = false;  // SLA: newest revision older than 1.5 x smallest interval
+  std::optional<NewestRevision> last_backup;  // newest complete revision
+  std::optional<RunOutcome> last_run;         // the most recent run of this daemon, ok or not
   // While a backup of the job runs: since when, and how far it got (util/progress.h).
   std::optional<TimePoint> running_since;
   std::optional<ProgressSample> progress;
@@ -107,6 +133,10 @@ class JobScheduler {
 
   virtual const Config& config() const = 0;
   virtual std::vector<JobStatus> status() const = 0;
+  // Calls `f` with each job's status, in name order, one at a time: how status, health and
+  // metrics read 10,000 jobs without a copy of the table. The JobStatus passed is valid only
+  // during the call. `f` must not change the scheduler. The default goes through status().
+  virtual void each_status(const std::function<void(const JobStatus&)>& f) const;
   // nullopt when no such job.
   virtual std::optional<JobStatus> status(const std::string& job) const = 0;
   // Job directories under base-dir whose job is not in the config (never deleted by the daemon).

@@ -104,8 +104,7 @@ Scheduler::Job& Scheduler::add_job(const JobConfig& jc, std::vector<Revision> hi
                                    const std::optional<std::string>& pause_error) {
   auto [it, inserted] = jobs_.try_emplace(jc.name, io_, jc);
   Job& job = it->second;
-  job.history = std::move(history);
-  job.history_problems = std::move(problems);
+  set_history(job, std::move(history), std::move(problems));
   job.first_seen = Clock::now();
   // A pause outlasts restarts. An unreadable record still means someone paused the job: it stays
   // paused (and says why) until resumed, rather than backing up what an admin wanted left alone.
@@ -311,10 +310,7 @@ void Scheduler::on_backup_done(const std::string& name, uint64_t seq, BackupTask
   } else {
     waiters.swap(job.waiters);
     job.backup_tags.clear();
-    if (run.history) {
-      job.history = std::move(*run.history);
-      job.history_problems = std::move(run.history_problems);
-    }
+    if (run.history) set_history(job, std::move(*run.history), std::move(run.history_problems));
     job.last_run = run.outcome;
     job.throttled_total += run.outcome.throttled;
     if (run.outcome.ok) {
@@ -353,10 +349,7 @@ void Scheduler::on_work_done(const std::string& name, uint64_t seq,
   if (it != jobs_.end() && it->second.task == TaskKind::work && it->second.task_seq == seq) {
     Job& job = it->second;
     job.task = TaskKind::none;
-    if (history) {
-      job.history = std::move(*history);
-      job.history_problems = std::move(history_problems);
-    }
+    if (history) set_history(job, std::move(*history), std::move(history_problems));
     if (job.removed)
       forget_job(it);
     else

@@ -98,6 +98,7 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
   }
   std::vector<JobStatus> status() const override;
   std::optional<JobStatus> status(const std::string& job) const override;
+  void each_status(const std::function<void(const JobStatus&)>& f) const override;
   std::vector<std::string> orphans() const override {
     io_thread_.check("Scheduler::orphans");
     return orphans_;
@@ -153,9 +154,9 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
     std::set<std::string> backup_tags;
     std::vector<Waiter> waiters;
     std::deque<WorkItem> work_queue;
-    std::vector<Revision> history;  // complete revisions, oldest first
-    // The .rev files the last read of the history skipped, and why: health's "unreadable".
-    std::vector<std::string> history_problems;
+    std::vector<Revision> history;  // complete revisions, oldest first (set_history)
+    // What status, health and metrics show of it, with the .rev files its read skipped.
+    HistorySummary summary;
     TimePoint first_seen{};
     int consecutive_failures = 0;
     uint64_t total_failures = 0;
@@ -193,7 +194,10 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
   void forget_job(std::map<std::string, Job>::iterator it);
   void scan_orphans();
   void status_changed();
-  JobStatus status_of(const Job& job, TimePoint now) const;
+  // The only way a job's history changes: keeps its summary in step.
+  void set_history(Job& job, std::vector<Revision> history, std::vector<std::string> problems);
+  // Fills every field of `st` (reused from job to job: assignments keep its buffers).
+  void fill_status(const Job& job, TimePoint now, JobStatus& st) const;
   // "next try at <time> (in 2m00s, tags daily)", or why there is none: for the log after a failure.
   std::string next_run_text(const Job& job) const;
   const Schedule& schedule_of(const Job& job) const;

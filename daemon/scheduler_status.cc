@@ -54,8 +54,13 @@ std::string Scheduler::summary() const {
   return s;
 }
 
-JobStatus Scheduler::status_of(const Job& job, TimePoint now) const {
-  JobStatus st;
+void Scheduler::set_history(Job& job, std::vector<Revision> history,
+                            std::vector<std::string> problems) {
+  job.summary = summarize_history(history, std::move(problems));
+  job.history = std::move(history);
+}
+
+void Scheduler::fill_status(const Job& job, TimePoint now, JobStatus& st) const {
   st.name = job.config.name;
   if (job.task == TaskKind::backup && job.task_started)
     st.state = JobState::running;
@@ -69,14 +74,17 @@ JobStatus Scheduler::status_of(const Job& job, TimePoint now) const {
     st.state = JobState::failed;
   else
     st.state = JobState::waiting;
+  const HistorySummary& history = job.summary;
+  st.last_backup = history.newest;
   std::optional<TimePoint> newest;
-  if (!job.history.empty()) {
-    st.last_backup = job.history.back();
-    newest = job.history.back().timestamp;
-  }
+  if (history.newest) newest = history.newest->timestamp;
   st.overdue = is_overdue(schedule_of(job), now, newest, job.first_seen);
   st.last_run = job.last_run;
   st.pause = job.pause;
+  st.running_since.reset();
+  st.progress.reset();
+  st.next_time = TimePoint{};
+  st.next_tags.clear();
   if (job.task == TaskKind::backup && job.task_started) {
     st.running_since = job.running_since;
     if (job.progress) st.progress = job.progress->sample();
@@ -94,34 +102,42 @@ JobStatus Scheduler::status_of(const Job& job, TimePoint now) const {
   st.read_limit = job.config.read_limit;
   if (job.config.source.type == SourceConfig::Type::file)
     st.io_priority = to_string(job.config.io_priority);
+  else
+    st.io_priority.clear();
   st.throttled = st.progress ? st.progress->throttled : job.last_run ? job.last_run->throttled : 0;
   st.throttled_total = job.throttled_total + (st.progress ? st.progress->throttled : 0);
   st.consecutive_failures = job.consecutive_failures;
   st.total_failures = job.total_failures;
-  st.revision_count = job.history.size();
-  for (const auto& r : job.history) {
-    st.bytes_written_total += r.stats.bytes_written;
-    if (r.trust == Trust::distrusted) st.findings.distrusted.push_back(r.uuid);
-    if (!r.bad_blocks.empty()) st.findings.bad_blocks[r.uuid] = r.bad_blocks.size();
-  }
-  st.findings.problems = job.history_problems;
-  return st;
+  st.revision_count = history.revisions;
+  st.bytes_written_total = history.bytes_written;
+  st.findings = history.findings;
 }
 
 std::vector<JobStatus> Scheduler::status() const {
   io_thread_.check("Scheduler::status");
   std::vector<JobStatus> out;
-  const TimePoint now = Clock::now();
-  for (const auto& [name, job] : jobs_)
-    if (!job.removed) out.push_back(status_of(job, now));
+  each_status([&](const JobStatus& s) { out.push_back(s); });
   return out;
+}
+
+void Scheduler::each_status(const std::function<void(const JobStatus&)>& f) const {
+  io_thread_.check("Scheduler::each_status");
+  JobStatus st;
+  const TimePoint now = Clock::now();
+  for (const auto& [name, job] : jobs_) {
+    if (job.removed) continue;
+    fill_status(job, now, st);
+    f(st);
+  }
 }
 
 std::optional<JobStatus> Scheduler::status(const std::string& name) const {
   io_thread_.check("Scheduler::status");
   auto it = jobs_.find(name);
   if (it == jobs_.end() || it->second.removed) return std::nullopt;
-  return status_of(it->second, Clock::now());
+  JobStatus st;
+  fill_status(it->second, Clock::now(), st);
+  return st;
 }
 
 int Scheduler::running_count() const {

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 namespace backy::protocol {
@@ -85,7 +86,7 @@ struct Reply {
   std::optional<Error> error;  // final and !ok
 };
 // A line the daemon sent that is not a well-formed reply yields bad_request as its error.
-Reply parse_reply(const std::string& line);
+Reply parse_reply(std::string_view line);
 // Whether `r` is a successful response announcing a file descriptor.
 bool carries_fd(const Reply& r);
 

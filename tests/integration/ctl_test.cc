@@ -349,6 +349,10 @@ TEST_CASE("backyctl health: OK, a failed job, an overdue job, daemon down", "[ct
   {
     Daemon ok({{"vm1", source_image(src.path(), "ok.img", 6)}});
     REQUIRE(ok.wait_revisions("vm1", 1));
+    // The .rev is on disk a moment before the run's outcome reaches the scheduler, whose memory
+    // health answers from: wait for that too (on a loaded machine the moment was seen).
+    REQUIRE(eventually(
+        20, [&] { return ok.ctl({"health"}).out.find("never_succeeded=0") != std::string::npos; }));
     ProcessResult h = ok.ctl({"health"});
     INFO(h.out);
     CHECK(h.exit_code == 0);

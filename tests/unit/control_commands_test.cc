@@ -15,6 +15,8 @@
 #include "commands.h"
 #include "control_views.h"
 #include "fake_scheduler.h"
+#include "job_table_view.h"
+#include "metrics_view.h"
 #include "render.h"
 #include "repo/repository.h"
 #include "test_revision.h"
@@ -300,10 +302,10 @@ TEST_CASE("status table: the rows carry what the whole job objects print", "[con
   const TimePoint t0 = TimePoint(std::chrono::seconds(1700000000));
   JobStatus done;  // a backup, a next run
   done.name = "vm1";
-  done.last_backup = Revision{};
+  done.last_backup = NewestRevision{};
   done.last_backup->timestamp = t0;
   done.last_backup->tags = {"daily", "weekly"};
-  done.last_backup->stats.duration = 12.5;
+  done.last_backup->duration = 12.5;
   done.next_time = t0 + std::chrono::hours(24);
   done.next_tags = {"daily"};
   done.lane = Lane::fast;
@@ -320,8 +322,15 @@ TEST_CASE("status table: the rows carry what the whole job objects print", "[con
   paused.pause = PauseNote{"root (uid 0)", t0, "disk swap"};
   const std::vector<JobStatus> jobs{done, running, paused};
 
-  const Json whole = status_json(jobs, {"old"}, 1, 0, 2);
-  const Json table = status_json(jobs, {"old"}, 1, 0, 2, nullptr, true);
+  auto answer = [&](bool as_table) {
+    StatusAnswer a(as_table);
+    for (const auto& s : jobs) a.add(s);
+    const protocol::Reply reply = protocol::parse_reply(a.finish({{"old"}, 1, 0, 2}));
+    REQUIRE(reply.ok);
+    return reply.body;
+  };
+  const Json whole = answer(false);
+  const Json table = answer(true);
   CHECK_FALSE(whole.contains("rows"));
   REQUIRE(table["rows"].size() == 3);
   CHECK(table["rows"][0] ==
@@ -587,7 +596,7 @@ TEST_CASE("metrics: one sample per job and family, daemon gauges", "[control]") 
   Revision r;
   r.timestamp = TimePoint(std::chrono::seconds(1700000000));
   r.stats.duration = 12.5;
-  a.last_backup = r;
+  a.last_backup = newest_of(r);
   const std::string text = metrics_text({a}, 1, 4, 2);
   CHECK(text.find("backy_job_last_success_timestamp_seconds{job=\"vm\\\"1\"} 1700000000\n") !=
         std::string::npos);

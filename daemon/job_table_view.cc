@@ -1,0 +1,195 @@
+#include "job_table_view.h"
+
+#include "schedule/schedule.h"
+
+namespace backy {
+
+using protocol::Json;
+using protocol::JsonWriter;
+
+namespace {
+
+void write_tags(JsonWriter& w, const std::set<std::string>& tags) {
+  w.begin_array();
+  for (const auto& t : tags) w.value(t);
+  w.end_array();
+}
+
+void write_time_or_null(JsonWriter& w, TimePoint t) {
+  // A paused job and a running backup have no next time (the epoch): null, not 1970.
+  if (t == TimePoint{})
+    w.null();
+  else
+    w.value(format_iso8601(t));
+}
+
+void write_run(JsonWriter& w, const RunOutcome& r) {
+  w.begin_object().member("duration", r.duration);
+  if (!r.ok) w.member("error", r.error);
+  w.member("ok", r.ok).member("started", format_iso8601(r.started)).key("tags");
+  write_tags(w, r.tags);
+  w.member("throttled", r.throttled);
+  if (r.ok) w.member("uuid", r.uuid);
+  if (!r.warnings.empty()) {
+    w.key("warnings").begin_array();
+    for (const auto& warning : r.warnings) w.value(warning);
+    w.end_array();
+  }
+  w.end_object();
+}
+
+Json parsed(const std::string& text) {
+  return Json::parse(text);
+}
+
+}  // namespace
+
+void write_progress(JsonWriter& w, const ProgressSample& p) {
+  const auto eta = progress_eta(p);
+  w.begin_object().member("done", p.done).member("elapsed", p.elapsed).key("eta");
+  if (eta)
+    w.value(*eta);
+  else
+    w.null();
+  w.member("rate", progress_rate(p)).member("throttled", p.throttled).member("total", p.total);
+  w.end_object();
+}
+
+Json progress_json(const ProgressSample& p) {
+  std::string text;
+  JsonWriter w(text);
+  write_progress(w, p);
+  return parsed(text);
+}
+
+void write_job(JsonWriter& w, const JobStatus& s) {
+  w.begin_object()
+      .member("bytes_written", s.bytes_written_total)
+      .member("consecutive_failures", s.consecutive_failures)
+      .key("io_priority");
+  if (s.io_priority.empty())
+    w.null();
+  else
+    w.value(s.io_priority);
+  w.member("job", s.name).member("lane", lane_name(s.lane)).key("last_backup");
+  if (const auto& r = s.last_backup) {
+    w.begin_object()
+        .member("consistency", to_string(r->consistency))
+        .member("duration", r->duration)
+        .key("tags");
+    write_tags(w, r->tags);
+    w.member("time", format_iso8601(r->timestamp))
+        .member("trust", to_string(r->trust))
+        .member("uuid", r->uuid)
+        .end_object();
+  } else {
+    w.null();
+  }
+  w.key("last_run");
+  if (s.last_run)
+    write_run(w, *s.last_run);
+  else
+    w.null();
+  w.key("next_tags");
+  write_tags(w, s.next_tags);
+  w.key("next_time");
+  write_time_or_null(w, s.next_time);
+  w.member("overdue", s.overdue).key("pause");
+  if (s.pause)
+    w.begin_object()
+        .member("by", s.pause->by)
+        .member("reason", s.pause->reason)
+        .member("since", format_iso8601(s.pause->since))
+        .end_object();
+  else
+    w.null();
+  if (s.progress) {
+    w.key("progress");
+    write_progress(w, *s.progress);
+  }
+  w.key("read_limit");
+  if (s.read_limit)
+    w.value(s.read_limit);
+  else
+    w.null();
+  w.member("revisions", s.revision_count);
+  if (s.running_since) w.member("running_since", format_iso8601(*s.running_since));
+  w.member("state", to_string(s.state))
+      .member("throttled", s.throttled)
+      .member("total_failures", s.total_failures)
+      .end_object();
+}
+
+Json job_json(const JobStatus& s) {
+  std::string text;
+  JsonWriter w(text);
+  write_job(w, s);
+  return parsed(text);
+}
+
+void write_status_row(JsonWriter& w, const JobStatus& s) {
+  const auto& last = s.last_backup;
+  w.begin_array().value(s.name).value(to_string(s.state)).value(lane_name(s.lane)).value(s.overdue);
+  if (last)
+    w.value(format_iso8601(last->timestamp)).value(join_tags(last->tags)).value(last->duration);
+  else
+    w.null().null().null();
+  write_time_or_null(w, s.next_time);
+  w.value(join_tags(s.next_tags)).end_array();
+}
+
+StatusAnswer::StatusAnswer(bool table) : table_(table), out_(line_), detail_out_(detail_) {
+  line_ = protocol::result_line_open();
+  out_.begin_object().key(table_ ? "rows" : "jobs").begin_array();
+  detail_out_.begin_array();
+}
+
+void StatusAnswer::add(const JobStatus& s) {
+  if (table_) {
+    write_status_row(out_, s);
+    if (s.running_since || s.pause) write_job(detail_out_, s);
+  } else {
+    write_job(out_, s);
+  }
+  ++jobs_;
+  overdue_ += s.overdue;
+  failed_ += s.state == JobState::failed;
+  paused_ += s.state == JobState::paused;
+}
+
+std::string StatusAnswer::finish(const StatusTail& t) {
+  out_.end_array();
+  if (table_) {
+    detail_out_.end_array();
+    out_.key("jobs").raw(detail_);
+    detail_.clear();
+    detail_.shrink_to_fit();
+  }
+  out_.key("orphans").begin_array();
+  for (const auto& o : t.orphans) out_.value(o);
+  out_.end_array();
+  out_.key("base_dir").value(t.base_dir);
+  out_.key("exports").value(t.exports);
+  out_.key("read_limit");
+  if (t.read_limit)
+    out_.value(t.read_limit);
+  else
+    out_.null();
+  out_.key("summary")
+      .begin_object()
+      .member("failed", failed_)
+      .member("jobs", jobs_)
+      .key("lanes")
+      .value(t.lanes)
+      .member("overdue", overdue_)
+      .member("paused", paused_)
+      .member("queued", t.queued)
+      .member("running", t.running)
+      .member("worker_limit", t.worker_limit)
+      .end_object();
+  out_.end_object();
+  line_ += protocol::result_line_close();
+  return std::move(line_);
+}
+
+}  // namespace backy
