@@ -4,9 +4,11 @@
 
 #include <algorithm>
 
+#include "config_socket.h"
 #include "protocol/commands.h"
 #include "schedule/schedule.h"
 #include "util/error.h"
+#include "util/file_io.h"
 
 namespace backy::ctl {
 
@@ -204,10 +206,10 @@ std::string socket_path(const Invocation& inv) {
   if (inv.socket) return *inv.socket;
   if (inv.config) {
     try {
-      YAML::Node root = YAML::LoadFile(*inv.config);
-      if (root["global"] && root["global"]["socket"])
-        return root["global"]["socket"].as<std::string>();
+      if (auto socket = configured_socket(read_file(*inv.config))) return *socket;
     } catch (const YAML::Exception& e) {
+      throw Error("cannot read the socket path from " + *inv.config + ": " + e.what());
+    } catch (const Error& e) {
       throw Error("cannot read the socket path from " + *inv.config + ": " + e.what());
     }
   }
