@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "config/key_positions.h"
 #include "schedule/schedule.h"
 #include "util/text.h"
 #include "util/yaml_keys.h"
@@ -694,7 +695,10 @@ ConfigLoad parse_config(const std::string& text, const std::string& file) {
   };
   std::stable_sort(result.errors.begin(), result.errors.end(), by_position);
   std::stable_sort(result.warnings.begin(), result.warnings.end(), by_position);
-  if (result.errors.empty()) result.config = std::move(cfg);
+  if (result.errors.empty()) {
+    cfg.positions = std::make_shared<const KeyPositions>(root);
+    result.config = std::move(cfg);
+  }
   return result;
 }
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,8 @@
 #include "util/io_priority.h"
 
 namespace backy {
+
+class KeyPositions;  // config/key_positions.h
 
 struct TagSpec {
   Seconds interval{0};
@@ -118,6 +121,10 @@ struct Config {
   CephConfig ceph;
   std::map<std::string, Schedule> schedules;
   std::map<std::string, JobConfig> jobs;
+  // Where the file names what preflight reports on (config/key_positions.h); set by
+  // parse_config, shared by the copies (a Config built in code has none: findings without
+  // positions).
+  std::shared_ptr<const KeyPositions> positions;
 };
 
 struct ConfigError {

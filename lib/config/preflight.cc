@@ -6,14 +6,13 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <yaml-cpp/yaml.h>
 
 #include <cerrno>
 #include <cstring>
 #include <map>
-#include <tuple>
-#include <unordered_map>
+#include <memory>
 
+#include "config/key_positions.h"
 #include "util/error.h"
 #include "util/fd.h"
 
@@ -23,51 +22,20 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Positions of keys in the configuration file, read again (Config keeps values only).
+// Findings at the positions parse_config kept: where the file names what they concern.
 class Positions {
  public:
-  explicit Positions(const Config& config) : file_(config.file.string()) {
-    try {
-      root_ = YAML::LoadFile(file_);
-      // yaml-cpp looks a key up by scanning its map: with 10,000 jobs, one finding per job
-      // would scan them all each time. The jobs are indexed once.
-      if (root_.IsMap() && root_["jobs"].IsMap())
-        for (const auto& kv : root_["jobs"])
-          if (kv.first.IsScalar()) jobs_.emplace(kv.first.Scalar(), kv.second);
-    } catch (const YAML::Exception&) {
-      // Changed or gone since it was loaded: findings lose their positions, not their messages.
-    }
-  }
+  explicit Positions(const Config& config) : file_(config.file.string()), keys_(config.positions) {}
 
   // `message` at the value of root[path[0]][path[1]]..., or at the deepest key that exists.
   ConfigError at(const std::vector<std::string>& path, const std::string& message) const {
-    ConfigError e{file_, 0, 0, message};
-    YAML::Node node = root_;
-    for (size_t i = 0; i < path.size(); ++i) {
-      const std::string& key = path[i];
-      if (!node.IsMap()) break;
-      YAML::Node next;
-      if (i == 1 && path[0] == "jobs") {
-        auto it = jobs_.find(key);
-        if (it == jobs_.end()) break;
-        next.reset(it->second);
-      } else {
-        next.reset(node[key]);
-      }
-      if (!next) break;
-      node.reset(next);
-    }
-    if (node.IsDefined() && node.Mark().line >= 0) {
-      e.line = node.Mark().line + 1;
-      e.column = node.Mark().column + 1;
-    }
-    return e;
+    const KeyPosition p = keys_ ? keys_->at(path) : KeyPosition{};
+    return ConfigError{file_, p.line, p.column, message};
   }
 
  private:
   std::string file_;
-  YAML::Node root_;
-  std::unordered_map<std::string, YAML::Node> jobs_;  // root_["jobs"] by name
+  std::shared_ptr<const KeyPositions> keys_;
 };
 
 std::string errno_text(int err) {

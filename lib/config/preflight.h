@@ -9,9 +9,9 @@
 //             does not exist (only root can run changing commands).
 //
 // Every finding is a ConfigError at the file:line:col where the configuration names the thing
-// (the file is read again for positions; a key that cannot be found is reported at its nearest
-// parent). Online checks (every RBD image exists) need the cluster: check_images() takes the
-// probe as a function, so this module needs no librados (the daemon passes
+// (the positions load_config kept, config/key_positions.h; a key that cannot be found is
+// reported at its nearest parent). Online checks (every RBD image exists) need the cluster:
+// check_images() takes the probe as a function, so this module needs no librados (the daemon passes
 // lib/ceph/image_check.h's).
 //
 // Used by `backyd --check-config [--online]` (errors fail it) and by the daemon at start and on

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <tuple>
 
+#include "repo/rev_fast_reader.h"
 #include "repo/rev_yaml.h"
 #include "util/error.h"
 #include "util/uuid.h"
@@ -135,6 +136,11 @@ std::string to_yaml(const Revision& r) {
 }
 
 Revision revision_from_yaml(const std::string& text, const std::string& where) {
+  if (std::optional<Revision> r = read_rev_fast(text)) return std::move(*r);
+  return revision_from_yaml_careful(text, where);
+}
+
+Revision revision_from_yaml_careful(const std::string& text, const std::string& where) {
   auto bad = [&](const std::string& why) {
     return Error("malformed revision file " + where + ": " + why);
   };

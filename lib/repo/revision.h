@@ -71,7 +71,10 @@ struct Revision {
 bool older(const Revision& a, const Revision& b);
 
 std::string to_yaml(const Revision& r);
-// Throws backy::Error naming `where` if the text is not a revision.
+// Throws backy::Error naming `where` if the text is not a revision. The layout to_yaml writes
+// is read by a fast path (repo/rev_fast_reader.h), any other text by yaml-cpp: the same result.
 Revision revision_from_yaml(const std::string& text, const std::string& where);
+// The same through yaml-cpp alone, for every text: the reference the fast path is held to.
+Revision revision_from_yaml_careful(const std::string& text, const std::string& where);
 
 }  // namespace backy

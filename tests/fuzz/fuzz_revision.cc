@@ -2,14 +2,17 @@
 // throws backy::Error, nothing else. A revision it returns must survive to_yaml and come back
 // the same (that is how tag changes, scrubs and the end of its run rewrite it). The same text
 // goes through upstream backy's .rev parser (repo/upstream_revision.h), which may only return or
-// throw backy::Error.
+// throw backy::Error. The fast reader (repo/rev_fast_reader.h) may return a revision only for a
+// text the careful reader (yaml-cpp) accepts, and exactly the same one.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
+#include "repo/rev_fast_reader.h"
 #include "repo/revision.h"
 #include "repo/upstream_revision.h"
 #include "util/error.h"
@@ -40,6 +43,12 @@ bool same(const backy::Revision& a, const backy::Revision& b) {
          a.scrubbed == b.scrubbed;
 }
 
+// Both readers, field by field and exactly.
+bool identical(const backy::Revision& a, const backy::Revision& b) {
+  return a.stats.phases == b.stats.phases && a.stats.duration == b.stats.duration &&
+         a.consistency == b.consistency && same(a, b);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -48,12 +57,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (backy::written_by_upstream(text)) backy::upstream_revision_from_yaml(text, "fuzz.rev");
   } catch (const backy::Error&) {
   }
+  const std::optional<backy::Revision> fast = backy::read_rev_fast(text);
   backy::Revision r;
   try {
-    r = backy::revision_from_yaml(text, "fuzz.rev");
+    r = backy::revision_from_yaml_careful(text, "fuzz.rev");
   } catch (const backy::Error&) {
+    expect(!fast);
     return 0;
   }
+  expect(!fast || identical(*fast, r));
   const backy::Revision back = backy::revision_from_yaml(backy::to_yaml(r), "fuzz.rev (again)");
   expect(same(r, back));
   return 0;
