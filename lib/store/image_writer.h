@@ -31,7 +31,7 @@
 // The file is created and opened inside a Dir (util/dir.h): by name, never through a link, and
 // every write, hole, clone, sync and chmod goes through the Dir's FileSystem.
 //
-// Owns its fds; move-only; one thread at a time.
+// Owns its fds; movable (not assignable); one thread at a time.
 #pragma once
 
 #include <cstdint>
@@ -57,7 +57,9 @@ class ImageWriter {
                             const std::optional<std::string>& parent, uint64_t size);
 
   ImageWriter(ImageWriter&&) = default;
-  ImageWriter& operator=(ImageWriter&&) = default;
+  // Not assignable: the writer's queue (its thread) must end before the fds it writes close,
+  // which a member-wise assignment would not ensure.
+  ImageWriter& operator=(ImageWriter&&) = delete;
 
   bool reflinked() const { return reflinked_; }
   uint64_t size() const { return size_; }
