@@ -6,6 +6,7 @@
 
 #include "util/error.h"
 #include "util/file_io.h"
+#include "util/io_priority.h"
 
 namespace backy {
 
@@ -74,6 +75,14 @@ void DirectWriteQueue::throw_if_failed() {
 }
 
 void DirectWriteQueue::run(std::stop_token stop) {
+  // A new thread inherits its creator's I/O class, and a file source's run reads with `idle`
+  // (util/io_priority.h): that class is for reading the VM's disk, not for writing the backup's.
+  // Buffered writes are written back by the kernel's threads at the default class; so are these.
+  try {
+    set_thread_io_priority({IoPriority::Class::none, 0});
+  } catch (const Error&) {
+    // Best effort: the class changes the order of requests, never their outcome.
+  }
   MutexLock lock(mu_);
   for (;;) {
     cv_.wait(mu_, stop, [this]() REQUIRES(mu_) { return !queued_.empty(); });

@@ -14,6 +14,9 @@
 // Any other failure is kept, later writes are dropped, and buffer(), drain() and wait_idle()
 // throw it: the caller's run fails, and its files are removed.
 //
+// The writer thread writes with the kernel's default I/O class, not the one of the thread that
+// made the queue (a file source's run reads with `idle`: util/io_priority.h).
+//
 // buffer(), submit() and drain() are for one thread (the caller's). The fds must stay open while
 // the queue lives. Neither copyable nor movable; hold it by pointer to move it.
 #pragma once
