@@ -55,10 +55,13 @@ class BackupRun {
       read_changes(plan_reads());
       if (options_.progress) options_.progress(done_, total_);
       clock_.enter(Phase::flush);
+      const std::vector<uint64_t> sample = pick_verify_sample();
+      // Declared in the try: on any failure its destructor waits for it before abandon().
+      std::future<std::optional<SourceSums>> from_source = reread_source(sample);
       image_->finish();
       pending_.save_sums(sums_);
       clock_.enter(Phase::verify);
-      const uint64_t verified = verify();
+      const uint64_t verified = verify(sample, from_source.get());
       if (stop_.stop_requested()) throw Cancelled();
       clock_.enter(Phase::commit);
       for (auto& w : pending_.commit(describe(verified), history_))
@@ -240,14 +243,33 @@ class BackupRun {
     }
   }
 
-  // A random sample of blocks reread (verify.h); a mismatch fails the run. Returns the number
-  // of blocks checked.
-  uint64_t verify() {
+  // The blocks the verification rereads (verify.h), once every block is applied.
+  std::vector<uint64_t> pick_verify_sample() {
     bytes_read_ = snap_->bytes_read();  // what the backup itself read, without the sample
     std::sort(changed_.begin(), changed_.end());
-    const auto sample =
-        pick_sample(sums_, changed_, options_.verify, std::hash<std::string>{}(uuid()));
-    VerifyResult v = verify_sample(*snap_, *image_, sums_, sample, options_.verify, stop_);
+    return pick_sample(sums_, changed_, options_.verify, std::hash<std::string>{}(uuid()));
+  }
+
+  // The sample's reread from a stable source, on a thread of its own while this one flushes
+  // the image: the snapshot cannot change, so when it is read proves nothing either way, and
+  // the network's time overlaps the disk's. The image's half of the comparison waits for the
+  // flush (verify()), so it is the durable image that is compared. Nothing else uses snap_
+  // meanwhile. An unstable source has nothing to reread: its future holds nullopt.
+  std::future<std::optional<SourceSums>> reread_source(const std::vector<uint64_t>& sample) {
+    if (!snap_->stable()) {
+      std::promise<std::optional<SourceSums>> none;
+      none.set_value(std::nullopt);
+      return none.get_future();
+    }
+    return std::async(std::launch::async, [this, sample]() -> std::optional<SourceSums> {
+      return read_source_sample(*snap_, sample, options_.verify, stop_);
+    });
+  }
+
+  // The image's blocks of the sample compared with the source's reread, or with the checksums
+  // (verify.h); a mismatch fails the run. Returns the number of blocks checked.
+  uint64_t verify(const std::vector<uint64_t>& sample, const std::optional<SourceSums>& source) {
+    VerifyResult v = verify_sample(*image_, sums_, sample, source, options_.verify, stop_);
     if (!v.mismatches.empty()) {
       for (const auto& m : v.mismatches) log_.error("verification of {}: {}", uuid(), m);
       throw Error("verification failed: " + std::to_string(v.mismatches.size()) + " of " +

@@ -12,7 +12,8 @@
 //      block whose checksum matches, punch all-zero blocks, write only the pages that differ
 //   5. fdatasync the image, save the checksums
 //   6. verify a random sample of blocks (against the source when it is a stable snapshot,
-//      against the checksums otherwise); a mismatch fails the run
+//      against the checksums otherwise); a mismatch fails the run. A stable source's reread of
+//      the sample runs on a thread of its own during step 5; the image is read after it
 //   7. commit (repo/pending_revision.h): the .rev is the point of no return
 //   8. after it, best effort: `latest`, and the source's clean-up of this job's older runs
 //      (RBD: their snapshots). A failure here is a warning in the result, never a failed run.
@@ -29,7 +30,8 @@
 //   snapshot  the source's snapshot with the hooks' freeze window, and its diff from the parent
 //   read      the run's thread waiting for the source's data (read limits included)
 //   write     applying the data: checksums, page compares, writes and punches
-//   flush     step 5; verify: step 6; commit: step 7 (with the directory fsync and `latest`)
+//   flush     step 5 (the source's reread of step 6 goes on meanwhile); verify: the rest of
+//             step 6; commit: step 7 (with the directory fsync and `latest`)
 //   cleanup   step 8
 // The .rev written at the commit holds the figures of that moment; after step 8 it is rewritten
 // with the whole run's (best effort: a failure is a warning, and the commit's figures stay).

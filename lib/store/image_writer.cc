@@ -104,14 +104,26 @@ ImageWriter::ImageWriter(const Dir& dir, const std::string& name, UniqueFd fd, u
       reflinked_(reflinked),
       scratch_(static_cast<char*>(std::aligned_alloc(kPageSize, kBlockSize))) {
   if (!scratch_) throw Error("out of memory for a block buffer");
-  // tmpfs and some others refuse O_DIRECT: then reads stay buffered.
-  if (auto direct = dir.open_if_exists(name, O_RDONLY | O_DIRECT)) direct_fd_ = std::move(*direct);
+  // A second fd of the file for O_DIRECT reads and writes. The flag is set with fcntl rather
+  // than at open: a filesystem that refuses O_DIRECT (EINVAL) says so there, and the writer goes
+  // on buffered. The name was created a moment ago in the same directory, and is opened without
+  // following links; that it is still the same file is checked all the same.
+  UniqueFd second = dir.open_file(name, O_RDWR);
+  struct stat ours {
+  }, theirs{};
+  if (::fstat(fd_.get(), &ours) != 0 || ::fstat(second.get(), &theirs) != 0 ||
+      ours.st_dev != theirs.st_dev || ours.st_ino != theirs.st_ino)
+    throw Error(path_ + " was replaced by another file while it was being created");
+  const int flags = ::fcntl(second.get(), F_GETFL);
+  if (flags >= 0 && ::fcntl(second.get(), F_SETFL, flags | O_DIRECT) == 0)
+    direct_fd_ = std::move(second);
 }
 
 const char* ImageWriter::read_current(uint64_t offset, size_t len) {
+  drain();
   char* buf = scratch_.get();
   size_t got = 0;
-  if (direct_fd_) {
+  if (direct_fd_ && direct_reads_) {
     // O_DIRECT wants whole pages; a short read at the end of the file is fine.
     const size_t aligned = (len + kPageSize - 1) / kPageSize * kPageSize;
     ssize_t n = ::pread(direct_fd_.get(), buf, aligned, static_cast<off_t>(offset));
@@ -121,7 +133,7 @@ const char* ImageWriter::read_current(uint64_t offset, size_t len) {
       if (got < len && offset + got < size_)
         got += pread_full(fd_.get(), std::span<char>(buf + got, len - got), offset + got, path_);
     } else if (errno == EINVAL) {
-      direct_fd_.reset();  // unaligned or unsupported after all: buffered from now on
+      direct_reads_ = false;  // unaligned or unsupported after all: buffered from now on
       return read_current(offset, len);
     } else {
       throw sys_error("read " + path_ + " at offset " + std::to_string(offset));
@@ -133,16 +145,44 @@ const char* ImageWriter::read_current(uint64_t offset, size_t len) {
   return buf;
 }
 
-void ImageWriter::write_run(uint64_t offset, std::span<const char> data, bool zero,
+void ImageWriter::write_run(uint64_t offset, std::span<const char> data, bool zero, bool over_hole,
                             uint64_t& written) {
+  // From this length on a run goes to disk directly (the header says why). Below it, the page
+  // cache's batching costs less than a device request for each run.
+  constexpr size_t kDirectWriteMin = 256 << 10;
   if (data.empty()) return;
-  if (zero) {
-    punch(offset, data.size());
-  } else {
-    pwrite_full(*fs_, fd_.get(), data, offset, path_);
-    written += data.size();
-    write_behind(data.size());
+  if (zero) return punch(offset, data.size());
+  size_t direct = 0;
+  if (over_hole && direct_fd_ && data.size() >= kDirectWriteMin && offset % kPageSize == 0)
+    direct = write_direct(offset, data);
+  if (direct < data.size()) {
+    pwrite_full(*fs_, fd_.get(), data.subspan(direct), offset + direct, path_);
+    write_behind(data.size() - direct);
   }
+  written += data.size();
+}
+
+size_t ImageWriter::write_direct(uint64_t offset, std::span<const char> data) {
+  // Blocks in the queue at once: enough that a block's hashing and the next read's arrival
+  // overlap the disk's write of the last; each costs a block of memory.
+  constexpr size_t kQueuedBlocks = 4;
+  if (!queue_)
+    queue_ = std::make_unique<DirectWriteQueue>(*fs_, direct_fd_.get(), fd_.get(), path_,
+                                                kQueuedBlocks, kBlockSize);
+  if (queue_->refused()) return 0;  // the writer went buffered: so does the rest
+  const size_t whole = data.size() / kPageSize * kPageSize;  // a partial last page: buffered
+  for (size_t done = 0; done < whole;) {
+    const size_t len = std::min(whole - done, queue_->buffer_size());
+    char* buf = queue_->buffer();
+    std::memcpy(buf, data.data() + done, len);
+    queue_->submit(buf, offset + done, len);
+    done += len;
+  }
+  return whole;
+}
+
+void ImageWriter::drain() {
+  if (queue_) queue_->drain();
 }
 
 void ImageWriter::write_behind(uint64_t bytes) {
@@ -178,7 +218,7 @@ uint64_t ImageWriter::write_over(uint64_t offset, std::span<const char> data, co
     if (a != run || i == pages) {
       if (run != Action::keep)
         write_run(offset + run_start, data.subspan(run_start, pos - run_start),
-                  run == Action::punch, written);
+                  run == Action::punch, current == nullptr, written);
       run = a;
       run_start = pos;
     }
@@ -187,6 +227,7 @@ uint64_t ImageWriter::write_over(uint64_t offset, std::span<const char> data, co
 }
 
 void ImageWriter::punch(uint64_t offset, uint64_t len) {
+  drain();  // a queued write may overlap: it must not land after the hole
   punch_hole(*fs_, fd_.get(), offset, len, path_);
 }
 
@@ -195,11 +236,13 @@ void ImageWriter::read(uint64_t offset, std::span<char> out) {
     std::memcpy(out.data(), read_current(offset, out.size()), out.size());
     return;
   }
+  drain();
   size_t got = pread_full(fd_.get(), out, offset, path_);
   std::memset(out.data() + got, 0, out.size() - got);
 }
 
 void ImageWriter::finish() {
+  drain();
   fdatasync_or_throw(*fs_, fd_.get(), path_);
   // Backups must not push the VMs' working set out of the backup host's page cache.
   ::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_DONTNEED);

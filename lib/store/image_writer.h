@@ -6,7 +6,18 @@
 // all-zero pages become holes. Rewriting a whole 4 MiB block would un-share it from the parent
 // and cost its full size in every revision.
 //
-// Written pages are handed to writeback every 8 MiB (sync_file_range), so the disk writes while
+// Long runs of data over a hole (a full backup, a block new since the parent) are written with
+// O_DIRECT, like `dd oflag=direct`: the page cache would cost a copy of every byte, and its
+// writeback of a whole image would be what finish()'s fdatasync waits for. A direct write returns
+// when the device has the data, so it is done by a thread of its own (store/direct_write_queue.h)
+// while the caller hashes the next block and the source's reads stay in flight; every read,
+// punch and finish() waits for the queued writes first. The kernel keeps direct and buffered
+// writes coherent (a direct write invalidates cached pages of its range); finish() still
+// fdatasyncs, as direct writes allocate extents (metadata) and may sit in the device's cache. A
+// filesystem that refuses O_DIRECT (EINVAL) gets every write buffered.
+//
+// Short and scattered writes (an incremental's changed pages) stay buffered, where they are
+// cheaper, and are handed to writeback every 8 MiB (sync_file_range), so the disk writes while
 // the source is still being read and finish()'s fdatasync finds little left.
 //
 // Where the filesystem cannot clone (ext4, tmpfs, across filesystems), create() falls back to a
@@ -20,7 +31,7 @@
 // The file is created and opened inside a Dir (util/dir.h): by name, never through a link, and
 // every write, hole, clone, sync and chmod goes through the Dir's FileSystem.
 //
-// Owns its fds; move-only; one thread at a time.
+// Owns its fds; movable (not assignable); one thread at a time.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +42,7 @@
 #include <span>
 #include <vector>
 
+#include "store/direct_write_queue.h"
 #include "util/dir.h"
 #include "util/fd.h"
 
@@ -45,7 +57,9 @@ class ImageWriter {
                             const std::optional<std::string>& parent, uint64_t size);
 
   ImageWriter(ImageWriter&&) = default;
-  ImageWriter& operator=(ImageWriter&&) = default;
+  // Not assignable: the writer's queue (its thread) must end before the fds it writes close,
+  // which a member-wise assignment would not ensure.
+  ImageWriter& operator=(ImageWriter&&) = delete;
 
   bool reflinked() const { return reflinked_; }
   uint64_t size() const { return size_; }
@@ -71,8 +85,16 @@ class ImageWriter {
     void operator()(char* p) const { std::free(p); }
   };
   ImageWriter(const Dir& dir, const std::string& name, UniqueFd fd, uint64_t size, bool reflinked);
-  void write_run(uint64_t offset, std::span<const char> data, bool zero, uint64_t& written);
-  // Counts `bytes` just written; starts writeback of the file's dirty pages every few MiB.
+  // `over_hole`: the file holds zeros (no data) in the run's range.
+  void write_run(uint64_t offset, std::span<const char> data, bool zero, bool over_hole,
+                 uint64_t& written);
+  // Queues the longest page-aligned head of `data` at `offset` for O_DIRECT writes; returns how
+  // many bytes that is (0 where O_DIRECT was refused: the caller writes them buffered).
+  size_t write_direct(uint64_t offset, std::span<const char> data);
+  // Waits for the queued direct writes (a read must see them); throws if one failed.
+  void drain();
+  // Counts `bytes` just written buffered; starts writeback of the file's dirty pages every few
+  // MiB.
   void write_behind(uint64_t bytes);
   // Reads the file's content at `offset` (page-aligned) into scratch_; returns scratch_'s data.
   const char* read_current(uint64_t offset, size_t len);
@@ -82,9 +104,12 @@ class ImageWriter {
   UniqueFd fd_;
   uint64_t size_ = 0;
   bool reflinked_ = false;
-  uint64_t unflushed_ = 0;  // bytes written since writeback was last started
-  UniqueFd direct_fd_;      // O_DIRECT reader of the same file; empty where unsupported
+  uint64_t unflushed_ = 0;    // bytes written buffered since writeback was last started
+  UniqueFd direct_fd_;        // the same file, read-write with O_DIRECT; empty where unsupported
+  bool direct_reads_ = true;  // false once a direct read was refused
   std::unique_ptr<char, FreeDeleter> scratch_;  // one block, page-aligned for O_DIRECT, reused
+  // After the fds: its thread ends before they close. Made with the first direct write.
+  std::unique_ptr<DirectWriteQueue> queue_;
 };
 
 // Copies the data extents of `from` into the empty file `to_fd` (holes stay holes).

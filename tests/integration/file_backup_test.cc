@@ -73,6 +73,37 @@ TEST_CASE("two backups share extents and each revision equals its source bit for
         scrub_image(repo.image_path(rev.uuid), BlockSums::load(repo.sums_path(rev.uuid))).empty());
 }
 
+TEST_CASE("an incremental's new data over holes goes to disk direct and the rest stays shared",
+          "[integration][xfs]") {
+  TempDir t(xfs_mount(), "direct");
+  const fs::path img = t / "vm.img";
+  make_sparse(img, 64 * MiB);
+  write_random(img, 0, 16 * MiB, 1);
+  const fs::path cfg = write_config(t.path(), config_for(t / "base", img));
+  REQUIRE(once(cfg).exit_code == 0);
+  Repository repo(t / "base" / "vm");
+  const Revision first = repo.revisions().at(0);
+  fs::copy_file(img, t / "state1");
+
+  // Whole blocks of new data where the parent has holes: the O_DIRECT path of the writer.
+  write_random(img, 32 * MiB, 16 * MiB, 2);
+  ProcessResult r = once(cfg);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(repo.revisions().size() == 2);
+  const Revision second = repo.revisions()[1];
+  CHECK(second.parent == first.uuid);
+  CHECK(second.stats.bytes_written == 16 * MiB);
+  CHECK(same_content(img, repo.image_path(second.uuid)));
+  CHECK(same_content(t / "state1", repo.image_path(first.uuid)));
+  // The parent's 16 MiB are still shared; the new 16 MiB are the only new allocation, and the
+  // rest are holes.
+  CHECK(shared_bytes(repo.image_path(second.uuid)) >= 16 * MiB);
+  CHECK(allocated_bytes(repo.image_path(second.uuid)) <= 32 * MiB + MiB);
+  CHECK(scrub_image(repo.image_path(second.uuid), BlockSums::load(repo.sums_path(second.uuid)))
+            .empty());
+}
+
 TEST_CASE("kill -9 during a backup harms no revision, and the next run cleans up",
           "[integration][xfs]") {
   TempDir t(xfs_mount(), "kill");

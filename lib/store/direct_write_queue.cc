@@ -1,0 +1,133 @@
+#include "store/direct_write_queue.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+
+#include "util/error.h"
+#include "util/file_io.h"
+#include "util/io_priority.h"
+
+namespace backy {
+
+namespace {
+constexpr size_t kAlign = 4096;  // O_DIRECT's memory alignment: a page
+}
+
+void DirectWriteQueue::FreeDeleter::operator()(char* p) const {
+  std::free(p);
+}
+
+DirectWriteQueue::DirectWriteQueue(FileSystem& fs, int direct_fd, int buffered_fd, std::string what,
+                                   size_t buffers, size_t buffer_size)
+    : fs_(fs),
+      direct_fd_(direct_fd),
+      buffered_fd_(buffered_fd),
+      what_(std::move(what)),
+      buffer_size_(buffer_size) {
+  MutexLock lock(mu_);
+  for (size_t i = 0; i < std::max<size_t>(buffers, 1); ++i) {
+    memory_.emplace_back(static_cast<char*>(std::aligned_alloc(kAlign, buffer_size_)));
+    if (!memory_.back()) throw Error("out of memory for the write buffers of " + what_);
+    free_.push_back(memory_.back().get());
+  }
+  lock.unlock();
+  thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+}
+
+DirectWriteQueue::~DirectWriteQueue() {
+  thread_.request_stop();
+  thread_.join();
+}
+
+char* DirectWriteQueue::buffer() {
+  MutexLock lock(mu_);
+  cv_.wait(mu_, [this]() REQUIRES(mu_) { return !free_.empty() || error_; });
+  throw_if_failed();
+  char* buf = free_.back();
+  free_.pop_back();
+  return buf;
+}
+
+void DirectWriteQueue::submit(char* buf, uint64_t offset, size_t len) {
+  {
+    MutexLock lock(mu_);
+    queued_.push_back({buf, offset, len});
+  }
+  cv_.notify_all();
+}
+
+void DirectWriteQueue::drain() {
+  MutexLock lock(mu_);
+  cv_.wait(mu_, [this]() REQUIRES(mu_) { return (queued_.empty() && !writing_) || error_; });
+  throw_if_failed();
+}
+
+bool DirectWriteQueue::refused() const {
+  MutexLock lock(mu_);
+  return refused_;
+}
+
+void DirectWriteQueue::throw_if_failed() {
+  if (error_)
+    throw sys_error("write " + what_ + " at offset " + std::to_string(error_->second),
+                    error_->first);
+}
+
+void DirectWriteQueue::run(std::stop_token stop) {
+  // A new thread inherits its creator's I/O class, and a file source's run reads with `idle`
+  // (util/io_priority.h): that class is for reading the VM's disk, not for writing the backup's.
+  // Buffered writes are written back by the kernel's threads at the default class; so are these.
+  try {
+    set_thread_io_priority({IoPriority::Class::none, 0});
+  } catch (const Error&) {
+    // Best effort: the class changes the order of requests, never their outcome.
+  }
+  MutexLock lock(mu_);
+  for (;;) {
+    cv_.wait(mu_, stop, [this]() REQUIRES(mu_) { return !queued_.empty(); });
+    if (stop.stop_requested()) return;
+    const Write w = queued_.front();
+    queued_.pop_front();
+    if (error_) {  // the run is failing: nothing more is written
+      free_.push_back(w.buf);
+      cv_.notify_all();
+      continue;
+    }
+    writing_ = true;
+    lock.unlock();
+    const int err = write(w);
+    lock.lock();
+    writing_ = false;
+    if (err != 0 && !error_) error_ = {err, w.offset};
+    free_.push_back(w.buf);
+    cv_.notify_all();
+  }
+}
+
+int DirectWriteQueue::write(const Write& w) {
+  size_t done = 0;
+  bool direct = !refused();
+  while (done < w.len) {
+    const int fd = direct ? direct_fd_ : buffered_fd_;
+    const ssize_t n =
+        fs_.pwrite(fd, w.buf + done, w.len - done, static_cast<off_t>(w.offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EINVAL && direct) {  // refused after all: buffered from now on
+        MutexLock lock(mu_);
+        refused_ = true;
+        direct = false;
+        continue;
+      }
+      return errno;
+    }
+    if (n == 0) return EIO;  // no progress: would loop for ever
+    done += static_cast<size_t>(n);
+    // A short direct write leaves the rest unaligned: it goes buffered.
+    if (done % kAlign != 0) direct = false;
+  }
+  return 0;
+}
+
+}  // namespace backy

@@ -1,0 +1,92 @@
+// DirectWriteQueue: O_DIRECT writes of whole blocks, done by one thread of its own, so that the
+// caller goes on (hashing the next block, taking the next read from the source) while the disk
+// writes the last one.
+//
+// An O_DIRECT write returns only when the device has the data; done on the caller's thread it
+// would stall the run for every block. Here the caller copies a block into one of a few
+// page-aligned buffers (O_DIRECT needs aligned memory, and the source's buffers are not: librbd
+// hands out reads at arbitrary addresses, so one copy is needed anyway) and queues it; the
+// writer thread writes the buffers in order. With every buffer queued, buffer() waits: the queue
+// is bounded, and so is the memory (buffers x 4 MiB).
+//
+// Where the filesystem refuses O_DIRECT after all (EINVAL), and for the rest of a short write,
+// the writer writes through `buffered_fd` instead; refused() tells the caller to stop queueing.
+// Any other failure is kept, later writes are dropped, and buffer(), drain() and wait_idle()
+// throw it: the caller's run fails, and its files are removed.
+//
+// The writer thread writes with the kernel's default I/O class, not the one of the thread that
+// made the queue (a file source's run reads with `idle`: util/io_priority.h).
+//
+// buffer(), submit() and drain() are for one thread (the caller's). The fds must stay open while
+// the queue lives. Neither copyable nor movable; hold it by pointer to move it.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "util/file_system.h"
+#include "util/thread_annotations.h"
+
+namespace backy {
+
+class DirectWriteQueue {
+ public:
+  // Writes to `direct_fd` (O_DIRECT) through `fs`, falling back to `buffered_fd` (the same
+  // file); `what` names the file in errors. `buffers` blocks of `buffer_size` bytes each.
+  DirectWriteQueue(FileSystem& fs, int direct_fd, int buffered_fd, std::string what, size_t buffers,
+                   size_t buffer_size);
+  // Stops after the write in progress; queued writes are dropped (the run is failing, or
+  // drain() ran).
+  ~DirectWriteQueue();
+  DirectWriteQueue(const DirectWriteQueue&) = delete;
+  DirectWriteQueue& operator=(const DirectWriteQueue&) = delete;
+
+  size_t buffer_size() const { return buffer_size_; }
+  // A free, page-aligned buffer of buffer_size() bytes; waits while every buffer is queued.
+  // Throws the error of a failed write.
+  char* buffer();
+  // Queues the write of buf[0, len) at `offset`. REQUIRES: `buf` came from buffer() and was not
+  // submitted since; offset and len are multiples of the page size; len <= buffer_size().
+  void submit(char* buf, uint64_t offset, size_t len);
+  // Waits until every queued write is done. Throws the error of a failed write.
+  void drain();
+  // Whether a write was refused with EINVAL (it and later ones were written buffered).
+  bool refused() const;
+
+ private:
+  struct Write {
+    char* buf;
+    uint64_t offset;
+    size_t len;
+  };
+  struct FreeDeleter {
+    void operator()(char* p) const;
+  };
+
+  void run(std::stop_token stop);
+  // Writes one block; returns errno of a failure, 0 on success.
+  int write(const Write& w);
+  void throw_if_failed() REQUIRES(mu_);
+
+  FileSystem& fs_;
+  const int direct_fd_, buffered_fd_;
+  const std::string what_;
+  const size_t buffer_size_;
+  std::vector<std::unique_ptr<char, FreeDeleter>> memory_;
+
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::vector<char*> free_ GUARDED_BY(mu_);
+  std::deque<Write> queued_ GUARDED_BY(mu_);
+  bool writing_ GUARDED_BY(mu_) = false;  // the thread has taken a write from queued_
+  bool refused_ GUARDED_BY(mu_) = false;
+  std::optional<std::pair<int, uint64_t>> error_ GUARDED_BY(mu_);  // errno, offset
+  std::jthread thread_;  // last: joined before the members it uses go
+};
+
+}  // namespace backy
