@@ -124,12 +124,19 @@ TEST_CASE("restore into base-dir through another path to it is refused", "[resto
   // directory is.
   const fs::path alias = r.src / "alias";
   fs::create_directory_symlink(r.image.parent_path(), alias);
-  const auto job_entries = entries(r.image.parent_path());
+  // Without the records of the source's state (<uuid>.snapshot): the source cleaner forgets
+  // them on its own thread after a run, whenever it gets to it.
+  auto job_entries = [&] {
+    std::set<std::string> out = entries(r.image.parent_path());
+    std::erase_if(out, [](const std::string& name) { return name.ends_with(".snapshot"); });
+    return out;
+  };
+  const auto before = job_entries();
   ProcessResult p = r.d.ctl({"restore", "vm1", "0", (alias / "new.img").string(), "--force"});
   INFO(p.err);
   CHECK(p.exit_code == 1);
   CHECK(p.err.find("inside base-dir") != std::string::npos);
-  CHECK(entries(r.image.parent_path()) == job_entries);
+  CHECK(job_entries() == before);
   CHECK(same_content(r.image, r.img));
 }
 
