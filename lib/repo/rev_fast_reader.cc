@@ -196,12 +196,13 @@ bool read_scrub(Cursor& c, Revision& r) {
   });
 }
 
-// A word out of `words` (their index), then the end of the line.
-template <size_t N>
-std::optional<size_t> word_line(Cursor& c, const std::string_view (&words)[N]) {
+// One of `values`, spelled as to_string spells it (as the writer wrote it), then the end of the
+// line.
+template <typename Enum, size_t N>
+std::optional<Enum> word_line(Cursor& c, const Enum (&values)[N]) {
   const auto v = c.line();
   for (size_t i = 0; v && i < N; ++i)
-    if (*v == words[i]) return i;
+    if (*v == to_string(values[i])) return values[i];
   return std::nullopt;
 }
 
@@ -236,20 +237,19 @@ std::optional<Revision> read_rev_fast(std::string_view text) {
       }))
     return std::nullopt;
 
-  static constexpr std::string_view kTrust[] = {"trusted", "distrusted", "verified"};
-  static constexpr Trust kTrustOf[] = {Trust::trusted, Trust::distrusted, Trust::verified};
+  static constexpr Trust kTrust[] = {Trust::trusted, Trust::distrusted, Trust::verified};
   if (!c.eat("trust: ")) return std::nullopt;
   const auto trust = word_line(c, kTrust);
   if (!trust) return std::nullopt;
-  r.trust = kTrustOf[*trust];
+  r.trust = *trust;
 
   if (!c.eat("source:\n") || !read_source(c, r.source)) return std::nullopt;
 
-  static constexpr std::string_view kConsistency[] = {"crash", "frozen"};
+  static constexpr Consistency kConsistency[] = {Consistency::crash, Consistency::frozen};
   if (c.eat("consistency: ")) {
     const auto consistency = word_line(c, kConsistency);
     if (!consistency) return std::nullopt;
-    r.consistency = *consistency == 1 ? Consistency::frozen : Consistency::crash;
+    r.consistency = *consistency;
   }
 
   const auto size = count_line(c, "size: ");
