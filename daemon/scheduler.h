@@ -196,8 +196,7 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
   void status_changed();
   // The only way a job's history changes: keeps its summary in step.
   void set_history(Job& job, std::vector<Revision> history, std::vector<std::string> problems);
-  // Fills every field of `st` (reused from job to job: assignments keep its buffers).
-  void fill_status(const Job& job, TimePoint now, JobStatus& st) const;
+  JobStatus status_of(const Job& job, TimePoint now) const;
   // "next try at <time> (in 2m00s, tags daily)", or why there is none: for the log after a failure.
   std::string next_run_text(const Job& job) const;
   const Schedule& schedule_of(const Job& job) const;

@@ -60,7 +60,8 @@ void Scheduler::set_history(Job& job, std::vector<Revision> history,
   job.history = std::move(history);
 }
 
-void Scheduler::fill_status(const Job& job, TimePoint now, JobStatus& st) const {
+JobStatus Scheduler::status_of(const Job& job, TimePoint now) const {
+  JobStatus st;
   st.name = job.config.name;
   if (job.task == TaskKind::backup && job.task_started)
     st.state = JobState::running;
@@ -81,10 +82,6 @@ void Scheduler::fill_status(const Job& job, TimePoint now, JobStatus& st) const 
   st.overdue = is_overdue(schedule_of(job), now, newest, job.first_seen);
   st.last_run = job.last_run;
   st.pause = job.pause;
-  st.running_since.reset();
-  st.progress.reset();
-  st.next_time = TimePoint{};
-  st.next_tags.clear();
   if (job.task == TaskKind::backup && job.task_started) {
     st.running_since = job.running_since;
     if (job.progress) st.progress = job.progress->sample();
@@ -102,8 +99,6 @@ void Scheduler::fill_status(const Job& job, TimePoint now, JobStatus& st) const 
   st.read_limit = job.config.read_limit;
   if (job.config.source.type == SourceConfig::Type::file)
     st.io_priority = to_string(job.config.io_priority);
-  else
-    st.io_priority.clear();
   st.throttled = st.progress ? st.progress->throttled : job.last_run ? job.last_run->throttled : 0;
   st.throttled_total = job.throttled_total + (st.progress ? st.progress->throttled : 0);
   st.consecutive_failures = job.consecutive_failures;
@@ -111,6 +106,7 @@ void Scheduler::fill_status(const Job& job, TimePoint now, JobStatus& st) const 
   st.revision_count = history.revisions;
   st.bytes_written_total = history.bytes_written;
   st.findings = history.findings;
+  return st;
 }
 
 std::vector<JobStatus> Scheduler::status() const {
@@ -122,22 +118,16 @@ std::vector<JobStatus> Scheduler::status() const {
 
 void Scheduler::each_status(const std::function<void(const JobStatus&)>& f) const {
   io_thread_.check("Scheduler::each_status");
-  JobStatus st;
   const TimePoint now = Clock::now();
-  for (const auto& [name, job] : jobs_) {
-    if (job.removed) continue;
-    fill_status(job, now, st);
-    f(st);
-  }
+  for (const auto& [name, job] : jobs_)
+    if (!job.removed) f(status_of(job, now));
 }
 
 std::optional<JobStatus> Scheduler::status(const std::string& name) const {
   io_thread_.check("Scheduler::status");
   auto it = jobs_.find(name);
   if (it == jobs_.end() || it->second.removed) return std::nullopt;
-  JobStatus st;
-  fill_status(it->second, Clock::now(), st);
-  return st;
+  return status_of(it->second, Clock::now());
 }
 
 int Scheduler::running_count() const {
