@@ -19,7 +19,7 @@ void DirectWriteQueue::FreeDeleter::operator()(char* p) const {
 }
 
 DirectWriteQueue::DirectWriteQueue(FileSystem& fs, int direct_fd, int buffered_fd, std::string what,
-                                   size_t buffers, size_t buffer_size)
+                                   size_t buffers, size_t buffer_size, size_t writers)
     : fs_(fs),
       direct_fd_(direct_fd),
       buffered_fd_(buffered_fd),
@@ -32,12 +32,13 @@ DirectWriteQueue::DirectWriteQueue(FileSystem& fs, int direct_fd, int buffered_f
     free_.push_back(memory_.back().get());
   }
   lock.unlock();
-  thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+  for (size_t i = 0; i < std::max<size_t>(writers, 1); ++i)
+    threads_.emplace_back([this](std::stop_token stop) { run(stop); });
 }
 
 DirectWriteQueue::~DirectWriteQueue() {
-  thread_.request_stop();
-  thread_.join();
+  for (auto& t : threads_) t.request_stop();
+  for (auto& t : threads_) t.join();
 }
 
 char* DirectWriteQueue::buffer() {
@@ -59,7 +60,7 @@ void DirectWriteQueue::submit(char* buf, uint64_t offset, size_t len) {
 
 void DirectWriteQueue::drain() {
   MutexLock lock(mu_);
-  cv_.wait(mu_, [this]() REQUIRES(mu_) { return (queued_.empty() && !writing_) || error_; });
+  cv_.wait(mu_, [this]() REQUIRES(mu_) { return (queued_.empty() && writing_.empty()) || error_; });
   throw_if_failed();
 }
 
@@ -85,7 +86,9 @@ void DirectWriteQueue::run(std::stop_token stop) {
   }
   MutexLock lock(mu_);
   for (;;) {
-    cv_.wait(mu_, stop, [this]() REQUIRES(mu_) { return !queued_.empty(); });
+    cv_.wait(mu_, stop, [this]() REQUIRES(mu_) {
+      return !queued_.empty() && !overlaps_writing(queued_.front());
+    });
     if (stop.stop_requested()) return;
     const Write w = queued_.front();
     queued_.pop_front();
@@ -94,15 +97,21 @@ void DirectWriteQueue::run(std::stop_token stop) {
       cv_.notify_all();
       continue;
     }
-    writing_ = true;
+    writing_.push_back(w);
     lock.unlock();
     const int err = write(w);
     lock.lock();
-    writing_ = false;
+    std::erase_if(writing_, [&](const Write& x) { return x.buf == w.buf; });
     if (err != 0 && !error_) error_ = {err, w.offset};
     free_.push_back(w.buf);
     cv_.notify_all();
   }
+}
+
+bool DirectWriteQueue::overlaps_writing(const Write& w) const {
+  return std::any_of(writing_.begin(), writing_.end(), [&](const Write& x) {
+    return w.offset < x.offset + x.len && x.offset < w.offset + w.len;
+  });
 }
 
 int DirectWriteQueue::write(const Write& w) {

@@ -1,20 +1,26 @@
-// DirectWriteQueue: O_DIRECT writes of whole blocks, done by one thread of its own, so that the
-// caller goes on (hashing the next block, taking the next read from the source) while the disk
-// writes the last one.
+// DirectWriteQueue: O_DIRECT writes of whole blocks, done by a few threads of its own, so that
+// the caller goes on (hashing the next block, taking the next read from the source) while the
+// disk writes the last ones.
 //
 // An O_DIRECT write returns only when the device has the data; done on the caller's thread it
 // would stall the run for every block. Here the caller copies a block into one of a few
 // page-aligned buffers (O_DIRECT needs aligned memory, and the source's buffers are not: librbd
 // hands out reads at arbitrary addresses, so one copy is needed anyway) and queues it; the
-// writer thread writes the buffers in order. With every buffer queued, buffer() waits: the queue
+// writer threads take the buffers in order. With every buffer queued, buffer() waits: the queue
 // is bounded, and so is the memory (buffers x 4 MiB).
 //
-// Where the filesystem refuses O_DIRECT after all (EINVAL), and for the rest of a short write,
-// the writer writes through `buffered_fd` instead; refused() tells the caller to stop queueing.
-// Any other failure is kept, later writes are dropped, and buffer(), drain() and wait_idle()
-// throw it: the caller's run fails, and its files are removed.
+// More than one writer keeps more than one request at the device: a single stream of 4 MiB
+// direct writes leaves the device idle between the end of one and the start of the next (a
+// 1 GiB image with two writers: 0.66-0.93 s against 0.92-1.01 s with one, dd on the test XFS).
+// Writes to different ranges may therefore finish in any order. A queued write that overlaps
+// one in progress waits for it, so writes to the same bytes land in the order they were queued.
 //
-// The writer thread writes with the kernel's default I/O class, not the one of the thread that
+// Where the filesystem refuses O_DIRECT after all (EINVAL), and for the rest of a short write,
+// the writers write through `buffered_fd` instead; refused() tells the caller to stop queueing.
+// Any other failure is kept (the first), later writes are dropped, and buffer() and drain() throw
+// it: the caller's run fails, and its files are removed.
+//
+// The writer threads write with the kernel's default I/O class, not the one of the thread that
 // made the queue (a file source's run reads with `idle`: util/io_priority.h).
 //
 // buffer(), submit() and drain() are for one thread (the caller's). The fds must stay open while
@@ -37,10 +43,11 @@ namespace backy {
 class DirectWriteQueue {
  public:
   // Writes to `direct_fd` (O_DIRECT) through `fs`, falling back to `buffered_fd` (the same
-  // file); `what` names the file in errors. `buffers` blocks of `buffer_size` bytes each.
+  // file); `what` names the file in errors. `buffers` blocks of `buffer_size` bytes each,
+  // `writers` threads (at least 1) writing them.
   DirectWriteQueue(FileSystem& fs, int direct_fd, int buffered_fd, std::string what, size_t buffers,
-                   size_t buffer_size);
-  // Stops after the write in progress; queued writes are dropped (the run is failing, or
+                   size_t buffer_size, size_t writers = 1);
+  // Stops after the writes in progress; queued writes are dropped (the run is failing, or
   // drain() ran).
   ~DirectWriteQueue();
   DirectWriteQueue(const DirectWriteQueue&) = delete;
@@ -69,6 +76,8 @@ class DirectWriteQueue {
   };
 
   void run(std::stop_token stop);
+  // Whether `w` overlaps a write in progress (then it waits for that one).
+  bool overlaps_writing(const Write& w) const REQUIRES(mu_);
   // Writes one block; returns errno of a failure, 0 on success.
   int write(const Write& w);
   void throw_if_failed() REQUIRES(mu_);
@@ -83,10 +92,10 @@ class DirectWriteQueue {
   CondVar cv_;
   std::vector<char*> free_ GUARDED_BY(mu_);
   std::deque<Write> queued_ GUARDED_BY(mu_);
-  bool writing_ GUARDED_BY(mu_) = false;  // the thread has taken a write from queued_
+  std::vector<Write> writing_ GUARDED_BY(mu_);  // taken from queued_ by a writer, in progress
   bool refused_ GUARDED_BY(mu_) = false;
   std::optional<std::pair<int, uint64_t>> error_ GUARDED_BY(mu_);  // errno, offset
-  std::jthread thread_;  // last: joined before the members it uses go
+  std::vector<std::jthread> threads_;  // last: joined before the members they use go
 };
 
 }  // namespace backy

@@ -166,9 +166,11 @@ size_t ImageWriter::write_direct(uint64_t offset, std::span<const char> data) {
   // Blocks in the queue at once: enough that a block's hashing and the next read's arrival
   // overlap the disk's write of the last; each costs a block of memory.
   constexpr size_t kQueuedBlocks = 4;
+  // Writes at the device at once (store/direct_write_queue.h says why more than one).
+  constexpr size_t kWriters = 2;
   if (!queue_)
     queue_ = std::make_unique<DirectWriteQueue>(*fs_, direct_fd_.get(), fd_.get(), path_,
-                                                kQueuedBlocks, kBlockSize);
+                                                kQueuedBlocks, kBlockSize, kWriters);
   if (queue_->refused()) return 0;  // the writer went buffered: so does the rest
   const size_t whole = data.size() / kPageSize * kPageSize;  // a partial last page: buffered
   for (size_t done = 0; done < whole;) {
