@@ -18,7 +18,7 @@ BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, Sou
                                  const std::set<std::string>& tags, const spdlog::logger& log,
                                  std::stop_token stop, const HeldRevisions& held,
                                  const BackupTaskProgress& progress, RateLimiter* shared_read_limit,
-                                 SourceCleaner* cleaner) {
+                                 SourceCleaner* cleaner, BlockBudget* block_budget) {
   BackupTaskResult result;
   RunOutcome& out = result.outcome;
   out.tags = tags;
@@ -46,8 +46,8 @@ BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, Sou
     jlog->info("progress: {}", describe_progress(meter.sample()));
   };
   try {
-    BackupResult r =
-        backup_job(config, job, sources, tags, *jlog, stop, publish, held, &throttle, cleaner);
+    BackupResult r = backup_job(config, job, sources, tags, *jlog, stop, publish, held, &throttle,
+                                cleaner, block_budget);
     out.ok = true;
     out.uuid = r.revision.uuid;
     out.warnings = r.warnings;

@@ -51,12 +51,14 @@ struct BackupTaskProgress {
 // a reload's new rate applies at once); the job's own read-limit is a limiter of this run's. Both
 // apply; the time the run waited for them is in the meter and the outcome.
 // `cleaner`: where the source's clean-up after the commit runs (the daemon's; job_backup.h).
+// `block_budget`: the block buffers all running backups share (the daemon's; job_backup.h).
 BackupTaskResult run_backup_task(const Config& config, const JobConfig& job, SourceFactory& sources,
                                  const std::set<std::string>& tags, const spdlog::logger& log,
                                  std::stop_token stop, const HeldRevisions& held = {},
                                  const BackupTaskProgress& progress = {},
                                  RateLimiter* shared_read_limit = nullptr,
-                                 SourceCleaner* cleaner = nullptr);
+                                 SourceCleaner* cleaner = nullptr,
+                                 BlockBudget* block_budget = nullptr);
 
 // A job's complete revisions, oldest first; unreadable .rev files are logged and skipped, and
 // their reasons added to `problems` (if given: health reports them).

@@ -11,10 +11,21 @@
 #include "logging.h"
 #include "notifier.h"
 #include "repo/expire.h"
+#include "store/block_sums.h"
 #include "util/error.h"
 #include "util/text.h"
 
 namespace backy {
+
+namespace {
+
+// The block buffers all running backups share beyond each run's first (store/block_budget.h):
+// four blocks. A run alone still queues its full four direct writes (its own buffer and three
+// from here), so one backup is as fast as without a budget; with `worker-limit` runs in each
+// backup lane, their queued writes hold at most one block each plus these 16 MiB between them.
+constexpr size_t kBlockBudgetBytes = 4 * kBlockSize;
+
+}  // namespace
 
 Scheduler::Scheduler(boost::asio::io_context& io, Config config, WorkerPool& pool,
                      Notifier& notifier, std::shared_ptr<spdlog::logger> log,
@@ -28,6 +39,7 @@ Scheduler::Scheduler(boost::asio::io_context& io, Config config, WorkerPool& poo
       make_sources_(std::move(make_sources)),
       sources_(std::shared_ptr<SourceFactory>(make_sources_(config_.ceph))),
       read_limit_(std::make_shared<RateLimiter>(config_.global.read_limit)),
+      block_budget_(std::make_shared<BlockBudget>(kBlockBudgetBytes)),
       options_(options),
       stop_timer_(io),
       status_timer_(io) {}
@@ -219,14 +231,14 @@ void Scheduler::submit_backup(Job& job) {
   const uint64_t seq = job.task_seq;
   auto work = [self = weak(), &io = io_, cfg = snapshot_, jc = job.config, tags = job.backup_tags,
                sources = sources_, log = log_, held = options_.held, run, name, seq,
-               meter = job.progress, read_limit = read_limit_,
+               meter = job.progress, read_limit = read_limit_, budget = block_budget_,
                log_every = options_.progress_log_every,
                cleaner = options_.cleaner](std::stop_token stop) {
     boost::asio::post(io, [self, name, seq] {
       if (auto s = self.lock()) s->on_started(name, seq);
     });
     *run = run_backup_task(*cfg, jc, *sources, tags, *log, stop, held, {meter.get(), log_every},
-                           read_limit.get(), cleaner);
+                           read_limit.get(), cleaner, budget.get());
   };
   auto done = [self = weak(), run, name, seq](bool ran) {
     if (auto s = self.lock()) s->on_backup_done(name, seq, *run, ran);

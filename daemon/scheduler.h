@@ -28,8 +28,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/system_timer.hpp>
-#include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -153,7 +153,8 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
     TimePoint backup_due{};
     std::set<std::string> backup_tags;
     std::vector<Waiter> waiters;
-    std::deque<WorkItem> work_queue;
+    // A list, not a deque: an empty deque already holds half a KiB, times every job.
+    std::list<WorkItem> work_queue;
     std::vector<Revision> history;  // complete revisions, oldest first (set_history)
     // What status, health and metrics show of it, with the .rev files its read skipped.
     HistorySummary summary;
@@ -215,6 +216,9 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
   std::shared_ptr<SourceFactory> sources_;
   // The global read-limit every running backup reads under; its rate follows reloads.
   std::shared_ptr<RateLimiter> read_limit_;
+  // The block buffers every running backup shares beyond its own first ones
+  // (store/block_budget.h): what bounds the memory of many runs at once.
+  std::shared_ptr<BlockBudget> block_budget_;
   Options options_;
   std::map<std::string, Job> jobs_;  // also jobs a reload removed while their task still runs
   std::vector<std::string> orphans_;

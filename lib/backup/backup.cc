@@ -137,7 +137,7 @@ class BackupRun {
     size_ = snap_->size();
     if (!parent_) sums_ = BlockSums(size_);
     sums_.resize(size_);
-    image_.emplace(pending_.create_image(parent_uuid(), size_));
+    image_.emplace(pending_.create_image(parent_uuid(), size_, options_.block_budget));
     result_.reflinked = !parent_ || image_->reflinked();
     if (!result_.reflinked)
       log_.warn("{} does not support reflinks: revision {} is a full copy of its parent",

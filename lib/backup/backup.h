@@ -47,6 +47,7 @@
 #include "config/config.h"
 #include "repo/repository.h"
 #include "source/source.h"
+#include "store/block_budget.h"
 #include "util/time.h"
 
 namespace spdlog {
@@ -72,6 +73,9 @@ struct BackupOptions {
   // What every read of the source waits for (the read limits; the verification's re-read of a
   // stable source too); null: none.
   ReadThrottle* throttle = nullptr;
+  // The block buffers every running backup shares beyond its own first ones
+  // (store/block_budget.h); null: the run takes all it would like.
+  BlockBudget* block_budget = nullptr;
   // Set: step 8's clean-up of the source is not done on the run's thread but handed to this,
   // with the committed revision's uuid and every uuid whose state the job may have left on the
   // source (Source::committed's arguments). Called after the commit, on the run's thread.

@@ -22,7 +22,8 @@ std::filesystem::path job_dir(const Config& config, const std::string& job) {
 BackupResult backup_job(const Config& config, const JobConfig& job, SourceFactory& sources,
                         const std::set<std::string>& tags, spdlog::logger& log,
                         std::stop_token stop, std::function<void(uint64_t, uint64_t)> progress,
-                        const HeldRevisions& held, ReadThrottle* throttle, SourceCleaner* cleaner) {
+                        const HeldRevisions& held, ReadThrottle* throttle, SourceCleaner* cleaner,
+                        BlockBudget* block_budget) {
   const auto began = std::chrono::steady_clock::now();  // the run's duration counts from here
   // A full base-dir would fail every job halfway, each leaving its partial image to remove:
   // below free-space-critical none starts, and the reason is the run's error.
@@ -46,6 +47,7 @@ BackupResult backup_job(const Config& config, const JobConfig& job, SourceFactor
   options.job = job.name;
   options.progress = std::move(progress);
   options.throttle = throttle;
+  options.block_budget = block_budget;
   if (cleaner)
     options.defer_source_cleanup = [&](const std::string& uuid, std::set<std::string> owned) {
       cleaner->submit({job.name, repo.dir(), uuid, std::move(owned), source, std::nullopt});

@@ -8,8 +8,10 @@
 // clean-up: expiry is not in it.
 //
 // Limits: every read of the source waits for `throttle` (the job's and the global read-limit,
-// util/rate_limit.h). A file source is read with the job's io-priority, set on the calling
-// thread for the run and given back afterwards (util/io_priority.h).
+// util/rate_limit.h). The run's block buffers beyond its first come from `block_budget`, shared
+// by every run of the process (store/block_budget.h; null: none). A file source is read with the
+// job's io-priority, set on the calling thread for the run and given back afterwards
+// (util/io_priority.h).
 //
 // With a `cleaner`, the source's clean-up after the commit (RBD: the previous snapshot's removal)
 // runs there, overlapping expiry and whatever the caller does next (backup/source_cleaner.h);
@@ -56,6 +58,6 @@ BackupResult backup_job(const Config& config, const JobConfig& job, SourceFactor
                         std::stop_token stop = {},
                         std::function<void(uint64_t, uint64_t)> progress = {},
                         const HeldRevisions& held = {}, ReadThrottle* throttle = nullptr,
-                        SourceCleaner* cleaner = nullptr);
+                        SourceCleaner* cleaner = nullptr, BlockBudget* block_budget = nullptr);
 
 }  // namespace backy

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <random>
 #include <set>
 
@@ -78,11 +79,12 @@ VerifyResult verify_sample(ImageWriter& image, const BlockSums& sums,
                            std::stop_token stop) {
   VerifyResult result;
   const auto deadline = std::chrono::steady_clock::now() + config.max_time;
-  std::vector<char> buf(kBlockSize);
+  // Not zeroed: a read touches only the pages it fills (a small image's, not a whole block).
+  const auto buf = std::make_unique_for_overwrite<char[]>(kBlockSize);
   auto image_sum = [&](uint64_t block) {
     const uint64_t len = sums.block_length(block);
-    image.read(block * kBlockSize, std::span<char>(buf.data(), len));
-    return sum_of(std::span<const char>(buf.data(), len));
+    image.read(block * kBlockSize, std::span<char>(buf.get(), len));
+    return sum_of(std::span<const char>(buf.get(), len));
   };
   if (from_source) {
     // The source's half kept to its own time bound; the image's is local and quick.

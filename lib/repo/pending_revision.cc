@@ -10,8 +10,9 @@ PendingRevision::~PendingRevision() {
   if (!committed_) discard();
 }
 
-ImageWriter PendingRevision::create_image(const std::optional<std::string>& parent, uint64_t size) {
-  return ImageWriter::create(dir_, uuid_, parent, size);
+ImageWriter PendingRevision::create_image(const std::optional<std::string>& parent, uint64_t size,
+                                          BlockBudget* budget) {
+  return ImageWriter::create(dir_, uuid_, parent, size, budget);
 }
 
 void PendingRevision::save_sums(const BlockSums& sums) {

@@ -36,7 +36,9 @@ class PendingRevision {
   bool committed() const { return committed_; }
 
   // The image file: a reflink clone of complete revision `parent` when given, else empty.
-  ImageWriter create_image(const std::optional<std::string>& parent, uint64_t size);
+  // `budget`: the block buffers shared by every run (ImageWriter::create).
+  ImageWriter create_image(const std::optional<std::string>& parent, uint64_t size,
+                           BlockBudget* budget = nullptr);
   // REQUIRES: the image is finished (durable). Writes <uuid>.sums durably.
   void save_sums(const BlockSums& sums);
   // REQUIRES: rev.uuid == uuid(), the image and checksums saved; `history` the repository's

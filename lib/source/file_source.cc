@@ -4,8 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include "store/block_sums.h"
 #include "util/error.h"
@@ -55,18 +57,20 @@ class FileSnapshot : public SourceSnapshot {
 
   void read_blocks(std::span<const uint64_t> blocks, const BlockSink& sink,
                    std::stop_token stop) override {
-    buffer_.resize(kBlockSize);
+    // Not zeroed: only what a read fills is touched, so an image smaller than a block costs its
+    // size, not a block.
+    if (!buffer_) buffer_ = std::make_unique_for_overwrite<char[]>(std::min(kBlockSize, size_));
     for (uint64_t b : blocks) {
       if (stop.stop_requested()) throw Cancelled();
       const uint64_t off = b * kBlockSize;
       const size_t len = static_cast<size_t>(std::min(kBlockSize, size_ - off));
       throttle(len, stop);
-      size_t got = pread_full(fd_.get(), std::span<char>(buffer_.data(), len), off, filename_);
+      size_t got = pread_full(fd_.get(), std::span<char>(buffer_.get(), len), off, filename_);
       if (got != len)
         throw Error(filename_ + " shrank while it was read (short read at offset " +
                     std::to_string(off + got) + ")");
       bytes_read_ += got;
-      sink(b, std::span<const char>(buffer_.data(), len));
+      sink(b, std::span<const char>(buffer_.get(), len));
     }
   }
 
@@ -79,7 +83,7 @@ class FileSnapshot : public SourceSnapshot {
   uint64_t size_;
   bool regular_;
   uint64_t bytes_read_ = 0;
-  std::vector<char> buffer_;
+  std::unique_ptr<char[]> buffer_;  // one block (or the whole image, if smaller), reused
 };
 
 }  // namespace

@@ -19,19 +19,15 @@ void DirectWriteQueue::FreeDeleter::operator()(char* p) const {
 }
 
 DirectWriteQueue::DirectWriteQueue(FileSystem& fs, int direct_fd, int buffered_fd, std::string what,
-                                   size_t buffers, size_t buffer_size, size_t writers)
+                                   size_t buffers, size_t buffer_size, size_t writers,
+                                   BlockBudget* budget)
     : fs_(fs),
       direct_fd_(direct_fd),
       buffered_fd_(buffered_fd),
       what_(std::move(what)),
-      buffer_size_(buffer_size) {
-  MutexLock lock(mu_);
-  for (size_t i = 0; i < std::max<size_t>(buffers, 1); ++i) {
-    memory_.emplace_back(static_cast<char*>(std::aligned_alloc(kAlign, buffer_size_)));
-    if (!memory_.back()) throw Error("out of memory for the write buffers of " + what_);
-    free_.push_back(memory_.back().get());
-  }
-  lock.unlock();
+      buffer_size_(buffer_size),
+      max_buffers_(std::max<size_t>(buffers, 1)),
+      budget_(budget) {
   for (size_t i = 0; i < std::max<size_t>(writers, 1); ++i)
     threads_.emplace_back([this](std::stop_token stop) { run(stop); });
 }
@@ -41,7 +37,32 @@ DirectWriteQueue::~DirectWriteQueue() {
   for (auto& t : threads_) t.join();
 }
 
+char* DirectWriteQueue::grow() {
+  if (memory_.size() >= max_buffers_) return nullptr;
+  BlockBudget::Share share;
+  if (!memory_.empty() && budget_) {  // the first buffer is the queue's own
+    share = budget_->try_take(buffer_size_);
+    if (!share) return nullptr;
+  }
+  std::unique_ptr<char, FreeDeleter> buf(
+      static_cast<char*>(std::aligned_alloc(kAlign, buffer_size_)));
+  if (!buf) throw Error("out of memory for the write buffers of " + what_);
+  memory_.push_back(std::move(buf));
+  if (share) shares_.push_back(std::move(share));
+  return memory_.back().get();
+}
+
 char* DirectWriteQueue::buffer() {
+  {
+    MutexLock lock(mu_);
+    throw_if_failed();
+    if (!free_.empty()) {
+      char* buf = free_.back();
+      free_.pop_back();
+      return buf;
+    }
+  }
+  if (char* buf = grow()) return buf;
   MutexLock lock(mu_);
   cv_.wait(mu_, [this]() REQUIRES(mu_) { return !free_.empty() || error_; });
   throw_if_failed();

@@ -7,7 +7,10 @@
 // page-aligned buffers (O_DIRECT needs aligned memory, and the source's buffers are not: librbd
 // hands out reads at arbitrary addresses, so one copy is needed anyway) and queues it; the
 // writer threads take the buffers in order. With every buffer queued, buffer() waits: the queue
-// is bounded, and so is the memory (buffers x 4 MiB).
+// is bounded, and so is the memory. The first buffer is the queue's own; each further one (up to
+// `buffers`) is made only when it is wanted and a share of the BlockBudget all runs draw from
+// allows it (store/block_budget.h), so a run alone queues `buffers` blocks, and many runs at once
+// hold their first buffers plus the budget between them. The buffers go when the queue does.
 //
 // More than one writer keeps more than one request at the device: a single stream of 4 MiB
 // direct writes leaves the device idle between the end of one and the start of the next (a
@@ -35,6 +38,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/block_budget.h"
 #include "util/file_system.h"
 #include "util/thread_annotations.h"
 
@@ -43,10 +47,11 @@ namespace backy {
 class DirectWriteQueue {
  public:
   // Writes to `direct_fd` (O_DIRECT) through `fs`, falling back to `buffered_fd` (the same
-  // file); `what` names the file in errors. `buffers` blocks of `buffer_size` bytes each,
-  // `writers` threads (at least 1) writing them.
+  // file); `what` names the file in errors. At most `buffers` blocks of `buffer_size` bytes
+  // each: the first unconditionally, the others while `budget` grants them (null: no budget,
+  // all of them); the budget must outlive the queue. `writers` threads (at least 1) write them.
   DirectWriteQueue(FileSystem& fs, int direct_fd, int buffered_fd, std::string what, size_t buffers,
-                   size_t buffer_size, size_t writers = 1);
+                   size_t buffer_size, size_t writers = 1, BlockBudget* budget = nullptr);
   // Stops after the writes in progress; queued writes are dropped (the run is failing, or
   // drain() ran).
   ~DirectWriteQueue();
@@ -54,9 +59,11 @@ class DirectWriteQueue {
   DirectWriteQueue& operator=(const DirectWriteQueue&) = delete;
 
   size_t buffer_size() const { return buffer_size_; }
-  // A free, page-aligned buffer of buffer_size() bytes; waits while every buffer is queued.
-  // Throws the error of a failed write.
+  // A free, page-aligned buffer of buffer_size() bytes: a new one when none is free and the
+  // budget allows, else waits until one is written. Throws the error of a failed write.
   char* buffer();
+  // Buffers made so far (never more than `buffers`).
+  size_t buffers() const { return memory_.size(); }
   // Queues the write of buf[0, len) at `offset`. REQUIRES: `buf` came from buffer() and was not
   // submitted since; offset and len are multiples of the page size; len <= buffer_size().
   void submit(char* buf, uint64_t offset, size_t len);
@@ -81,12 +88,20 @@ class DirectWriteQueue {
   // Writes one block; returns errno of a failure, 0 on success.
   int write(const Write& w);
   void throw_if_failed() REQUIRES(mu_);
+  // Makes one more buffer and hands it out; nullptr when the queue has all it may have or the
+  // budget says no. The caller's thread only.
+  char* grow();
 
   FileSystem& fs_;
   const int direct_fd_, buffered_fd_;
   const std::string what_;
   const size_t buffer_size_;
+  const size_t max_buffers_;
+  BlockBudget* const budget_;
+  // Made and released on the caller's thread only (the writer sees buffers through free_ and
+  // queued_): the buffers, and the budget's shares for all but the first.
   std::vector<std::unique_ptr<char, FreeDeleter>> memory_;
+  std::vector<BlockBudget::Share> shares_;
 
   mutable Mutex mu_;
   CondVar cv_;

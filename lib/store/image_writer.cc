@@ -74,7 +74,8 @@ void set_minimal_cow_extent(int fd) {
 }  // namespace
 
 ImageWriter ImageWriter::create(const Dir& dir, const std::string& name,
-                                const std::optional<std::string>& parent, uint64_t size) {
+                                const std::optional<std::string>& parent, uint64_t size,
+                                BlockBudget* budget) {
   FileSystem& fs = dir.fs();
   UniqueFd fd = dir.open_file(name, O_RDWR | O_CREAT | O_EXCL, 0640);
   bool reflinked = false;
@@ -92,17 +93,18 @@ ImageWriter ImageWriter::create(const Dir& dir, const std::string& name,
   }
   if (fs.ftruncate(fd.get(), static_cast<off_t>(size)) != 0)
     throw sys_error("set size of " + dir.where(name));
-  return ImageWriter(dir, name, std::move(fd), size, reflinked);
+  return ImageWriter(dir, name, std::move(fd), size, reflinked, budget);
 }
 
 ImageWriter::ImageWriter(const Dir& dir, const std::string& name, UniqueFd fd, uint64_t size,
-                         bool reflinked)
+                         bool reflinked, BlockBudget* budget)
     : path_(dir.where(name)),
       fs_(&dir.fs()),
       fd_(std::move(fd)),
       size_(size),
       reflinked_(reflinked),
-      scratch_(static_cast<char*>(std::aligned_alloc(kPageSize, kBlockSize))) {
+      scratch_(static_cast<char*>(std::aligned_alloc(kPageSize, kBlockSize))),
+      budget_(budget) {
   if (!scratch_) throw Error("out of memory for a block buffer");
   // A second fd of the file for O_DIRECT reads and writes. The flag is set with fcntl rather
   // than at open: a filesystem that refuses O_DIRECT (EINVAL) says so there, and the writer goes
@@ -170,7 +172,7 @@ size_t ImageWriter::write_direct(uint64_t offset, std::span<const char> data) {
   constexpr size_t kWriters = 2;
   if (!queue_)
     queue_ = std::make_unique<DirectWriteQueue>(*fs_, direct_fd_.get(), fd_.get(), path_,
-                                                kQueuedBlocks, kBlockSize, kWriters);
+                                                kQueuedBlocks, kBlockSize, kWriters, budget_);
   if (queue_->refused()) return 0;  // the writer went buffered: so does the rest
   const size_t whole = data.size() / kPageSize * kPageSize;  // a partial last page: buffered
   for (size_t done = 0; done < whole;) {
@@ -245,6 +247,7 @@ void ImageWriter::read(uint64_t offset, std::span<char> out) {
 
 void ImageWriter::finish() {
   drain();
+  queue_.reset();  // nothing more is written: its buffers (and budget) serve other runs now
   fdatasync_or_throw(*fs_, fd_.get(), path_);
   // Backups must not push the VMs' working set out of the backup host's page cache.
   ::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_DONTNEED);

@@ -53,8 +53,11 @@ class ImageWriter {
   // Creates `name` in `dir`, which must not exist, as a clone (or copy) of the image `parent`
   // in the same directory when given, else as an empty sparse file; then sets its size to `size`.
   // The writer keeps its own fds (and dir's FileSystem, which must outlive it), not `dir`.
+  // `budget`: where the direct writes' queue takes its buffers beyond the first (null: none, it
+  // takes them all); must outlive the writer.
   static ImageWriter create(const Dir& dir, const std::string& name,
-                            const std::optional<std::string>& parent, uint64_t size);
+                            const std::optional<std::string>& parent, uint64_t size,
+                            BlockBudget* budget = nullptr);
 
   ImageWriter(ImageWriter&&) = default;
   // Not assignable: the writer's queue (its thread) must end before the fds it writes close,
@@ -77,14 +80,16 @@ class ImageWriter {
   // Reads [offset, offset+out.size()); past the end of the file reads zeros. REQUIRES:
   // out.size() <= kBlockSize.
   void read(uint64_t offset, std::span<char> out);
-  // Durable and read-only: fdatasync, drop written pages from the page cache, mode 0440.
+  // Durable and read-only: fdatasync, drop written pages from the page cache, mode 0440. The
+  // direct writes' buffers are freed (and their budget given back) first.
   void finish();
 
  private:
   struct FreeDeleter {
     void operator()(char* p) const { std::free(p); }
   };
-  ImageWriter(const Dir& dir, const std::string& name, UniqueFd fd, uint64_t size, bool reflinked);
+  ImageWriter(const Dir& dir, const std::string& name, UniqueFd fd, uint64_t size, bool reflinked,
+              BlockBudget* budget);
   // `over_hole`: the file holds zeros (no data) in the run's range.
   void write_run(uint64_t offset, std::span<const char> data, bool zero, bool over_hole,
                  uint64_t& written);
@@ -108,6 +113,7 @@ class ImageWriter {
   UniqueFd direct_fd_;        // the same file, read-write with O_DIRECT; empty where unsupported
   bool direct_reads_ = true;  // false once a direct read was refused
   std::unique_ptr<char, FreeDeleter> scratch_;  // one block, page-aligned for O_DIRECT, reused
+  BlockBudget* budget_;                         // for queue_'s buffers; may be null
   // After the fds: its thread ends before they close. Made with the first direct write.
   std::unique_ptr<DirectWriteQueue> queue_;
 };
