@@ -167,9 +167,10 @@ void CommandHandler::status(const Json& args, Out out) {
     // Encoded here, one job at a time straight into the response line: the scheduler's job
     // table is read in place (no copy of it, no tree of it); a reader asks base-dir's space
     // (statvfs may hang) and closes the line.
-    auto answer = std::make_shared<StatusAnswer>(args.is_object() && args.value("table", false));
-    scheduler_.each_status([&](const JobStatus& s) { answer->add(s); });
     const Config& config = scheduler_.config();
+    auto answer = std::make_shared<StatusAnswer>(args.is_object() && args.value("table", false),
+                                                 config.jobs.size());
+    scheduler_.each_status([&](const JobStatus& s) { answer->add(s); });
     auto tail = std::make_shared<StatusTail>();
     tail->orphans = scheduler_.orphans();
     tail->running = scheduler_.running_count();

@@ -138,7 +138,11 @@ void write_status_row(JsonWriter& w, const JobStatus& s) {
   w.value(join_tags(s.next_tags)).end_array();
 }
 
-StatusAnswer::StatusAnswer(bool table) : table_(table), out_(line_), detail_out_(detail_) {
+StatusAnswer::StatusAnswer(bool table, size_t jobs)
+    : table_(table), out_(line_), detail_out_(detail_) {
+  // Bytes of a job's row and of its object, with room to spare: a typical one is 130 and 470.
+  constexpr size_t kRowBytes = 256, kJobBytes = 1024;
+  line_.reserve(jobs * (table_ ? kRowBytes : kJobBytes) + 4096);
   line_ = protocol::result_line_open();
   out_.begin_object().key(table_ ? "rows" : "jobs").begin_array();
   detail_out_.begin_array();

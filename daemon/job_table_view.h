@@ -40,7 +40,10 @@ struct StatusTail {
 // 10,000 jobs a quarter of the bytes to encode, send and parse.
 class StatusAnswer {
  public:
-  explicit StatusAnswer(bool table);
+  // `jobs`: how many add() will come, so the line is reserved once instead of growing by
+  // copies (each growth of a line of megabytes briefly holds it twice). The reservation is
+  // generous: pages of it the line never reaches are never touched, so they cost no memory.
+  explicit StatusAnswer(bool table, size_t jobs = 0);
   // Each job, in the order the table lists them.
   void add(const JobStatus& s);
   // The complete response line (protocol::encode_result's framing). REQUIRES: called once.
