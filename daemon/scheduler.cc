@@ -229,7 +229,10 @@ void Scheduler::submit_backup(Job& job) {
   auto run = std::make_shared<BackupTaskResult>();
   const std::string name = job.config.name;
   const uint64_t seq = job.task_seq;
-  auto work = [self = weak(), &io = io_, cfg = snapshot_, jc = job.config, tags = job.backup_tags,
+  // The job's settings are read from the snapshot when the task runs, not copied into it: the
+  // snapshot holds them as job.config is now (a reload replaces both at once), and a copy per
+  // queued task is half a KiB times every job that is due.
+  auto work = [self = weak(), &io = io_, cfg = snapshot_, tags = job.backup_tags,
                sources = sources_, log = log_, held = options_.held, run, name, seq,
                meter = job.progress, read_limit = read_limit_, budget = block_budget_,
                log_every = options_.progress_log_every,
@@ -237,8 +240,13 @@ void Scheduler::submit_backup(Job& job) {
     boost::asio::post(io, [self, name, seq] {
       if (auto s = self.lock()) s->on_started(name, seq);
     });
-    *run = run_backup_task(*cfg, jc, *sources, tags, *log, stop, held, {meter.get(), log_every},
-                           read_limit.get(), cleaner, budget.get());
+    const auto jc = cfg->jobs.find(name);
+    if (jc == cfg->jobs.end()) {  // cannot be (see above); a failed run, should it ever
+      run->outcome.error = "job " + name + " is not in the configuration it was queued with";
+      return;
+    }
+    *run = run_backup_task(*cfg, jc->second, *sources, tags, *log, stop, held,
+                           {meter.get(), log_every}, read_limit.get(), cleaner, budget.get());
   };
   auto done = [self = weak(), run, name, seq](bool ran) {
     if (auto s = self.lock()) s->on_backup_done(name, seq, *run, ran);
