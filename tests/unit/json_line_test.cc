@@ -207,7 +207,8 @@ class ReplyMaker {
   std::string damage(std::string line) {
     if (line.empty()) return line;
     const auto at = static_cast<std::size_t>(pick(static_cast<int>(line.size())));
-    static const std::string bytes{"\"\\[]{}:,\n\0\x01\x1f\x7f\x80\xff u/", 20};
+    static const char kBytes[] = "\"\\[]{}:,\n\0\x01\x1f\x7f\x80\xff u/";
+    static const std::string bytes(kBytes, sizeof kBytes - 1);  // the \0 included
     switch (pick(8)) {
       case 0:
         return line.substr(0, at);  // truncated
