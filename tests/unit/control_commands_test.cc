@@ -659,6 +659,37 @@ TEST_CASE_METHOD(Fixture, "metrics: the rows are read at the request, the text m
   CHECK(at_write.find("backy_job_failures_total{job=\"vm3\"} 0\n") != std::string::npos);
 }
 
+TEST_CASE_METHOD(Fixture, "status: the jobs are copied at the request, encoded on a reader",
+                 "[control]") {
+  std::vector<std::function<void()>> reads;
+  Executors deferred{[&](std::function<void()> f) { reads.push_back(std::move(f)); }, sync.loop,
+                     sync.after};
+  CommandHandler h{sched, *log, deferred};
+  for (const bool table : {false, true}) {
+    sched.job("vm1").total_failures = 3;
+    sched.job("vm2").state = JobState::paused;
+    sched.job("vm2").pause = PauseNote{"root (uid 0)", Clock::now(), ""};
+    // What the answer must say: the table as it is now.
+    StatusAnswer now(table);
+    sched.each_status([&](const JobStatus& s) { now.add(s); });
+    const Json expected = protocol::parse_reply(now.finish({})).body;
+
+    auto r = std::make_shared<Recorder>();
+    h.handle(protocol::Request{"status", {{"table", table}}}, kNobody, r);
+    REQUIRE(reads.size() == 1);
+    CHECK_FALSE(r->done());
+    sched.job("vm1").total_failures = 4;
+    sched.job("vm2").state = JobState::waiting;
+    sched.job("vm2").pause.reset();
+    reads.back()();
+    reads.clear();
+    REQUIRE(r->result_body);
+    CHECK((*r->result_body)["jobs"] == expected["jobs"]);
+    CHECK((*r->result_body)["summary"]["paused"] == 1);
+    if (table) CHECK((*r->result_body)["rows"] == expected["rows"]);
+  }
+}
+
 TEST_CASE("status JSON and metrics: a job's limits and the time throttled", "[control]") {
   JobStatus a;
   a.name = "vm1";
