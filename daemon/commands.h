@@ -87,6 +87,7 @@ struct Executors {
 };
 
 class Exports;
+struct MetricsFigures;
 
 // The daemon's NBD exports as `status` lists them (an empty list for nullptr).
 protocol::Json exports_json(const Exports* exports);
@@ -108,9 +109,8 @@ class CommandHandler {
   // Empty, or the constructor throws.
   static std::vector<std::string> unbound_commands();
 
-  // The Prometheus text exposition of the job table (the `metrics` command's text).
-  std::string metrics_text() const;
-  // Writes metrics_text() to global.metrics-file (if set) atomically, on a reader thread.
+  // Writes the `metrics` command's text to global.metrics-file (if set) atomically: the figures
+  // gathered here, formatted and written on a reader thread.
   void write_metrics_file();
 
  private:
@@ -122,6 +122,9 @@ class CommandHandler {
     Handler handler;
   };
   static const std::vector<Binding>& bindings();
+
+  // The job table's rows and the scheduler's figures for the metrics text (metrics_view.h).
+  std::shared_ptr<const MetricsFigures> metrics_figures() const;
 
   void version(const protocol::Json& args, Out out);
   void status(const protocol::Json& args, Out out);

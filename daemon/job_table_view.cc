@@ -62,7 +62,27 @@ Json progress_json(const ProgressSample& p) {
   return parsed(text);
 }
 
-void write_job(JsonWriter& w, const JobStatus& s) {
+JobEntry::JobEntry(const JobStatus& s)
+    : name(s.name),
+      state(s.state),
+      lane(s.lane),
+      overdue(s.overdue),
+      last_backup(s.last_backup),
+      last_run(s.last_run),
+      running_since(s.running_since),
+      progress(s.progress),
+      next_time(s.next_time),
+      next_tags(s.next_tags),
+      consecutive_failures(s.consecutive_failures),
+      total_failures(s.total_failures),
+      revision_count(s.revision_count),
+      bytes_written_total(s.bytes_written_total),
+      read_limit(s.read_limit),
+      pause(s.pause),
+      io_priority(s.io_priority),
+      throttled(s.throttled) {}
+
+void write_job(JsonWriter& w, const JobEntry& s) {
   w.begin_object()
       .member("bytes_written", s.bytes_written_total)
       .member("consecutive_failures", s.consecutive_failures)
@@ -123,11 +143,11 @@ void write_job(JsonWriter& w, const JobStatus& s) {
 Json job_json(const JobStatus& s) {
   std::string text;
   JsonWriter w(text);
-  write_job(w, s);
+  write_job(w, JobEntry(s));
   return parsed(text);
 }
 
-void write_status_row(JsonWriter& w, const JobStatus& s) {
+void write_status_row(JsonWriter& w, const JobEntry& s) {
   const auto& last = s.last_backup;
   w.begin_array().value(s.name).value(to_string(s.state)).value(lane_name(s.lane)).value(s.overdue);
   if (last)
@@ -138,62 +158,68 @@ void write_status_row(JsonWriter& w, const JobStatus& s) {
   w.value(join_tags(s.next_tags)).end_array();
 }
 
-StatusAnswer::StatusAnswer(bool table, size_t jobs)
-    : table_(table), out_(line_), detail_out_(detail_) {
-  // Bytes of a job's row and of its object, with room to spare: a typical one is 130 and 470.
-  constexpr size_t kRowBytes = 256, kJobBytes = 1024;
-  line_.reserve(jobs * (table_ ? kRowBytes : kJobBytes) + 4096);
-  line_ = protocol::result_line_open();
-  out_.begin_object().key(table_ ? "rows" : "jobs").begin_array();
-  detail_out_.begin_array();
+StatusAnswer::StatusAnswer(bool table, size_t jobs) : table_(table) {
+  jobs_.reserve(jobs);
 }
 
 void StatusAnswer::add(const JobStatus& s) {
-  if (table_) {
-    write_status_row(out_, s);
-    if (s.running_since || s.pause) write_job(detail_out_, s);
-  } else {
-    write_job(out_, s);
-  }
-  ++jobs_;
-  overdue_ += s.overdue;
-  failed_ += s.state == JobState::failed;
-  paused_ += s.state == JobState::paused;
+  jobs_.emplace_back(s);
 }
 
 std::string StatusAnswer::finish(const StatusTail& t) {
-  out_.end_array();
-  if (table_) {
-    detail_out_.end_array();
-    out_.key("jobs").raw(detail_);
-    detail_.clear();
-    detail_.shrink_to_fit();
+  // Bytes of a job's row and of its object, with room to spare: a typical one is 130 and 470.
+  constexpr size_t kRowBytes = 256, kJobBytes = 1024;
+  std::string line;
+  line.reserve(jobs_.size() * (table_ ? kRowBytes : kJobBytes) + 4096);
+  line = protocol::result_line_open();
+  JsonWriter out(line);
+  out.begin_object().key(table_ ? "rows" : "jobs").begin_array();
+  int overdue = 0, failed = 0, paused = 0;
+  for (const JobEntry& s : jobs_) {
+    if (table_)
+      write_status_row(out, s);
+    else
+      write_job(out, s);
+    overdue += s.overdue;
+    failed += s.state == JobState::failed;
+    paused += s.state == JobState::paused;
   }
-  out_.key("orphans").begin_array();
-  for (const auto& o : t.orphans) out_.value(o);
-  out_.end_array();
-  out_.key("base_dir").value(t.base_dir);
-  out_.key("exports").value(t.exports);
-  out_.key("read_limit");
+  out.end_array();
+  if (table_) {
+    // The jobs the text says more of: the running and the paused.
+    out.key("jobs").begin_array();
+    for (const JobEntry& s : jobs_)
+      if (s.running_since || s.pause) write_job(out, s);
+    out.end_array();
+  }
+  const auto jobs = static_cast<int>(jobs_.size());
+  jobs_.clear();
+  jobs_.shrink_to_fit();
+  out.key("orphans").begin_array();
+  for (const auto& o : t.orphans) out.value(o);
+  out.end_array();
+  out.key("base_dir").value(t.base_dir);
+  out.key("exports").value(t.exports);
+  out.key("read_limit");
   if (t.read_limit)
-    out_.value(t.read_limit);
+    out.value(t.read_limit);
   else
-    out_.null();
-  out_.key("summary")
+    out.null();
+  out.key("summary")
       .begin_object()
-      .member("failed", failed_)
-      .member("jobs", jobs_)
+      .member("failed", failed)
+      .member("jobs", jobs)
       .key("lanes")
       .value(t.lanes)
-      .member("overdue", overdue_)
-      .member("paused", paused_)
+      .member("overdue", overdue)
+      .member("paused", paused)
       .member("queued", t.queued)
       .member("running", t.running)
       .member("worker_limit", t.worker_limit)
       .end_object();
-  out_.end_object();
-  line_ += protocol::result_line_close();
-  return std::move(line_);
+  out.end_object();
+  line += protocol::result_line_close();
+  return line;
 }
 
 }  // namespace backy

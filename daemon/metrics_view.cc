@@ -99,6 +99,11 @@ std::string JobMetrics::text(int running, int queued, int worker_limit) const {
   return o;
 }
 
+std::string MetricsFigures::text() const {
+  return jobs.text(running, queued, worker_limit) + lane_metrics_text(lanes) +
+         read_limit_metrics_text(read_limit);
+}
+
 std::string metrics_text(const std::vector<JobStatus>& jobs, int running, int queued,
                          int worker_limit) {
   JobMetrics m;

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "protocol/commands.h"
+#include "protocol/json_line.h"
 
 namespace backy::protocol {
 
@@ -37,51 +38,6 @@ Error bad(std::string message) {
   return Error{ErrorCode::bad_request, std::move(message)};
 }
 
-// The deepest nesting of arrays and objects in `text` reaches `limit` (counting brackets
-// outside strings, as a parser sees them; for text that is not JSON at least as deep as a parser
-// would get before it gives up).
-bool nests_deeper(std::string_view text, int limit) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (c == '\\')
-        escaped = true;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (depth++ >= limit) return true;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return false;
-}
-
-// Json::parse that drops every array or object nested deeper than kMaxNesting (the parser
-// itself is iterative) and says so in `too_deep`. Discarded when the text is not JSON.
-// nlohmann's callback parser calls a std::function per value: on a status answer of megabytes
-// that was a large part of backyctl's time, so text that cannot nest too deep (a scan of its
-// brackets says so) goes to the plain parser, which then gives the same result.
-Json parse_bounded(std::string_view text, bool& too_deep) {
-  too_deep = false;
-  if (!nests_deeper(text, kMaxNesting))
-    return Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  return Json::parse(
-      text.begin(), text.end(),
-      [&](int depth, Json::parse_event_t event, Json&) {
-        const bool opens =
-            event == Json::parse_event_t::object_start || event == Json::parse_event_t::array_start;
-        if (opens && depth >= kMaxNesting) too_deep = true;
-        return !too_deep;
-      },
-      /*allow_exceptions=*/false);
-}
-
 // The member `name` of `j` moved out (a status answer's result is megabytes: no copy), else
 // `fallback`.
 Json take(Json& j, const char* name, Json fallback) {
@@ -105,7 +61,7 @@ std::optional<ErrorCode> error_code_from_string(const std::string& s) {
 
 std::variant<Request, Error> parse_request(const std::string& text) {
   bool too_deep = false;
-  Json j = parse_bounded(text, too_deep);
+  Json j = parse_line(text, too_deep);
   if (too_deep)
     return bad("the request nests deeper than " + std::to_string(kMaxNesting) + " levels");
   if (j.is_discarded()) return bad("the request is not valid JSON");
@@ -149,10 +105,14 @@ std::string encode_error(const Error& e) {
 }
 
 Reply parse_reply(std::string_view text) {
+  return parse_reply(text, kLongString);
+}
+
+Reply parse_reply(std::string_view text, std::size_t long_string) {
   Reply r;
   r.final = true;
   bool too_deep = false;
-  Json j = parse_bounded(text, too_deep);
+  Json j = parse_line(text, too_deep, long_string);
   auto malformed = [&](const std::string& why) {
     r.ok = false;
     r.error = bad("malformed reply from the daemon: " + why);

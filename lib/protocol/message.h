@@ -87,6 +87,9 @@ struct Reply {
 };
 // A line the daemon sent that is not a well-formed reply yields bad_request as its error.
 Reply parse_reply(std::string_view line);
+// The same, with strings of at least `long_string` bytes decoded by json_line.h's fast path
+// (kLongString there by default; kNoLongStrings: nlohmann alone). For tests comparing the two.
+Reply parse_reply(std::string_view line, std::size_t long_string);
 // Whether `r` is a successful response announcing a file descriptor.
 bool carries_fd(const Reply& r);
 

@@ -1,7 +1,9 @@
 // Fuzzes the control protocol's decoders with arbitrary lines: what a client may send the daemon
 // (parse_request, then validate_args on what parses) and what a daemon may send backyctl
 // (parse_reply). Neither may throw; every request that parses must encode and parse back to
-// itself, and every error must encode to one line.
+// itself, and every error must encode to one line. parse_reply's fast path for long strings
+// (protocol/json_line.h) must give what nlohmann alone gives; the fuzzer's lines are short, so it
+// is tried with strings of 1 and 16 bytes taken as long.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -9,6 +11,7 @@
 #include <variant>
 
 #include "protocol/commands.h"
+#include "protocol/json_line.h"
 #include "protocol/message.h"
 
 using namespace backy::protocol;
@@ -22,6 +25,14 @@ void expect(bool ok) {
 void check_line(const std::string& line) {
   expect(!line.empty() && line.back() == '\n');
   expect(line.find('\n') == line.size() - 1);
+}
+
+bool same(const Reply& a, const Reply& b) {
+  auto dump = [](const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); };
+  if (a.final != b.final || a.ok != b.ok || a.body != b.body || dump(a.body) != dump(b.body))
+    return false;
+  if (a.error.has_value() != b.error.has_value()) return false;
+  return !a.error || (a.error->code == b.error->code && a.error->message == b.error->message);
 }
 
 }  // namespace
@@ -48,5 +59,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   expect(reply.final || !reply.error);
   if (reply.final && !reply.ok) expect(reply.error.has_value());
   if (reply.error) check_line(encode_error(*reply.error));
+
+  const Reply plain = parse_reply(line, kNoLongStrings);
+  expect(same(reply, plain));
+  for (const std::size_t long_string : {std::size_t{1}, std::size_t{16}})
+    expect(same(parse_reply(line, long_string), plain));
   return 0;
 }

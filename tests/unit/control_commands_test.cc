@@ -610,6 +610,86 @@ TEST_CASE("metrics: one sample per job and family, daemon gauges", "[control]") 
   CHECK(text.find("# TYPE backy_job_failures_total counter\n") != std::string::npos);
 }
 
+TEST_CASE_METHOD(Fixture, "metrics: the rows are read at the request, the text made on a reader",
+                 "[control]") {
+  // The reader's tasks wait until the test runs them; the job table changes meanwhile.
+  std::vector<std::function<void()>> reads;
+  Executors deferred{[&](std::function<void()> f) { reads.push_back(std::move(f)); }, sync.loop,
+                     sync.after};
+  CommandHandler h{sched, *log, deferred};
+  sched.job("vm1").total_failures = 3;
+  sched.mutable_config().global.read_limit = 100 << 20;
+  auto now = [&] {
+    // What metrics_text() on the io thread made before: the jobs, the lanes, the read limit.
+    return metrics_text(sched.status(), sched.running_count(), sched.queued_count(),
+                        sched.config().global.worker_limit) +
+           lane_metrics_text(sched.lane_loads()) +
+           read_limit_metrics_text(sched.config().global.read_limit);
+  };
+  // Then base-dir's space, whose figures may move between two calls.
+  auto expect_answer = [](const std::string& text, const std::string& expected) {
+    REQUIRE(text.size() > expected.size());
+    CHECK(text.substr(0, expected.size()) == expected);
+    CHECK(text.substr(expected.size()).starts_with("# HELP backy_base_dir_free_bytes "));
+  };
+
+  const std::string at_request = now();
+  auto r = std::make_shared<Recorder>();
+  h.handle(protocol::Request{"metrics", Json::object()}, kNobody, r);
+  REQUIRE(reads.size() == 1);
+  CHECK_FALSE(r->done());
+  sched.job("vm1").total_failures = 4;
+  sched.add_job("vm3");
+  sched.mutable_config().global.read_limit = 0;
+  reads.back()();
+  REQUIRE(r->result_body);
+  expect_answer((*r->result_body)["text"], at_request);
+  CHECK(at_request.find("backy_job_failures_total{job=\"vm1\"} 3\n") != std::string::npos);
+
+  // The metrics-file: the same text, written by the reader.
+  const auto file = dir / "backy.prom";
+  sched.mutable_config().global.metrics_file = file.string();
+  const std::string at_write = now();
+  h.write_metrics_file();
+  REQUIRE(reads.size() == 2);
+  CHECK_FALSE(std::filesystem::exists(file));
+  sched.job("vm1").total_failures = 5;
+  reads.back()();
+  expect_answer(read_file(file), at_write);
+  CHECK(at_write.find("backy_job_failures_total{job=\"vm3\"} 0\n") != std::string::npos);
+}
+
+TEST_CASE_METHOD(Fixture, "status: the jobs are copied at the request, encoded on a reader",
+                 "[control]") {
+  std::vector<std::function<void()>> reads;
+  Executors deferred{[&](std::function<void()> f) { reads.push_back(std::move(f)); }, sync.loop,
+                     sync.after};
+  CommandHandler h{sched, *log, deferred};
+  for (const bool table : {false, true}) {
+    sched.job("vm1").total_failures = 3;
+    sched.job("vm2").state = JobState::paused;
+    sched.job("vm2").pause = PauseNote{"root (uid 0)", Clock::now(), ""};
+    // What the answer must say: the table as it is now.
+    StatusAnswer now(table);
+    sched.each_status([&](const JobStatus& s) { now.add(s); });
+    const Json expected = protocol::parse_reply(now.finish({})).body;
+
+    auto r = std::make_shared<Recorder>();
+    h.handle(protocol::Request{"status", {{"table", table}}}, kNobody, r);
+    REQUIRE(reads.size() == 1);
+    CHECK_FALSE(r->done());
+    sched.job("vm1").total_failures = 4;
+    sched.job("vm2").state = JobState::waiting;
+    sched.job("vm2").pause.reset();
+    reads.back()();
+    reads.clear();
+    REQUIRE(r->result_body);
+    CHECK((*r->result_body)["jobs"] == expected["jobs"]);
+    CHECK((*r->result_body)["summary"]["paused"] == 1);
+    if (table) CHECK((*r->result_body)["rows"] == expected["rows"]);
+  }
+}
+
 TEST_CASE("status JSON and metrics: a job's limits and the time throttled", "[control]") {
   JobStatus a;
   a.name = "vm1";
