@@ -74,7 +74,7 @@ char* DirectWriteQueue::buffer() {
 void DirectWriteQueue::submit(char* buf, uint64_t offset, size_t len) {
   {
     MutexLock lock(mu_);
-    queued_.push_back({buf, offset, len});
+    queued_.push_back({buf, offset, len, submitted_++});
   }
   cv_.notify_all();
 }
@@ -91,9 +91,11 @@ bool DirectWriteQueue::refused() const {
 }
 
 void DirectWriteQueue::throw_if_failed() {
-  if (error_)
-    throw sys_error("write " + what_ + " at offset " + std::to_string(error_->second),
-                    error_->first);
+  if (!error_) return;
+  // A write queued before the failed one may still be in progress, and fail too: it is the one to
+  // report (error_ keeps the first queued), whichever writer finished first.
+  cv_.wait(mu_, [this]() REQUIRES(mu_) { return writing_.empty(); });
+  throw sys_error("write " + what_ + " at offset " + std::to_string(error_->offset), error_->err);
 }
 
 void DirectWriteQueue::run(std::stop_token stop) {
@@ -123,7 +125,7 @@ void DirectWriteQueue::run(std::stop_token stop) {
     const int err = write(w);
     lock.lock();
     std::erase_if(writing_, [&](const Write& x) { return x.buf == w.buf; });
-    if (err != 0 && !error_) error_ = {err, w.offset};
+    if (err != 0 && (!error_ || w.seq < error_->seq)) error_ = Failure{err, w.offset, w.seq};
     free_.push_back(w.buf);
     cv_.notify_all();
   }

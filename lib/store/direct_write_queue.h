@@ -22,7 +22,8 @@
 //
 // Where the filesystem refuses O_DIRECT after all (EINVAL), and for the rest of a short write,
 // the writers write through `buffered_fd` instead; refused() tells the caller to stop queueing.
-// Any other failure is kept (the first), later writes are dropped, and buffer() and drain() throw
+// Any other failure is kept (the write queued first, of those that failed), the writes queued
+// after it are dropped, and, once the writes in progress have ended, buffer() and drain() throw
 // it: the caller's run fails, and its files are removed.
 //
 // The writer threads write with the kernel's default I/O class, not the one of the thread that
@@ -79,6 +80,11 @@ class DirectWriteQueue {
     char* buf;
     uint64_t offset;
     size_t len;
+    uint64_t seq;  // the order of submit()
+  };
+  struct Failure {
+    int err;
+    uint64_t offset, seq;
   };
   struct FreeDeleter {
     void operator()(char* p) const;
@@ -111,7 +117,10 @@ class DirectWriteQueue {
   std::deque<Write> queued_ GUARDED_BY(mu_);
   std::vector<Write> writing_ GUARDED_BY(mu_);  // taken from queued_ by a writer, in progress
   bool refused_ GUARDED_BY(mu_) = false;
-  std::optional<std::pair<int, uint64_t>> error_ GUARDED_BY(mu_);  // errno, offset
+  uint64_t submitted_ GUARDED_BY(mu_) = 0;
+  // The failed write that was queued first. Reported once no write is in progress, so that which
+  // failure the caller sees does not depend on which writer finished first.
+  std::optional<Failure> error_ GUARDED_BY(mu_);
   std::vector<std::jthread> threads_;  // last: joined before the members they use go
 };
 

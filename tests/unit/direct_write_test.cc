@@ -241,3 +241,34 @@ TEST_CASE("with several writers, every block is written and drain waits for all 
   q.drain();  // before the queue goes: drain() alone must have waited for every write
   CHECK(read_all(s.dir / "f") == data);
 }
+
+// Every write fails; the first one only after a while.
+class FailingSlowFirstFileSystem : public FileSystem {
+ public:
+  ssize_t pwrite(int, const void*, size_t, off_t) override {
+    if (!first_done_.exchange(true)) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    errno = EIO;
+    return -1;
+  }
+
+ private:
+  std::atomic<bool> first_done_{false};
+};
+
+TEST_CASE("with several writers, the failure reported is that of the write queued first",
+          "[store]") {
+  Scratch s;
+  UniqueFd buffered = open_file(s.dir / "f", O_RDWR | O_CREAT, 0600);
+  UniqueFd direct = open_file(s.dir / "f", O_RDWR | O_DIRECT);
+  const size_t kBuf = 64 * 1024;
+  FailingSlowFirstFileSystem fs;
+  DirectWriteQueue q(fs, direct.get(), buffered.get(), "f", 2, kBuf, 2);
+  // The write at 0 fails last; the one at kBuf, taken by the other writer, fails first.
+  for (uint64_t offset : {uint64_t{0}, uint64_t{kBuf}}) {
+    char* buf = q.buffer();
+    std::memset(buf, 1, kBuf);
+    q.submit(buf, offset, kBuf);
+  }
+  CHECK_THROWS_WITH(q.drain(),
+                    Catch::Contains("at offset 0") && Catch::Contains("Input/output error"));
+}
