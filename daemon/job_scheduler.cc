@@ -36,8 +36,8 @@ HistorySummary summarize_history(const std::vector<Revision>& history,
   return s;
 }
 
-void JobScheduler::each_status(const std::function<void(const JobStatus&)>& f) const {
-  for (const auto& s : status()) f(s);
+void JobScheduler::each_status(const std::function<void(JobStatus&&)>& f) const {
+  for (auto& s : status()) f(std::move(s));
 }
 
 }  // namespace backy

@@ -134,9 +134,10 @@ class JobScheduler {
   virtual const Config& config() const = 0;
   virtual std::vector<JobStatus> status() const = 0;
   // Calls `f` with each job's status, in name order, one at a time: how status, health and
-  // metrics read 10,000 jobs without a copy of the table. The JobStatus passed is valid only
-  // during the call. `f` must not change the scheduler. The default goes through status().
-  virtual void each_status(const std::function<void(const JobStatus&)>& f) const;
+  // metrics read 10,000 jobs without a copy of the table. Each JobStatus is made for the call,
+  // and `f` may keep it (move from it). `f` must not change the scheduler. The default goes
+  // through status().
+  virtual void each_status(const std::function<void(JobStatus&&)>& f) const;
   // nullopt when no such job.
   virtual std::optional<JobStatus> status(const std::string& job) const = 0;
   // Job directories under base-dir whose job is not in the config (never deleted by the daemon).

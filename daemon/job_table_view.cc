@@ -62,27 +62,7 @@ Json progress_json(const ProgressSample& p) {
   return parsed(text);
 }
 
-JobEntry::JobEntry(const JobStatus& s)
-    : name(s.name),
-      state(s.state),
-      lane(s.lane),
-      overdue(s.overdue),
-      last_backup(s.last_backup),
-      last_run(s.last_run),
-      running_since(s.running_since),
-      progress(s.progress),
-      next_time(s.next_time),
-      next_tags(s.next_tags),
-      consecutive_failures(s.consecutive_failures),
-      total_failures(s.total_failures),
-      revision_count(s.revision_count),
-      bytes_written_total(s.bytes_written_total),
-      read_limit(s.read_limit),
-      pause(s.pause),
-      io_priority(s.io_priority),
-      throttled(s.throttled) {}
-
-void write_job(JsonWriter& w, const JobEntry& s) {
+void write_job(JsonWriter& w, const JobStatus& s) {
   w.begin_object()
       .member("bytes_written", s.bytes_written_total)
       .member("consecutive_failures", s.consecutive_failures)
@@ -143,11 +123,11 @@ void write_job(JsonWriter& w, const JobEntry& s) {
 Json job_json(const JobStatus& s) {
   std::string text;
   JsonWriter w(text);
-  write_job(w, JobEntry(s));
+  write_job(w, s);
   return parsed(text);
 }
 
-void write_status_row(JsonWriter& w, const JobEntry& s) {
+void write_status_row(JsonWriter& w, const JobStatus& s) {
   const auto& last = s.last_backup;
   w.begin_array().value(s.name).value(to_string(s.state)).value(lane_name(s.lane)).value(s.overdue);
   if (last)
@@ -162,8 +142,8 @@ StatusAnswer::StatusAnswer(bool table, size_t jobs) : table_(table) {
   jobs_.reserve(jobs);
 }
 
-void StatusAnswer::add(const JobStatus& s) {
-  jobs_.emplace_back(s);
+void StatusAnswer::add(JobStatus&& s) {
+  jobs_.push_back(std::move(s));
 }
 
 std::string StatusAnswer::finish(const StatusTail& t) {
@@ -175,7 +155,7 @@ std::string StatusAnswer::finish(const StatusTail& t) {
   JsonWriter out(line);
   out.begin_object().key(table_ ? "rows" : "jobs").begin_array();
   int overdue = 0, failed = 0, paused = 0;
-  for (const JobEntry& s : jobs_) {
+  for (const JobStatus& s : jobs_) {
     if (table_)
       write_status_row(out, s);
     else
@@ -188,7 +168,7 @@ std::string StatusAnswer::finish(const StatusTail& t) {
   if (table_) {
     // The jobs the text says more of: the running and the paused.
     out.key("jobs").begin_array();
-    for (const JobEntry& s : jobs_)
+    for (const JobStatus& s : jobs_)
       if (s.running_since || s.pause) write_job(out, s);
     out.end_array();
   }

@@ -98,7 +98,7 @@ class Scheduler : public JobScheduler, public std::enable_shared_from_this<Sched
   }
   std::vector<JobStatus> status() const override;
   std::optional<JobStatus> status(const std::string& job) const override;
-  void each_status(const std::function<void(const JobStatus&)>& f) const override;
+  void each_status(const std::function<void(JobStatus&&)>& f) const override;
   std::vector<std::string> orphans() const override {
     io_thread_.check("Scheduler::orphans");
     return orphans_;

@@ -112,11 +112,11 @@ JobStatus Scheduler::status_of(const Job& job, TimePoint now) const {
 std::vector<JobStatus> Scheduler::status() const {
   io_thread_.check("Scheduler::status");
   std::vector<JobStatus> out;
-  each_status([&](const JobStatus& s) { out.push_back(s); });
+  each_status([&](JobStatus&& s) { out.push_back(std::move(s)); });
   return out;
 }
 
-void Scheduler::each_status(const std::function<void(const JobStatus&)>& f) const {
+void Scheduler::each_status(const std::function<void(JobStatus&&)>& f) const {
   io_thread_.check("Scheduler::each_status");
   const TimePoint now = Clock::now();
   for (const auto& [name, job] : jobs_)

@@ -324,7 +324,7 @@ TEST_CASE("status table: the rows carry what the whole job objects print", "[con
 
   auto answer = [&](bool as_table) {
     StatusAnswer a(as_table);
-    for (const auto& s : jobs) a.add(s);
+    for (const auto& s : jobs) a.add(JobStatus(s));
     const protocol::Reply reply = protocol::parse_reply(a.finish({{"old"}, 1, 0, 2}));
     REQUIRE(reply.ok);
     return reply.body;
@@ -671,7 +671,7 @@ TEST_CASE_METHOD(Fixture, "status: the jobs are copied at the request, encoded o
     sched.job("vm2").pause = PauseNote{"root (uid 0)", Clock::now(), ""};
     // What the answer must say: the table as it is now.
     StatusAnswer now(table);
-    sched.each_status([&](const JobStatus& s) { now.add(s); });
+    sched.each_status([&](JobStatus&& s) { now.add(std::move(s)); });
     const Json expected = protocol::parse_reply(now.finish({})).body;
 
     auto r = std::make_shared<Recorder>();

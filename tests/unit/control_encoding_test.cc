@@ -150,7 +150,7 @@ std::string encoded(const std::function<void(JsonWriter&)>& f) {
 
 std::string status_line(bool table) {
   StatusAnswer answer(table);
-  for (const auto& s : sample_jobs()) answer.add(s);
+  for (JobStatus& s : sample_jobs()) answer.add(std::move(s));
   return answer.finish({{"old"}, 1, 2, 3});
 }
 
@@ -230,7 +230,7 @@ TEST_CASE("status: a job's entry is byte for byte what the tree encoded", "[cont
   const auto jobs = sample_jobs();
   for (size_t i = 0; i < jobs.size(); ++i) {
     const std::string line = std::string(protocol::result_line_open()) +
-                             encoded([&](JsonWriter& w) { write_job(w, JobEntry(jobs[i])); }) +
+                             encoded([&](JsonWriter& w) { write_job(w, jobs[i]); }) +
                              std::string(protocol::result_line_close());
     CHECK(line == kJobLines[i]);
     CHECK(protocol::encode_result(job_json(jobs[i])) == kJobLines[i]);
