@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "scratch_dir.h"
+#include "queue_file.h"
 #include "store/block_budget.h"
 #include "store/direct_write_queue.h"
 #include "util/file_io.h"
@@ -93,34 +93,31 @@ class GatedFileSystem : public FileSystem {
   bool open_ = false;
 };
 
-// Takes a buffer of `q` and queues its write at block `i`.
+// Queues the write of block `i`, every byte i + 1.
 void queue_block(DirectWriteQueue& q, size_t i) {
-  char* buf = q.buffer();
-  std::memset(buf, static_cast<int>(i + 1), q.buffer_size());
-  q.submit(buf, i * q.buffer_size(), q.buffer_size());
+  const std::vector<char> block(q.buffer_size(), static_cast<char>(i + 1));
+  test::queue_copy(q, block, i * q.buffer_size());
 }
 
 }  // namespace
 
 TEST_CASE("direct write queues hold their first buffer and only what the budget grants",
           "[store]") {
-  test::ScratchDir s;
+  test::QueueFile f;
   const size_t kBuf = 64 * 1024;
-  UniqueFd buffered = open_file(s.dir / "f", O_RDWR | O_CREAT, 0600);
-  UniqueFd direct = open_file(s.dir / "f", O_RDWR | O_DIRECT);
   GatedFileSystem gated;
   BlockBudget budget(2 * kBuf);
 
   // With its writer stuck, a queue that may hold four buffers gets its own and the two the
   // budget has: three writes queue without waiting.
-  auto first = std::make_unique<DirectWriteQueue>(gated, direct.get(), buffered.get(), "f", 4, kBuf,
-                                                  1, &budget);
+  auto first = std::make_unique<DirectWriteQueue>(gated, f.direct.get(), f.buffered.get(), "f", 4,
+                                                  kBuf, 1, &budget);
   for (size_t i = 0; i < 3; ++i) queue_block(*first, i);
   CHECK(first->buffers() == 3);
   CHECK(budget.available() == 0);
 
   // A second queue meanwhile: its own buffer, nothing from the spent budget.
-  DirectWriteQueue second(gated, direct.get(), buffered.get(), "f", 4, kBuf, 1, &budget);
+  DirectWriteQueue second(gated, f.direct.get(), f.buffered.get(), "f", 4, kBuf, 1, &budget);
   queue_block(second, 3);
   CHECK(second.buffers() == 1);
   CHECK(budget.available() == 0);
@@ -131,7 +128,7 @@ TEST_CASE("direct write queues hold their first buffer and only what the budget 
   for (size_t i = 4; i < 8; ++i) queue_block(second, i);
   second.drain();
   CHECK(second.buffers() == 1);
-  const std::string data = read_file(s.dir / "f");
+  const std::string data = read_file(f.path);
   REQUIRE(data.size() == 8 * kBuf);
   for (size_t i = 0; i < 8; ++i) CHECK(data[i * kBuf] == static_cast<char>(i + 1));
 
@@ -141,12 +138,10 @@ TEST_CASE("direct write queues hold their first buffer and only what the budget 
 }
 
 TEST_CASE("a direct write queue without a budget makes only the buffers it waits for", "[store]") {
-  test::ScratchDir s;
+  test::QueueFile f;
   const size_t kBuf = 64 * 1024;
-  UniqueFd buffered = open_file(s.dir / "f", O_RDWR | O_CREAT, 0600);
-  UniqueFd direct = open_file(s.dir / "f", O_RDWR | O_DIRECT);
   GatedFileSystem gated;
-  DirectWriteQueue q(gated, direct.get(), buffered.get(), "f", 4, kBuf);
+  DirectWriteQueue q(gated, f.direct.get(), f.buffered.get(), "f", 4, kBuf);
   CHECK(q.buffers() == 0);  // none before the first write
   for (size_t i = 0; i < 4; ++i) queue_block(q, i);
   CHECK(q.buffers() == 4);  // no budget: all it may hold
@@ -155,5 +150,5 @@ TEST_CASE("a direct write queue without a budget makes only the buffers it waits
   for (size_t i = 4; i < 12; ++i) queue_block(q, i);
   q.drain();
   CHECK(q.buffers() == 4);  // never more
-  CHECK(read_file(s.dir / "f").size() == 12 * kBuf);
+  CHECK(read_file(f.path).size() == 12 * kBuf);
 }

@@ -13,6 +13,7 @@
 #include <random>
 #include <thread>
 
+#include "queue_file.h"
 #include "scratch_dir.h"
 #include "store/block_sums.h"
 #include "store/direct_write_queue.h"
@@ -171,13 +172,11 @@ TEST_CASE("a failed direct write fails the image with the file and offset named"
 }
 
 TEST_CASE("the direct write queue writes every block in order and drains", "[store]") {
-  Scratch s;
-  UniqueFd buffered = open_file(s.dir / "f", O_RDWR | O_CREAT, 0600);
-  UniqueFd direct = open_file(s.dir / "f", O_RDWR | O_DIRECT);
+  test::QueueFile f;
   const size_t kBuf = 64 * 1024;
   const std::vector<char> data = random_bytes(16 * kBuf, 5);
   {
-    DirectWriteQueue q(FileSystem::real(), direct.get(), buffered.get(), "f", 2, kBuf);
+    DirectWriteQueue q(FileSystem::real(), f.direct.get(), f.buffered.get(), "f", 2, kBuf);
     CHECK(q.buffer_size() == kBuf);
     for (size_t i = 0; i < 16; ++i) {
       char* buf = q.buffer();
@@ -188,87 +187,65 @@ TEST_CASE("the direct write queue writes every block in order and drains", "[sto
     q.drain();
     CHECK_FALSE(q.refused());
   }
-  CHECK(read_all(s.dir / "f") == data);
+  CHECK(read_all(f.path) == data);
 }
 
 // A file system whose first write is slow: a writer that took a later write finishes first.
+// With `fail`, every write fails (EIO), the first one last.
 class SlowFirstWriteFileSystem : public FileSystem {
  public:
+  explicit SlowFirstWriteFileSystem(bool fail = false) : fail_(fail) {}
   ssize_t pwrite(int fd, const void* buf, size_t len, off_t offset) override {
     if (!first_done_.exchange(true)) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    return FileSystem::pwrite(fd, buf, len, offset);
+    if (!fail_) return FileSystem::pwrite(fd, buf, len, offset);
+    errno = EIO;
+    return -1;
   }
 
  private:
+  const bool fail_;
   std::atomic<bool> first_done_{false};
 };
 
 TEST_CASE("with several writers, writes to the same bytes land in the order they were queued",
           "[store]") {
-  Scratch s;
-  UniqueFd buffered = open_file(s.dir / "f", O_RDWR | O_CREAT, 0600);
-  UniqueFd direct = open_file(s.dir / "f", O_RDWR | O_DIRECT);
+  test::QueueFile f;
   const size_t kBuf = 64 * 1024;
   const std::vector<char> older = random_bytes(kBuf, 7), newer = random_bytes(kBuf, 8);
   SlowFirstWriteFileSystem fs;
   {
     // The older write is slow; the second writer takes the newer one at once. Without the
     // overlap rule it lands first and the older one then overwrites it.
-    DirectWriteQueue q(fs, direct.get(), buffered.get(), "f", 2, kBuf, 2);
-    for (const auto* data : {&older, &newer}) {
-      char* buf = q.buffer();
-      std::memcpy(buf, data->data(), kBuf);
-      q.submit(buf, 0, kBuf);
-    }
+    DirectWriteQueue q(fs, f.direct.get(), f.buffered.get(), "f", 2, kBuf, 2);
+    test::queue_copy(q, older, 0);
+    test::queue_copy(q, newer, 0);
     q.drain();
   }
-  CHECK(read_all(s.dir / "f") == newer);
+  CHECK(read_all(f.path) == newer);
 }
 
 TEST_CASE("with several writers, every block is written and drain waits for all of them",
           "[store]") {
-  Scratch s;
-  UniqueFd buffered = open_file(s.dir / "f", O_RDWR | O_CREAT, 0600);
-  UniqueFd direct = open_file(s.dir / "f", O_RDWR | O_DIRECT);
+  test::QueueFile f;
   const size_t kBuf = 64 * 1024;
   const std::vector<char> data = random_bytes(64 * kBuf, 6);
-  DirectWriteQueue q(FileSystem::real(), direct.get(), buffered.get(), "f", 4, kBuf, 2);
-  for (size_t i = 0; i < 64; ++i) {
-    char* buf = q.buffer();
-    std::memcpy(buf, data.data() + i * kBuf, kBuf);
-    q.submit(buf, i * kBuf, kBuf);
-  }
+  DirectWriteQueue q(FileSystem::real(), f.direct.get(), f.buffered.get(), "f", 4, kBuf, 2);
+  for (size_t i = 0; i < 64; ++i)
+    test::queue_copy(q, std::span(data).subspan(i * kBuf, kBuf), i * kBuf);
   q.drain();  // before the queue goes: drain() alone must have waited for every write
-  CHECK(read_all(s.dir / "f") == data);
+  CHECK(read_all(f.path) == data);
 }
-
-// Every write fails; the first one only after a while.
-class FailingSlowFirstFileSystem : public FileSystem {
- public:
-  ssize_t pwrite(int, const void*, size_t, off_t) override {
-    if (!first_done_.exchange(true)) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    errno = EIO;
-    return -1;
-  }
-
- private:
-  std::atomic<bool> first_done_{false};
-};
 
 TEST_CASE("with several writers, the failure reported is that of the write queued first",
           "[store]") {
-  Scratch s;
-  UniqueFd buffered = open_file(s.dir / "f", O_RDWR | O_CREAT, 0600);
-  UniqueFd direct = open_file(s.dir / "f", O_RDWR | O_DIRECT);
+  test::QueueFile f;
   const size_t kBuf = 64 * 1024;
-  FailingSlowFirstFileSystem fs;
-  DirectWriteQueue q(fs, direct.get(), buffered.get(), "f", 2, kBuf, 2);
+  const std::vector<char> ones(kBuf, 1);
+  SlowFirstWriteFileSystem fs(/*fail=*/true);
+  DirectWriteQueue q(fs, f.direct.get(), f.buffered.get(), "f", 2, kBuf, 2);
   // The write at 0 fails last; the one at kBuf, taken by the other writer, fails first.
-  for (uint64_t offset : {uint64_t{0}, uint64_t{kBuf}}) {
-    char* buf = q.buffer();
-    std::memset(buf, 1, kBuf);
-    q.submit(buf, offset, kBuf);
-  }
+  test::queue_copy(q, ones, 0);
+  test::queue_copy(q, ones, kBuf);
   CHECK_THROWS_WITH(q.drain(),
                     Catch::Contains("at offset 0") && Catch::Contains("Input/output error"));
 }
