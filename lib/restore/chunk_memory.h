@@ -23,7 +23,8 @@ class ChunkMemory {
   virtual char* data() = 0;
 };
 
-// Called on the reader's thread, once per data chunk; never returns null (throws instead).
+// Called by the reader's threads, one call at a time, once per data chunk in offset order; never
+// returns null (throws instead: that chunk fails).
 using ChunkAllocator = std::function<std::shared_ptr<ChunkMemory>()>;
 
 }  // namespace backy

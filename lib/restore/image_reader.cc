@@ -73,82 +73,141 @@ ImageReader::ImageReader(int fd, std::string name, uint64_t size, size_t depth,
       size_(size),
       depth_(std::max<size_t>(depth, 1)),
       allocate_(allocate ? std::move(allocate) : own_buffers()) {
+  const int flags = ::fcntl(fd_, F_GETFL);
+  direct_ = flags >= 0 && (flags & O_DIRECT) != 0;
   ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
-  thread_ = std::jthread([this](std::stop_token stop) { run(std::move(stop)); });
+  const size_t readers = direct_ ? std::min(kDirectReads, depth_) : 1;
+  {
+    MutexLock lock(mu_);
+    running_ = readers;
+  }
+  try {
+    for (size_t i = 0; i < readers; ++i)
+      threads_.emplace_back([this, stop = stop_.get_token()] { run(stop); });
+  } catch (...) {
+    stop_.request_stop();
+    for (std::thread& t : threads_) t.join();
+    throw;
+  }
 }
 
 ImageReader::~ImageReader() {
-  thread_.request_stop();  // wakes a reader waiting for room
-  thread_.join();
+  stop_.request_stop();  // wakes readers waiting for room
+  for (std::thread& t : threads_) t.join();
 }
 
 std::optional<ImageReader::Chunk> ImageReader::next() {
   MutexLock lock(mu_);
-  changed_.wait(mu_, [this]() REQUIRES(mu_) { return !queue_.empty() || ended_; });
-  if (queue_.empty()) {
-    if (error_) std::rethrow_exception(error_);
-    return std::nullopt;
-  }
-  Chunk c = std::move(queue_.front());
+  changed_.wait(mu_, [this]() REQUIRES(mu_) {
+    return error_ || (!queue_.empty() && queue_.front().ready) || (queue_.empty() && running_ == 0);
+  });
+  if (error_) std::rethrow_exception(error_);
+  if (queue_.empty()) return std::nullopt;
+  Slot slot = std::move(queue_.front());
   queue_.pop_front();
-  if (!c.hole) {
+  if (slot.counted) {
     --queued_data_;
     changed_.notify_all();
   }
-  return c;
+  if (slot.error) {
+    error_ = slot.error;
+    std::rethrow_exception(error_);
+  }
+  return std::move(slot.chunk);
 }
 
-bool ImageReader::wait_for_room(std::stop_token& stop) {
-  MutexLock lock(mu_);
-  return changed_.wait(mu_, stop, [this]() REQUIRES(mu_) { return queued_data_ < depth_; });
-}
-
-bool ImageReader::put(std::stop_token& stop, Chunk chunk) {
+bool ImageReader::put(std::stop_token& stop, Slot slot) {
   MutexLock lock(mu_);
   if (stop.stop_requested()) return false;
-  if (!chunk.hole) ++queued_data_;
-  queue_.push_back(std::move(chunk));
+  queue_.push_back(std::move(slot));
   changed_.notify_all();
   return true;
 }
 
-void ImageReader::run(std::stop_token stop) {
+ImageReader::Slot* ImageReader::plan(std::stop_token& stop) {
+  if (planned_) return nullptr;
   try {
-    const int flags = ::fcntl(fd_, F_GETFL);
-    const bool direct = flags >= 0 && (flags & O_DIRECT) != 0;
-    uint64_t pos = 0;
-    while (pos < size_) {
-      off_t data = ::lseek(fd_, static_cast<off_t>(pos), SEEK_DATA);
+    while (walked_ < size_) {
+      if (walked_ < data_end_) {
+        // The next chunk of the data extent, up to the next kChunkSize boundary.
+        const uint64_t end = std::min(data_end_, (walked_ / kChunkSize + 1) * kChunkSize);
+        {
+          // Only the planning thread adds data chunks: the room stays while mu_ is let go.
+          MutexLock lock(mu_);
+          if (!changed_.wait(mu_, stop, [this]() REQUIRES(mu_) { return queued_data_ < depth_; }))
+            return nullptr;
+        }
+        Slot slot{{walked_, end - walked_, false, {}, nullptr}, false, nullptr, true};
+        try {
+          slot.chunk.memory = allocate_();  // here, so that the allocator is called in order
+        } catch (...) {
+          slot.error = std::current_exception();
+          slot.ready = true;
+        }
+        walked_ = end;
+        MutexLock lock(mu_);
+        ++queued_data_;
+        Slot& queued = queue_.emplace_back(std::move(slot));
+        if (!queued.ready) return &queued;
+        planned_ = true;  // no memory: this chunk fails, and nothing after it is read
+        changed_.notify_all();
+        return nullptr;
+      }
+      const off_t data = ::lseek(fd_, static_cast<off_t>(walked_), SEEK_DATA);
       if (data < 0 && errno != ENXIO) throw sys_error("seek data in " + name_);
       const uint64_t data_start =
           data < 0 ? size_ : std::min<uint64_t>(size_, static_cast<uint64_t>(data));
-      if (data_start > pos && !put(stop, {pos, data_start - pos, true, {}, nullptr})) return;
-      if (data_start >= size_) break;
-      off_t hole = ::lseek(fd_, static_cast<off_t>(data_start), SEEK_HOLE);
+      if (data_start > walked_ &&
+          !put(stop,
+               Slot{{walked_, data_start - walked_, true, {}, nullptr}, true, nullptr, false}))
+        return nullptr;
+      walked_ = data_start;
+      if (walked_ >= size_) break;
+      const off_t hole = ::lseek(fd_, static_cast<off_t>(data_start), SEEK_HOLE);
       if (hole < 0) throw sys_error("seek hole in " + name_);
-      const uint64_t data_end = std::min<uint64_t>(size_, static_cast<uint64_t>(hole));
-      for (uint64_t off = data_start; off < data_end;) {
-        const uint64_t end = std::min(data_end, (off / kChunkSize + 1) * kChunkSize);
-        if (!wait_for_room(stop)) return;
-        std::shared_ptr<ChunkMemory> memory = allocate_();
-        char* buf = memory->data();
-        const size_t len = static_cast<size_t>(end - off);
-        // O_DIRECT reads whole pages: the last chunk's may run past the end of the file.
-        const size_t want = direct ? (len + kPage - 1) / kPage * kPage : len;
-        if (pread_full(fd_, std::span<char>(buf, want), off, name_) < len)
-          throw Error(name_ + " is shorter than its revision's size");
-        if (!put(stop, {off, len, false, std::span<const char>(buf, len), std::move(memory)}))
-          return;
-        off = end;
-      }
-      pos = data_end;
+      data_end_ = std::min<uint64_t>(size_, static_cast<uint64_t>(hole));
     }
   } catch (...) {
-    MutexLock lock(mu_);
-    error_ = std::current_exception();
+    put(stop, Slot{{walked_, 0, false, {}, nullptr}, true, std::current_exception(), false});
+  }
+  planned_ = true;
+  return nullptr;
+}
+
+void ImageReader::read(Slot& slot) {
+  Chunk chunk = slot.chunk;
+  std::exception_ptr error;
+  try {
+    char* buf = chunk.memory->data();
+    const size_t len = static_cast<size_t>(chunk.length);
+    // O_DIRECT reads whole pages: the last chunk's may run past the end of the file.
+    const size_t want = direct_ ? (len + kPage - 1) / kPage * kPage : len;
+    if (pread_full(fd_, std::span<char>(buf, want), chunk.offset, name_) < len)
+      throw Error(name_ + " is shorter than its revision's size");
+    chunk.data = std::span<const char>(buf, len);
+  } catch (...) {
+    error = std::current_exception();
+    chunk.memory.reset();
   }
   MutexLock lock(mu_);
-  ended_ = true;
+  slot.chunk = std::move(chunk);
+  slot.error = std::move(error);
+  slot.ready = true;
+  changed_.notify_all();
+}
+
+void ImageReader::run(std::stop_token stop) {
+  for (;;) {
+    Slot* slot = nullptr;
+    {
+      MutexLock lock(plan_mu_);
+      slot = plan(stop);
+    }
+    if (!slot) break;
+    read(*slot);
+  }
+  MutexLock lock(mu_);
+  --running_;
   changed_.notify_all();
 }
 

@@ -79,8 +79,8 @@ std::unique_ptr<RestoreTarget> open_file_target(const std::string& target, uint6
 
 using RestoreProgress = std::function<void(uint64_t done, uint64_t total)>;
 
-// How many data chunks restore_image reads ahead of the target (a target that allocates chunk
-// memory holds this many, plus its writes in flight, plus two: the one being read and the one
+// How many data chunks restore_image reads ahead of the target, those being read included (a
+// target that allocates chunk memory holds this many, plus its writes in flight, plus the one
 // being written).
 inline constexpr size_t kRestoreReadAhead = 8;
 

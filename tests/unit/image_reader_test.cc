@@ -3,10 +3,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "restore/image_reader.h"
@@ -129,4 +134,87 @@ TEST_CASE("image reader: a chunk kept past next() stays unchanged, read into the
     }
   }
   CHECK(live == 0);  // the last holder frees it
+}
+
+namespace {
+
+// Chunk memory of the test's, which notes when each chunk's read began (the reader asks for the
+// bytes just before it reads into them). The first chunk's is slow to give its bytes (and, with
+// `fail`, throws instead), so the first chunk's read ends after later ones began.
+struct SlowFirst {
+  using Clock = std::chrono::steady_clock;
+  static constexpr auto kSlow = std::chrono::milliseconds(300);
+
+  struct Memory : ChunkMemory {
+    Memory(SlowFirst& test, size_t index) : test(test), index(index) {}
+    ~Memory() override { std::free(bytes); }
+    char* data() override {
+      test.began[index] = Clock::now().time_since_epoch().count();
+      if (index == 0) {
+        std::this_thread::sleep_for(kSlow);
+        if (test.fail) throw Error("no bytes for the first chunk");
+      }
+      return bytes;
+    }
+    SlowFirst& test;
+    const size_t index;  // the chunk's: the reader allocates in offset order
+    char* bytes = static_cast<char*>(std::aligned_alloc(4096, kSize));  // O_DIRECT's alignment
+  };
+
+  bool fail = false;
+  std::atomic<size_t> made{0};
+  std::array<std::atomic<Clock::rep>, 8> began{};
+
+  ChunkAllocator allocator() {
+    return [this] { return std::make_shared<Memory>(*this, made.fetch_add(1)); };
+  }
+  // Whether the second chunk's read began while the first's was held up (with one read at a
+  // time it begins kSlow later).
+  bool overlapped() const {
+    const auto gap = Clock::duration(began[1].load() - began[0].load());
+    return began[1].load() != 0 && gap < kSlow / 2;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("image reader: O_DIRECT reads overlap, and chunks still come in offset order",
+          "[restore]") {
+  test::ScratchDir s;
+  const fs::path p = s.dir / "image";
+  {
+    UniqueFd fd = open_file(p, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    for (int i = 0; i < 6; ++i) pwrite_full(fd.get(), pattern(kChunk, i), i * kChunk, "image");
+    REQUIRE(::fsync(fd.get()) == 0);
+  }
+  UniqueFd fd = open_file(p, O_RDONLY | O_DIRECT);
+  SlowFirst memory;
+  ImageReader reader(fd.get(), "image", 6 * kChunk, 8, memory.allocator());
+  for (int i = 0; i < 6; ++i) {
+    auto c = reader.next();
+    REQUIRE(c);
+    CHECK(c->offset == static_cast<uint64_t>(i) * kChunk);
+    CHECK(std::string(c->data.data(), c->data.size()) == pattern(kChunk, i));
+  }
+  CHECK_FALSE(reader.next().has_value());
+  CHECK(memory.overlapped());
+}
+
+TEST_CASE("image reader: a failed read is thrown at its place, after the chunks before it",
+          "[restore]") {
+  test::ScratchDir s;
+  const fs::path p = s.dir / "image";
+  {
+    UniqueFd fd = open_file(p, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    for (int i = 0; i < 4; ++i) pwrite_full(fd.get(), pattern(kChunk, i), i * kChunk, "image");
+    REQUIRE(::fsync(fd.get()) == 0);
+  }
+  UniqueFd fd = open_file(p, O_RDONLY | O_DIRECT);
+  SlowFirst memory;
+  memory.fail = true;
+  ImageReader reader(fd.get(), "image", 4 * kChunk, 8, memory.allocator());
+  // The later chunks were read first; the first chunk's failure still comes first, and stays.
+  CHECK_THROWS_WITH(reader.next(), Catch::Contains("no bytes for the first chunk"));
+  CHECK(memory.overlapped());
+  CHECK_THROWS_WITH(reader.next(), Catch::Contains("no bytes for the first chunk"));
 }
