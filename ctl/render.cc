@@ -1,8 +1,13 @@
 #include "render.h"
 
+#include <algorithm>
+#include <array>
+#include <charconv>
 #include <cstdio>
 #include <iomanip>
 #include <sstream>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "repo/revision.h"
@@ -64,23 +69,46 @@ std::string limits_text(const Json& j) {
   return s;
 }
 
+// The daemon's rows for the text table (docs/protocol.md, status with "table": a line per job of
+// nine tab-separated fields), added to `rows` as the table prints them.
+void add_status_rows(std::string_view text, std::vector<std::vector<std::string>>& rows) {
+  constexpr size_t kFields = 9;
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t eol = std::min(text.find('\n', pos), text.size());
+    const std::string_view line = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    std::array<std::string_view, kFields> f;
+    size_t n = 0;
+    for (size_t start = 0;; ++n) {
+      const size_t tab = line.find('\t', start);
+      if (n < kFields) f[n] = line.substr(start, tab == std::string_view::npos ? tab : tab - start);
+      if (tab == std::string_view::npos) break;
+      start = tab + 1;
+    }
+    if (n + 1 != kFields) throw Error("status: a row is not 9 fields: " + std::string(line));
+    const bool last = !f[4].empty();  // the last backup's time, tags and duration go together
+    double duration = 0;
+    const bool timed =
+        last && std::from_chars(f[6].data(), f[6].data() + f[6].size(), duration).ec == std::errc{};
+    rows.push_back({std::string(f[0]), std::string(f[1]), std::string(f[2]),
+                    f[3] == "1" ? "overdue" : "ok", last ? time_with_age(std::string(f[4])) : "-",
+                    last ? std::string(f[5]) : "-", timed ? human_duration(duration) : "-",
+                    f[7].empty() ? "-" : time_with_age(std::string(f[7])), std::string(f[8])});
+  }
+}
+
 int status_table(const Json& r, std::ostream& out) {
   std::vector<std::vector<std::string>> rows{{"Job", "State", "Lane", "SLA", "Last backup (UTC)",
                                               "Tags", "Duration", "Next backup (UTC)",
                                               "Next tags"}};
-  // status_row_json's arrays (the daemon's answer to "table": true), else the whole jobs.
-  auto text = [](const Json& v) { return v.is_string() ? v.get<std::string>() : "-"; };
-  if (r.contains("rows"))
-    for (const auto& row : r["rows"]) {
-      if (!row.is_array() || row.size() != 9) throw Error("status: a row is not 9 fields");
-      rows.push_back({text(row[0]), text(row[1]), text(row[2]),
-                      row[3].is_boolean() && row[3].get<bool>() ? "overdue" : "ok",
-                      row[4].is_string() ? time_with_age(row[4].get<std::string>()) : "-",
-                      text(row[5]), row[6].is_number() ? human_duration(row[6].get<double>()) : "-",
-                      row[7].is_string() ? time_with_age(row[7].get<std::string>()) : "-",
-                      row[8].is_string() ? row[8].get<std::string>() : ""});
-    }
-  else
+  // The daemon's text rows (its answer to "table": true), else the whole jobs.
+  if (r.contains("rows")) {
+    if (!r["rows"].is_string())
+      throw Error(
+          "status: backyd's table rows are not text (a backyd older than this backyctl? "
+          "restart it, or use status --json)");
+    add_status_rows(r["rows"].get_ref<const std::string&>(), rows);
+  } else
     for (const auto& j : r["jobs"]) {
       const Json& last = j["last_backup"];
       rows.push_back(

@@ -1,5 +1,11 @@
 #include "job_table_view.h"
 
+#include <fmt/format.h>
+
+#include <cmath>
+#include <iterator>
+#include <string_view>
+
 #include "schedule/schedule.h"
 
 namespace backy {
@@ -127,15 +133,42 @@ Json job_json(const JobStatus& s) {
   return parsed(text);
 }
 
-void write_status_row(JsonWriter& w, const JobStatus& s) {
+namespace {
+
+// A field of a table row as text: a byte that would end the field or the row (or any other
+// control byte: a tag read from a revision file is the disk's) becomes '?'.
+void append_field(std::string& out, std::string_view field) {
+  for (const char c : field) {
+    const auto u = static_cast<unsigned char>(c);
+    out += u < 0x20 || u == 0x7f ? '?' : c;
+  }
+}
+
+}  // namespace
+
+void append_status_row(std::string& out, const JobStatus& s) {
   const auto& last = s.last_backup;
-  w.begin_array().value(s.name).value(to_string(s.state)).value(lane_name(s.lane)).value(s.overdue);
-  if (last)
-    w.value(format_iso8601(last->timestamp)).value(join_tags(last->tags)).value(last->duration);
-  else
-    w.null().null().null();
-  write_time_or_null(w, s.next_time);
-  w.value(join_tags(s.next_tags)).end_array();
+  append_field(out, s.name);
+  out += '\t';
+  out += to_string(s.state);
+  out += '\t';
+  out += lane_name(s.lane);
+  out += s.overdue ? "\t1\t" : "\t0\t";
+  if (last) {
+    out += format_iso8601(last->timestamp);
+    out += '\t';
+    append_field(out, join_tags(last->tags));
+    out += '\t';
+    if (std::isfinite(last->duration))
+      fmt::format_to(std::back_inserter(out), "{}", last->duration);
+    out += '\t';
+  } else {
+    out += "\t\t\t";
+  }
+  if (s.next_time != TimePoint{}) out += format_iso8601(s.next_time);
+  out += '\t';
+  append_field(out, join_tags(s.next_tags));
+  out += '\n';
 }
 
 StatusAnswer::StatusAnswer(bool table, size_t jobs) : table_(table) {
@@ -153,19 +186,23 @@ std::string StatusAnswer::finish(const StatusTail& t) {
   line.reserve(jobs_.size() * (table_ ? kRowBytes : kJobBytes) + 4096);
   line = protocol::result_line_open();
   JsonWriter out(line);
-  out.begin_object().key(table_ ? "rows" : "jobs").begin_array();
+  out.begin_object();
   int overdue = 0, failed = 0, paused = 0;
   for (const JobStatus& s : jobs_) {
-    if (table_)
-      write_status_row(out, s);
-    else
-      write_job(out, s);
     overdue += s.overdue;
     failed += s.state == JobState::failed;
     paused += s.state == JobState::paused;
   }
-  out.end_array();
-  if (table_) {
+  if (!table_) {
+    out.key("jobs").begin_array();
+    for (const JobStatus& s : jobs_) write_job(out, s);
+    out.end_array();
+  } else {
+    std::string rows;
+    rows.reserve(jobs_.size() * kRowBytes);
+    for (const JobStatus& s : jobs_) append_status_row(rows, s);
+    out.key("rows").value(rows);
+    rows = {};
     // The jobs the text says more of: the running and the paused.
     out.key("jobs").begin_array();
     for (const JobStatus& s : jobs_)

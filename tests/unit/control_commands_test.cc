@@ -332,12 +332,11 @@ TEST_CASE("status table: the rows carry what the whole job objects print", "[con
   const Json whole = answer(false);
   const Json table = answer(true);
   CHECK_FALSE(whole.contains("rows"));
-  REQUIRE(table["rows"].size() == 3);
-  CHECK(table["rows"][0] ==
-        Json::array({"vm1", "waiting", "fast", false, format_iso8601(t0), "daily,weekly", 12.5,
-                     format_iso8601(t0 + std::chrono::hours(24)), "daily"}));
-  CHECK(table["rows"][1] ==
-        Json::array({"vm2", "running", "slow", true, nullptr, nullptr, nullptr, nullptr, "daily"}));
+  // A line per job, nine fields apart by tabs, empty where there is nothing.
+  CHECK(table["rows"] == "vm1\twaiting\tfast\t0\t" + format_iso8601(t0) + "\tdaily,weekly\t12.5\t" +
+                             format_iso8601(t0 + std::chrono::hours(24)) + "\tdaily\n" +
+                             "vm2\trunning\tslow\t1\t\t\t\t\tdaily\n" +
+                             "vm3\tpaused\tslow\t0\t\t\t\t\t\n");
   // Only the jobs the text says more of keep their whole object.
   REQUIRE(table["jobs"].size() == 2);
   CHECK(table["jobs"][0]["job"] == "vm2");
@@ -351,6 +350,33 @@ TEST_CASE("status table: the rows carry what the whole job objects print", "[con
   CHECK(from_table.str().find("vm2: running since ") != std::string::npos);
   CHECK(from_table.str().find("vm3: paused by root (uid 0) since ") != std::string::npos);
   CHECK(from_table.str().find("daily,weekly") != std::string::npos);
+}
+
+TEST_CASE("status table: a control byte in a tag cannot split a row, a bad row is an error",
+          "[control]") {
+  JobStatus s;
+  s.name = "vm1";
+  s.last_backup = NewestRevision{};
+  s.last_backup->tags = {"da\tily", "we\nekly"};  // as a hostile revision file could have them
+  std::string rows;
+  append_status_row(rows, s);
+  CHECK(std::count(rows.begin(), rows.end(), '\t') == 8);
+  CHECK(rows.find("\tda?ily,we?ekly\t") != std::string::npos);
+  CHECK(std::count(rows.begin(), rows.end(), '\n') == 1);
+
+  StatusAnswer a(true);
+  a.add(JobStatus(s));
+  Json answer = protocol::parse_reply(a.finish({{}, 0, 0, 1})).body;
+  CHECK(answer["rows"] == rows);
+  std::ostringstream out;
+  ctl::render("status", answer, out);
+  CHECK(out.str().find("da?ily,we?ekly") != std::string::npos);
+  for (const std::string bad : {"vm1\tidle\n", "a\tb\tc\td\te\tf\tg\th\ti\tj\n"}) {
+    answer["rows"] = bad;
+    CHECK_THROWS_WITH(ctl::render("status", answer, out), Catch::Contains("not 9 fields"));
+  }
+  answer["rows"] = Json::array();  // the form of a backyd from before the rows were text
+  CHECK_THROWS_WITH(ctl::render("status", answer, out), Catch::Contains("not text"));
 }
 
 TEST_CASE_METHOD(Fixture, "pause and resume, one job or all", "[control]") {
