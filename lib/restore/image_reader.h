@@ -20,7 +20,9 @@
 // cold 1 GiB revision on the test XFS, read whole by this class, medians of 6: 1.22 s with one
 // read in flight, 1.03 s with two, 0.94 s with four, 1.10 s with eight). So an fd opened with
 // O_DIRECT gets kDirectReads reader threads, each reading the next chunk not yet taken; chunks
-// still reach the consumer in offset order. A buffered fd gets one.
+// still reach the consumer in offset order. A buffered fd gets one. Two, not four: a restore to
+// a file on the same disk shares the disk between the reads and its writes, and the reads need
+// not get ahead of the writes by more than one request.
 //
 // Threads: one consumer thread calls next(); the reader threads are internal. The destructor
 // stops and joins them (preads under way finish first). A read error or a short image is rethrown
@@ -48,7 +50,7 @@ class ImageReader {
  public:
   static constexpr uint64_t kChunkSize = ChunkMemory::kSize;
   // Reads in flight on an fd opened with O_DIRECT (never more than `depth`).
-  static constexpr size_t kDirectReads = 4;
+  static constexpr size_t kDirectReads = 2;
 
   struct Chunk {
     uint64_t offset = 0;
