@@ -33,6 +33,15 @@ std::string pattern(size_t len, int seed) {
   return s;
 }
 
+// An image of `n` whole chunks, chunk i of pattern(kChunk, i), on the disk (O_DIRECT reads it).
+fs::path chunks_image(const test::ScratchDir& s, int n) {
+  const fs::path p = s.dir / "image";
+  UniqueFd fd = open_file(p, O_RDWR | O_CREAT | O_TRUNC, 0600);
+  for (int i = 0; i < n; ++i) pwrite_full(fd.get(), pattern(kChunk, i), i * kChunk, "image");
+  REQUIRE(::fsync(fd.get()) == 0);
+  return p;
+}
+
 }  // namespace
 
 TEST_CASE("image reader: chunks cover the image in order, holes unread, data within 4 MiB",
@@ -106,9 +115,7 @@ TEST_CASE("image reader: a read error surfaces in next(), naming the image", "[r
 TEST_CASE("image reader: a chunk kept past next() stays unchanged, read into the given allocator",
           "[restore]") {
   test::ScratchDir s;
-  const fs::path p = s.dir / "image";
-  UniqueFd fd = open_file(p, O_RDWR | O_CREAT | O_TRUNC, 0600);
-  for (int i = 0; i < 6; ++i) pwrite_full(fd.get(), pattern(kChunk, i), i * kChunk, "image");
+  UniqueFd fd = open_file(chunks_image(s, 6), O_RDONLY);
   struct Counted : ChunkMemory {
     explicit Counted(int* live) : live(live) { ++*live; }
     ~Counted() override { --*live; }
@@ -181,12 +188,7 @@ struct SlowFirst {
 TEST_CASE("image reader: O_DIRECT reads overlap, and chunks still come in offset order",
           "[restore]") {
   test::ScratchDir s;
-  const fs::path p = s.dir / "image";
-  {
-    UniqueFd fd = open_file(p, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    for (int i = 0; i < 6; ++i) pwrite_full(fd.get(), pattern(kChunk, i), i * kChunk, "image");
-    REQUIRE(::fsync(fd.get()) == 0);
-  }
+  const fs::path p = chunks_image(s, 6);
   UniqueFd fd = open_file(p, O_RDONLY | O_DIRECT);
   SlowFirst memory;
   ImageReader reader(fd.get(), "image", 6 * kChunk, 8, memory.allocator());
@@ -203,12 +205,7 @@ TEST_CASE("image reader: O_DIRECT reads overlap, and chunks still come in offset
 TEST_CASE("image reader: a failed read is thrown at its place, after the chunks before it",
           "[restore]") {
   test::ScratchDir s;
-  const fs::path p = s.dir / "image";
-  {
-    UniqueFd fd = open_file(p, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    for (int i = 0; i < 4; ++i) pwrite_full(fd.get(), pattern(kChunk, i), i * kChunk, "image");
-    REQUIRE(::fsync(fd.get()) == 0);
-  }
+  const fs::path p = chunks_image(s, 4);
   UniqueFd fd = open_file(p, O_RDONLY | O_DIRECT);
   SlowFirst memory;
   memory.fail = true;
