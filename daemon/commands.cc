@@ -196,9 +196,15 @@ void CommandHandler::status(const Json& args, Out out) {
     Json result{{"job", head}, {"revisions", Json::array()}, {"problems", Json::array()}};
     uint64_t written = 0;
     std::vector<std::string> problems;
-    for (const auto& r : Repository(dir).revisions(&problems)) {
-      result["revisions"].push_back(revision_json(r));
-      written += r.stats.bytes_written;
+    try {
+      for (const auto& r : Repository(dir).revisions(&problems)) {
+        result["revisions"].push_back(revision_json(r));
+        written += r.stats.bytes_written;
+      }
+    } catch (const std::exception& e) {
+      // The job directory itself cannot be read (a symlink or a file stands where it belongs):
+      // the job's state is still worth answering, with the reason.
+      problems.push_back(e.what());
     }
     result["problems"] = problems;
     result["bytes_written"] = written;

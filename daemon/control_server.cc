@@ -302,7 +302,19 @@ ControlServer::ControlServer(asio::io_context& io, JobScheduler& scheduler, cons
       accept_retry_(io),
       commands_(
           scheduler, log,
-          Executors{[this](std::function<void()> f) { asio::post(readers_, std::move(f)); },
+          Executors{[this](std::function<void()> f) {
+                      // A command's reader task answers its own errors; one that escapes is a
+                      // bug in it, and must not take the daemon and its running backups down
+                      // (an exception out of a pool thread is std::terminate). The client's
+                      // connection closes without an answer.
+                      asio::post(readers_, [this, f = std::move(f)] {
+                        try {
+                          f();
+                        } catch (const std::exception& e) {
+                          log_.error("a command's reader failed: {}", e.what());
+                        }
+                      });
+                    },
                     [&io](std::function<void()> f) { asio::post(io, std::move(f)); },
                     [&io](std::chrono::milliseconds delay, std::function<void()> f) {
                       auto t = std::make_shared<asio::steady_timer>(io, delay);

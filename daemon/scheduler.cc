@@ -11,7 +11,10 @@
 #include "logging.h"
 #include "notifier.h"
 #include "repo/expire.h"
+#include "repo/pause_note.h"
+#include "repo/repository.h"
 #include "store/block_sums.h"
+#include "util/dir.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -54,29 +57,62 @@ struct JobDisk {
   std::optional<std::string> pause_error;  // the note exists but cannot be read
 };
 
-JobDisk read_job_disk(const std::filesystem::path& dir, spdlog::logger& log) {
-  JobDisk d;
-  d.history = read_history(dir, log, &d.problems);
+// base-dir, open for reading the job directories in it; nullopt when it is missing or cannot be
+// opened (every job's backup then fails, saying why).
+std::optional<Dir> open_base_dir(const std::filesystem::path& base_dir, spdlog::logger& log) {
   try {
-    d.pause = read_pause_note(dir);
+    return Dir::open_existing(base_dir);
   } catch (const Error& e) {
-    d.pause_error = e.what();
+    log.error("{}", e.what());
+    return std::nullopt;
+  }
+}
+
+// One listing of the job's directory serves its revisions and its pause note: at startup this
+// runs 10,000 times, and each system call saved is 10,000 saved. A directory that cannot be read
+// (a symlink or a file where it belongs) is the job's problem, shown in its status; its next
+// backup fails on it.
+JobDisk read_job_disk(const std::optional<Dir>& base, const std::string& job, spdlog::logger& log) {
+  JobDisk d;
+  try {
+    const std::optional<Dir> dir = base ? base->sub(job, false) : std::nullopt;
+    if (!dir) return d;  // the job never ran
+    const std::vector<Dir::Entry> entries = dir->entries();
+    d.history = Repository::revisions_in(*dir, entries, &d.problems);
+    for (const auto& p : d.problems) log.warn("revision skipped: {}", p);
+    const bool paused = std::any_of(entries.begin(), entries.end(),
+                                    [](const Dir::Entry& e) { return e.name == kPauseNoteName; });
+    if (paused) {
+      try {
+        d.pause = read_pause_note(*dir);
+      } catch (const Error& e) {
+        d.pause_error = e.what();
+      }
+    }
+  } catch (const Error& e) {
+    log.warn("cannot read the job directory: {}", e.what());
+    d.problems.push_back(e.what());
   }
   return d;
 }
 
 // Startup reads every job's directory: thousands of small files, each a few system calls and a
-// YAML parse, and on a cold page cache a disk read. A few threads keep the disk and the cores
-// busy; each reads every n-th job into its own slot, so nothing is shared but the logger.
-std::vector<JobDisk> read_job_disks(const std::vector<std::filesystem::path>& dirs,
-                                    spdlog::logger& log) {
-  std::vector<JobDisk> out(dirs.size());
-  const size_t n = std::clamp<size_t>(std::thread::hardware_concurrency(), 2, 8);
+// small parse. On a cold page cache each is a disk read, and the readers mostly wait: more of
+// them than cores keep the disk busy (10,000 jobs, cold: 2.0 s with two readers, 1.1-1.4 s with
+// eight; warm, the same). Each reads every n-th job into its own slot; nothing is shared but
+// the logger and base-dir's fd, which only openat() uses.
+constexpr size_t kStartReaders = 8;
+
+std::vector<JobDisk> read_job_disks(const std::filesystem::path& base_dir,
+                                    const std::vector<std::string>& jobs, spdlog::logger& log) {
+  const std::optional<Dir> base = open_base_dir(base_dir, log);
+  std::vector<JobDisk> out(jobs.size());
   {
     std::vector<std::jthread> readers;
-    for (size_t t = 0; t < n && t < dirs.size(); ++t)
+    for (size_t t = 0; t < kStartReaders && t < jobs.size(); ++t)
       readers.emplace_back([&, t] {
-        for (size_t i = t; i < dirs.size(); i += n) out[i] = read_job_disk(dirs[i], log);
+        for (size_t i = t; i < jobs.size(); i += kStartReaders)
+          out[i] = read_job_disk(base, jobs[i], log);
       });
   }
   return out;
@@ -87,9 +123,9 @@ std::vector<JobDisk> read_job_disks(const std::vector<std::filesystem::path>& di
 void Scheduler::start() {
   io_thread_.check("Scheduler::start");
   const auto t0 = std::chrono::steady_clock::now();
-  std::vector<std::filesystem::path> dirs;
-  for (const auto& [name, jc] : config_.jobs) dirs.push_back(job_dir(config_, name));
-  auto disks = read_job_disks(dirs, *log_);
+  std::vector<std::string> names;
+  for (const auto& [name, jc] : config_.jobs) names.push_back(name);
+  auto disks = read_job_disks(config_.global.base_dir, names, *log_);
   size_t i = 0;
   for (const auto& [name, jc] : config_.jobs) {
     JobDisk& d = disks[i++];
@@ -105,7 +141,7 @@ void Scheduler::start() {
 }
 
 Scheduler::Job& Scheduler::add_job(const JobConfig& jc) {
-  JobDisk d = read_job_disk(job_dir(config_, jc.name), *log_);
+  JobDisk d = read_job_disk(open_base_dir(config_.global.base_dir, *log_), jc.name, *log_);
   return add_job(jc, std::move(d.history), std::move(d.problems), std::move(d.pause),
                  d.pause_error);
 }

@@ -32,9 +32,14 @@ std::optional<std::string> check_pause_reason(const std::string& reason) {
 
 std::optional<PauseNote> read_pause_note(const std::filesystem::path& job_dir) {
   std::optional<Dir> dir = open_job_dir(job_dir, false);
-  if (!dir || !dir->stat(kPauseNoteName)) return std::nullopt;
-  const std::string where = dir->where(kPauseNoteName);
-  const std::string text = dir->read(kPauseNoteName, kMaxPauseNoteBytes);
+  if (!dir) return std::nullopt;
+  return read_pause_note(*dir);
+}
+
+std::optional<PauseNote> read_pause_note(const Dir& dir) {
+  if (!dir.stat(kPauseNoteName)) return std::nullopt;
+  const std::string where = dir.where(kPauseNoteName);
+  const std::string text = dir.read(kPauseNoteName, kMaxPauseNoteBytes);
   auto bad = [&](const std::string& why) {
     return Error("malformed pause file " + where + ": " + why);
   };

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "util/dir.h"
 #include "util/time.h"
 
 namespace backy {
@@ -33,6 +34,8 @@ std::optional<std::string> check_pause_reason(const std::string& reason);
 // backy::Error naming the file when it exists but cannot be read or parsed: the caller decides
 // (the scheduler keeps such a job paused: someone meant it to be).
 std::optional<PauseNote> read_pause_note(const std::filesystem::path& job_dir);
+// The same, in the job directory open as `job_dir`.
+std::optional<PauseNote> read_pause_note(const Dir& job_dir);
 // Records the pause durably, creating the job directory if the job never ran. Throws backy::Error.
 void write_pause_note(const std::filesystem::path& job_dir, const PauseNote& note);
 // Removes the record (durably); nothing to do when there is none. Throws backy::Error.

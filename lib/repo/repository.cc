@@ -1,5 +1,6 @@
 #include "repo/repository.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -8,7 +9,9 @@
 #include <cctype>
 #include <cerrno>
 #include <stdexcept>
+#include <string_view>
 #include <tuple>
+#include <unordered_map>
 
 #include "repo/pending_revision.h"
 #include "repo/upstream_revision.h"
@@ -98,14 +101,26 @@ Repository::Lock Repository::lock() {
   return std::move(*l);
 }
 
-std::vector<Revision> Repository::read_revisions(const Dir& dir,
-                                                 std::vector<std::string>* problems) {
+std::vector<Revision> Repository::revisions_in(const Dir& dir,
+                                               const std::vector<Dir::Entry>& entries,
+                                               std::vector<std::string>* problems) {
   std::vector<Revision> out;
   auto problem = [&](std::string why) {
     if (problems) problems->push_back(std::move(why));
   };
+  // A revision's image and .sums must be regular files: the listing says so for most file
+  // systems without a stat each; where it does not know (DT_UNKNOWN), lstat decides.
+  std::unordered_map<std::string_view, unsigned char> types;
+  for (const Dir::Entry& e : entries) types.emplace(e.name, e.type);
+  auto is_regular_file = [&](const std::string& name) {
+    const auto it = types.find(name);
+    if (it == types.end()) return false;
+    if (it->second != DT_UNKNOWN) return it->second == DT_REG;
+    return is_regular(dir.stat(name));
+  };
   size_t waiting = 0, chunked = 0;
-  for (const std::string& name : dir.list()) {
+  for (const Dir::Entry& entry : entries) {
+    const std::string& name = entry.name;
     const auto uuid = uuid_with_suffix(name, ".rev");
     if (!uuid) continue;
     try {
@@ -124,7 +139,7 @@ std::vector<Revision> Repository::read_revisions(const Dir& dir,
       if (r.uuid != *uuid) throw Error(dir.where(name) + " names another revision: " + r.uuid);
       if (!r.parent.empty() && !is_revision_uuid(r.parent))
         throw Error(dir.where(name) + ": parent '" + r.parent + "' is no uuid");
-      if (!is_regular(dir.stat(*uuid)) || !is_regular(dir.stat(*uuid + ".sums")))
+      if (!is_regular_file(*uuid) || !is_regular_file(*uuid + ".sums"))
         throw Error("revision " + *uuid + " in " + dir.path().string() +
                     " lacks its image or checksum file");
       out.push_back(std::move(r));
@@ -190,7 +205,7 @@ void Repository::commit_adopted(const Lock& lock, const Revision& rev, const Blo
 std::vector<Revision> Repository::revisions(std::vector<std::string>* problems) const {
   std::optional<Dir> dir = open_dir();
   if (!dir) return {};
-  return read_revisions(*dir, problems);
+  return revisions_in(*dir, dir->entries(), problems);
 }
 
 std::vector<Revision> Repository::select(const std::string& spec) const {
@@ -282,7 +297,7 @@ Repository::Repair Repository::repair(const Lock& lock) {
   }
   if (!out.removed.empty()) dir.sync();
   try {
-    const std::vector<Revision> all = read_revisions(dir, nullptr);
+    const std::vector<Revision> all = revisions_in(dir, dir.entries(), nullptr);
     const auto target = dir.read_symlink(kLatest);
     if (all.empty() ? dir.stat(kLatest).has_value() : target != all.back().uuid)
       point_latest(dir, all.empty() ? nullptr : &all.back());
@@ -311,7 +326,7 @@ void Repository::remove(const Lock& lock, const std::string& uuid) {
   // Only then is the history read (expiring n revisions must not parse it n times); a `latest`
   // that names another revision names a complete one, and stays.
   if (dir.read_symlink(kLatest) == uuid) {
-    std::vector<Revision> rest = read_revisions(dir, nullptr);
+    std::vector<Revision> rest = revisions_in(dir, dir.entries(), nullptr);
     std::erase_if(rest, [&](const Revision& r) { return r.uuid == uuid; });
     point_latest(dir, rest.empty() ? nullptr : &rest.back());
   }

@@ -99,6 +99,11 @@ class Repository {
   // names another uuid than its file, or lacks its image or .sums is skipped with the reason in
   // `problems` (if given): one damaged file must not hide the rest.
   std::vector<Revision> revisions(std::vector<std::string>* problems = nullptr) const;
+  // The same, of job directory `dir` already open and listed (`entries`: its Dir::entries()).
+  // The daemon's start reads 10,000 job directories: one listing then serves the revisions,
+  // their images' and checksums' presence, and the pause note.
+  static std::vector<Revision> revisions_in(const Dir& dir, const std::vector<Dir::Entry>& entries,
+                                            std::vector<std::string>* problems);
 
   // The .rev files upstream backy wrote (repo/upstream_revision.h), not yet adopted, oldest
   // first; revisions() leaves them out and counts them in its problems. One that cannot be read
@@ -159,7 +164,6 @@ class Repository {
   // The locked directory. Throws std::logic_error unless `lock` is held and this repository's.
   const Dir& locked(const Lock& lock) const;
   std::optional<Dir> open_dir() const;
-  static std::vector<Revision> read_revisions(const Dir& dir, std::vector<std::string>* problems);
   // Points `latest` at `newest` (removes it when there is none).
   static void point_latest(const Dir& dir, const Revision* newest);
 

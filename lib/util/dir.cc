@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <string_view>
 
 #include "util/error.h"
 #include "util/file_io.h"
@@ -91,24 +92,26 @@ std::optional<struct stat> Dir::stat(const std::string& name) const {
   return st;
 }
 
+std::vector<Dir::Entry> Dir::entries() const {
+  if (::lseek(fd(), 0, SEEK_SET) != 0) throw sys_error("cannot list " + path_.string());
+  std::vector<Entry> out;
+  alignas(struct dirent64) char buf[16384];
+  for (;;) {
+    const ssize_t n = ::getdents64(fd(), buf, sizeof buf);
+    if (n < 0) throw sys_error("cannot list " + path_.string());
+    if (n == 0) return out;
+    for (ssize_t at = 0; at < n;) {
+      const auto* e = reinterpret_cast<const struct dirent64*>(buf + at);
+      at += e->d_reclen;
+      const std::string_view name(e->d_name);
+      if (name != "." && name != "..") out.push_back({std::string(name), e->d_type});
+    }
+  }
+}
+
 std::vector<std::string> Dir::list() const {
-  // fdopendir takes the fd it is given: hand it a duplicate so ours stays open.
-  int dup = ::openat(fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dup < 0) throw sys_error("cannot list " + path_.string());
-  DIR* d = ::fdopendir(dup);
-  if (!d) {
-    ::close(dup);
-    throw sys_error("cannot list " + path_.string());
-  }
   std::vector<std::string> out;
-  errno = 0;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") out.push_back(std::move(n));
-  }
-  const int err = errno;
-  ::closedir(d);
-  if (err != 0) throw sys_error("cannot list " + path_.string(), err);
+  for (Entry& e : entries()) out.push_back(std::move(e.name));
   return out;
 }
 

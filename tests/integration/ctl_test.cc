@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "integration/ctl_support.h"
@@ -320,6 +321,47 @@ TEST_CASE("backyctl: a pause outlasts a restart, and health shows it with its re
   CHECK(job["state"] != "paused");
   CHECK(job["pause"].is_null());
   CHECK(d.ctl({"health"}).exit_code == 0);
+}
+
+TEST_CASE("backyctl: a link where a job directory belongs is that job's problem, not the daemon's",
+          "[ctl]") {
+  // The daemon's start reads every job directory on reader threads. One it must not open (a
+  // symlink stands there) is reported for that job; the daemon still starts, the other jobs are
+  // unharmed, and nothing is read or written through the link.
+  TempDir src(xfs_mount(), "src");
+  Daemon d({{"vm1", source_image(src.path(), "vm1.img", 4)},
+            {"vm2", source_image(src.path(), "vm2.img", 6)}});
+  REQUIRE(d.wait_revisions("vm1", 1));
+  REQUIRE(d.wait_revisions("vm2", 1));
+  REQUIRE(d.wait_idle("vm1"));
+  REQUIRE(d.wait_idle("vm2"));
+  d.stop();
+  const fs::path vm2 = d.dir() / "base" / "vm2";
+  const fs::path elsewhere = src / "elsewhere";
+  fs::rename(vm2, elsewhere);
+  fs::create_directory_symlink(elsewhere, vm2);
+  auto listing = [&] {
+    std::map<std::string, std::uintmax_t> out;
+    for (const auto& e : fs::directory_iterator(elsewhere))
+      out[e.path().filename().string()] = e.is_regular_file() ? e.file_size() : 0;
+    return out;
+  };
+  const auto before = listing();
+
+  d.start();
+  CHECK(d.ctl_json({"status", "vm1"})["revisions"].size() == 1);
+  // vm2 has no history it can read, so it is due at once; its run fails on the link.
+  REQUIRE(eventually(20, [&] {
+    const json job = d.ctl_json({"status", "vm2"})["job"];
+    return job["last_run"].is_object() && job["last_run"]["ok"] == false;
+  }));
+  const ProcessResult health = d.ctl({"health"});
+  INFO(health.out);
+  CHECK(health.out.find("vm2: ") != std::string::npos);
+  CHECK(health.out.find(vm2.string() + " is not a directory") != std::string::npos);
+  CHECK(d.log().find("cannot read the job directory: " + vm2.string()) != std::string::npos);
+  CHECK(listing() == before);
+  CHECK(fs::is_symlink(vm2));
 }
 
 TEST_CASE("backyctl: a failed run is retried when the log and status said it would be", "[ctl]") {

@@ -383,3 +383,32 @@ TEST_CASE("a pause note survives as a file, and a hostile one is an error naming
   fs::create_symlink("/etc/passwd", job / "paused");  // never followed
   CHECK_THROWS(read_pause_note(job));
 }
+
+TEST_CASE("a revision whose image or checksums are missing or a link is skipped with the reason",
+          "[repo]") {
+  Scratch s;
+  const fs::path src = s.dir / "src.img";
+  write_at(src, 0, kBlockSize, 1);
+  Repository repo(s.dir / "job");
+  const Revision a = backup(repo, src);
+  const Revision b = backup(repo, src);
+  const Revision c = backup(repo, src);
+  fs::remove(repo.sums_path(a.uuid));
+  fs::rename(repo.image_path(b.uuid), s.dir / "elsewhere");
+  fs::create_symlink(s.dir / "elsewhere", repo.image_path(b.uuid));
+
+  std::vector<std::string> problems;
+  const std::vector<Revision> revs = repo.revisions(&problems);
+  REQUIRE(revs.size() == 1);
+  CHECK(revs[0].uuid == c.uuid);
+  REQUIRE(problems.size() == 2);
+  for (const Revision& r : {a, b})
+    CHECK(std::count(problems.begin(), problems.end(),
+                     "revision " + r.uuid + " in " + repo.dir().string() +
+                         " lacks its image or checksum file") == 1);
+  // The same from a listing taken once (the daemon's start).
+  const Dir dir = Dir::open(repo.dir(), false);
+  std::vector<std::string> again;
+  CHECK(Repository::revisions_in(dir, dir.entries(), &again).size() == 1);
+  CHECK(again.size() == 2);
+}
