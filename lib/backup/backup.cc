@@ -215,15 +215,21 @@ class BackupRun {
   }
 
   // The changed pages of one block (an incremental that knows them): their old content is read
-  // from the clone, the checksum updated by the difference (replace_pages), the pages written.
+  // from the clone (all runs' reads in flight at once), the checksum updated by the difference
+  // (replace_pages), the pages written.
   void apply_page_runs(uint64_t b, std::span<const PageRun> runs) {
     if (stop_.stop_requested()) throw Cancelled();
     BlockSum sum = sums_.at(b);
     old_pages_.resize(kBlockSize);
+    old_ranges_.clear();
+    for (const PageRun& run : runs)
+      old_ranges_.push_back({b * kBlockSize + run.offset, run.data.size()});
+    image_->read_ranges(old_ranges_, old_pages_);
+    size_t at = 0;  // where read_ranges put this run's old content
     for (const PageRun& run : runs) {
       const uint64_t offset = b * kBlockSize + run.offset;
-      std::span<char> old(old_pages_.data(), run.data.size());
-      image_->read(offset, old);
+      std::span<const char> old(old_pages_.data() + at, run.data.size());
+      at += (run.data.size() + kPageSize - 1) / kPageSize * kPageSize;
       sum = replace_pages(sum, run.offset / kPageSize, old, run.data);
       written_ += image_->write_over(offset, run.data, old.data());
     }
@@ -373,6 +379,7 @@ class BackupRun {
 
   std::vector<uint64_t> changed_;  // blocks whose content changed, for the verify sample
   std::vector<char> old_pages_;    // apply_page_runs' buffer, one block, reused
+  std::vector<ImageWriter::Range> old_ranges_;  // apply_page_runs' reads, reused
   uint64_t written_ = 0, bytes_read_ = 0;
   uint64_t done_ = 0, total_ = 0;  // progress
   std::chrono::steady_clock::time_point last_progress_{};

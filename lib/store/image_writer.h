@@ -42,6 +42,7 @@
 #include <span>
 #include <vector>
 
+#include "store/direct_reads.h"
 #include "store/direct_write_queue.h"
 #include "util/dir.h"
 #include "util/fd.h"
@@ -80,6 +81,17 @@ class ImageWriter {
   // Reads [offset, offset+out.size()); past the end of the file reads zeros. REQUIRES:
   // out.size() <= kBlockSize.
   void read(uint64_t offset, std::span<char> out);
+  // A range of the file: [offset, offset + len), offset page-aligned.
+  struct Range {
+    uint64_t offset;
+    size_t len;
+  };
+  // Reads every range, as read() would, into `out` back to back: each starts at a page
+  // boundary of `out` (the earlier ranges' lengths, each rounded up to a page). With O_DIRECT
+  // they are all in flight at once (store/direct_reads.h): an incremental's changed pages lie
+  // scattered over a cold clone. REQUIRES: the ranges, rounded up to pages, fit in a block, and
+  // in `out`.
+  void read_ranges(std::span<const Range> ranges, std::span<char> out);
   // Durable and read-only: fdatasync, drop written pages from the page cache, mode 0440. The
   // direct writes' buffers are freed (and their budget given back) first.
   void finish();
@@ -113,7 +125,12 @@ class ImageWriter {
   UniqueFd direct_fd_;        // the same file, read-write with O_DIRECT; empty where unsupported
   bool direct_reads_ = true;  // false once a direct read was refused
   std::unique_ptr<char, FreeDeleter> scratch_;  // one block, page-aligned for O_DIRECT, reused
-  BlockBudget* budget_;                         // for queue_'s buffers; may be null
+  // read_ranges()' reads in flight, made with its first call; nullopt where the kernel has no
+  // AIO to offer (the ranges are read one at a time). After scratch_: destroyed first, it
+  // waits for any read still writing into it.
+  std::optional<DirectReads> reads_;
+  bool reads_tried_ = false;
+  BlockBudget* budget_;  // for queue_'s buffers; may be null
   // After the fds: its thread ends before they close. Made with the first direct write.
   std::unique_ptr<DirectWriteQueue> queue_;
 };

@@ -124,6 +124,50 @@ TEST_CASE("a partial last block is written completely", "[store]") {
   CHECK(std::equal(tail.begin(), tail.end(), content.begin() + kBlockSize));
 }
 
+TEST_CASE("scattered ranges read in flight equal what read() gives, the file's tail included",
+          "[store]") {
+  Scratch s;
+  const uint64_t size = 2 * kBlockSize + 4096 * 3 + 100;  // the last page is partial
+  const auto data = random_bytes(size, 11);
+  const Dir dir = Dir::open(s.dir, false);
+  {
+    ImageWriter base = ImageWriter::create(dir, "base", std::nullopt, size);
+    CHECK(base.write(0, data, false) == size);
+    base.finish();
+  }
+  ImageWriter child = ImageWriter::create(dir, "child", std::string("base"), size);
+  // One block's worth of scattered runs of 1 to 3 pages, in the second and the partial block,
+  // and one run just after a page written a moment ago (a read must see its own writes).
+  auto page = random_bytes(4096, 12);
+  CHECK(child.write(kBlockSize + 4096 * 40, page, true) == 4096);
+  std::vector<ImageWriter::Range> ranges;
+  for (uint64_t p = 0; p < 1024 - 3; p += 37)
+    ranges.push_back({kBlockSize + p * 4096, 4096 * (1 + p % 3)});
+  ranges.push_back({2 * kBlockSize + 4096, 4096 * 2 + 100});  // up to the end of the file
+  std::vector<char> out(kBlockSize + 8 * 4096, 'x');
+  size_t need = 0;
+  for (const auto& r : ranges) need += (r.len + 4095) / 4096 * 4096;
+  REQUIRE(need <= kBlockSize);
+  child.read_ranges(ranges, out);
+  size_t at = 0;
+  for (const auto& r : ranges) {
+    std::vector<char> one(r.len);
+    child.read(r.offset, one);
+    INFO("range at " << r.offset << ", " << r.len << " bytes");
+    CHECK(std::equal(one.begin(), one.end(), out.begin() + static_cast<ptrdiff_t>(at)));
+    std::vector<char> expect(data.begin() + static_cast<ptrdiff_t>(r.offset),
+                             data.begin() + static_cast<ptrdiff_t>(r.offset + r.len));
+    if (r.offset <= kBlockSize + 4096 * 40 && kBlockSize + 4096 * 41 <= r.offset + r.len)
+      std::copy(page.begin(), page.end(), expect.begin() + (kBlockSize + 4096 * 40 - r.offset));
+    CHECK(one == expect);
+    at += (r.len + 4095) / 4096 * 4096;
+  }
+  // A single range goes the way of read().
+  std::vector<char> single(4096);
+  child.read_ranges(std::vector<ImageWriter::Range>{{4096 * 5, 4096}}, single);
+  CHECK(std::equal(single.begin(), single.end(), data.begin() + 4096 * 5));
+}
+
 TEST_CASE("creating an image that exists fails and leaves it alone", "[store]") {
   Scratch s;
   std::ofstream(s.dir / "x") << "keep me";
