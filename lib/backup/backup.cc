@@ -222,14 +222,17 @@ class BackupRun {
     BlockSum sum = sums_.at(b);
     old_pages_.resize(kBlockSize);
     old_ranges_.clear();
-    for (const PageRun& run : runs)
-      old_ranges_.push_back({b * kBlockSize + run.offset, run.data.size()});
-    image_->read_ranges(old_ranges_, old_pages_);
-    size_t at = 0;  // where read_ranges put this run's old content
+    size_t at = 0;
     for (const PageRun& run : runs) {
-      const uint64_t offset = b * kBlockSize + run.offset;
-      std::span<const char> old(old_pages_.data() + at, run.data.size());
-      at += (run.data.size() + kPageSize - 1) / kPageSize * kPageSize;
+      old_ranges_.push_back(
+          {b * kBlockSize + run.offset, std::span<char>(old_pages_.data() + at, run.data.size())});
+      at += run.data.size();
+    }
+    image_->read_ranges(old_ranges_);
+    for (size_t i = 0; i < runs.size(); ++i) {
+      const PageRun& run = runs[i];
+      const uint64_t offset = old_ranges_[i].offset;
+      std::span<const char> old = old_ranges_[i].into;
       sum = replace_pages(sum, run.offset / kPageSize, old, run.data);
       written_ += image_->write_over(offset, run.data, old.data());
     }

@@ -245,40 +245,39 @@ void ImageWriter::read(uint64_t offset, std::span<char> out) {
   std::memset(out.data() + got, 0, out.size() - got);
 }
 
-void ImageWriter::read_ranges(std::span<const Range> ranges, std::span<char> out) {
-  auto rounded = [](size_t len) { return (len + kPageSize - 1) / kPageSize * kPageSize; };
+void ImageWriter::read_ranges(std::span<const Range> ranges) {
   if (!reads_tried_) {
     reads_tried_ = true;
     // Enough for a block's worth of scattered pages to be in flight together.
     if (direct_fd_)
       if (std::optional<DirectReads> r = DirectReads::open(64)) reads_.emplace(std::move(*r));
   }
+  // In flight, each range lands in scratch_ at a page boundary (O_DIRECT), after the ones before.
   std::vector<DirectReads::Read> reads;
   if (reads_ && direct_reads_ && ranges.size() > 1) {
     drain();
     size_t at = 0;
     for (const Range& r : ranges) {
-      reads.push_back({direct_fd_.get(), r.offset, scratch_.get() + at, rounded(r.len)});
-      at += rounded(r.len);
+      const size_t len = (r.into.size() + kPageSize - 1) / kPageSize * kPageSize;
+      reads.push_back({direct_fd_.get(), r.offset, scratch_.get() + at, len});
+      at += len;
     }
     reads_->run(reads);
   }
-  size_t at = 0;
   for (size_t i = 0; i < ranges.size(); ++i) {
     const Range& r = ranges[i];
-    char* to = out.data() + at;
-    at += rounded(r.len);
+    const size_t len = r.into.size();
     const ssize_t got = reads.empty() ? -1 : reads[i].result;
     // Complete, or short at the end of the file (the rest reads as zeros, as in read()).
-    if (got >= 0 && (static_cast<size_t>(got) >= r.len || r.offset + got >= size_)) {
-      const size_t n = std::min(r.len, static_cast<size_t>(got));
-      std::memcpy(to, reads[i].buf, n);
-      std::memset(to + n, 0, r.len - n);
+    if (got >= 0 && (static_cast<size_t>(got) >= len || r.offset + got >= size_)) {
+      const size_t n = std::min(len, static_cast<size_t>(got));
+      std::memcpy(r.into.data(), reads[i].buf, n);
+      std::memset(r.into.data() + n, 0, len - n);
     } else {
       // Not read in flight (one range, no AIO), or the read failed: the way read() goes, which
       // falls back to buffered reads where O_DIRECT is refused and names the file in an error.
-      // It reads through scratch_'s first rounded(r.len) bytes, short of the later ranges'.
-      read(r.offset, std::span<char>(to, r.len));
+      // It reads through scratch_'s first bytes, short of the later ranges' place there.
+      read(r.offset, r.into);
     }
   }
 }

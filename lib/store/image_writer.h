@@ -81,17 +81,15 @@ class ImageWriter {
   // Reads [offset, offset+out.size()); past the end of the file reads zeros. REQUIRES:
   // out.size() <= kBlockSize.
   void read(uint64_t offset, std::span<char> out);
-  // A range of the file: [offset, offset + len), offset page-aligned.
+  // A range of the file to read: into.size() bytes at `offset` (page-aligned), into `into`.
   struct Range {
     uint64_t offset;
-    size_t len;
+    std::span<char> into;
   };
-  // Reads every range, as read() would, into `out` back to back: each starts at a page
-  // boundary of `out` (the earlier ranges' lengths, each rounded up to a page). With O_DIRECT
-  // they are all in flight at once (store/direct_reads.h): an incremental's changed pages lie
-  // scattered over a cold clone. REQUIRES: the ranges, rounded up to pages, fit in a block, and
-  // in `out`.
-  void read_ranges(std::span<const Range> ranges, std::span<char> out);
+  // Reads every range, as read() would. With O_DIRECT they are all in flight at once
+  // (store/direct_reads.h): an incremental's changed pages lie scattered over a cold clone.
+  // REQUIRES: the ranges, each rounded up to a page, fit in a block together.
+  void read_ranges(std::span<const Range> ranges);
   // Durable and read-only: fdatasync, drop written pages from the page cache, mode 0440. The
   // direct writes' buffers are freed (and their budget given back) first.
   void finish();
