@@ -7,9 +7,10 @@
 //      revision the source can diff from, its checksums loaded. With snapshot hooks the
 //      snapshot is taken after that, inside the freeze window (pre-snapshot, snapshot,
 //      post-snapshot: backup/snapshot_hooks.h)
-//   3. open the source's snapshot, as an incremental from the parent or full
-//   4. clone the parent's image (reflink), copy its checksums; read the changed blocks; skip a
-//      block whose checksum matches, punch all-zero blocks, write only the pages that differ
+//   3. the parent's image is cloned (reflink) on a thread of its own, while the run opens the
+//      source's snapshot, as an incremental from the parent or full, and asks it what changed
+//   4. read the changed blocks into the clone (with its checksums): skip a block whose checksum
+//      matches, punch all-zero blocks, write only the pages that differ
 //   5. fdatasync the image, save the checksums
 //   6. verify a random sample of blocks (against the source when it is a stable snapshot,
 //      against the checksums otherwise); a mismatch fails the run. A stable source's reread of
@@ -26,7 +27,8 @@
 // The run's duration (RevisionStats) is the wall time from BackupOptions::began to the end of
 // step 8, split into phases (backup/run_clock.h) that sum to it:
 //   prepare   what comes before the snapshot: the lock and the source's construction (in
-//             backup_job), steps 1-2, the record of step 3, and the clone of step 4
+//             backup_job), steps 1-2, the record of step 3; and the wait for the clone of
+//             step 3 where it outlasts the snapshot and the diff
 //   snapshot  the source's snapshot with the hooks' freeze window, and its diff from the parent
 //   read      the run's thread waiting for the source's data (read limits included)
 //   write     applying the data: checksums, page compares, writes and punches

@@ -235,6 +235,13 @@ void ImageWriter::punch(uint64_t offset, uint64_t len) {
   punch_hole(*fs_, fd_.get(), offset, len, path_);
 }
 
+void ImageWriter::resize(uint64_t size) {
+  drain();
+  if (fs_->ftruncate(fd_.get(), static_cast<off_t>(size)) != 0)
+    throw sys_error("set size of " + path_);
+  size_ = size;
+}
+
 void ImageWriter::read(uint64_t offset, std::span<char> out) {
   if (offset % kPageSize == 0 && out.size() <= kBlockSize) {
     std::memcpy(out.data(), read_current(offset, out.size()), out.size());

@@ -6,9 +6,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <random>
 
 #include "backup/backup.h"
@@ -281,6 +285,127 @@ TEST_CASE("a cancelled backup leaves no trace and harms no revision", "[backup]"
   }
   CHECK(files == 5);  // image, .rev, .sums, latest, .lock
   CHECK(scrub_image(repo.image_path(a.uuid), BlockSums::load(repo.sums_path(a.uuid))).empty());
+}
+
+namespace {
+
+// Meets the two sides of an incremental's start: the clone of the parent's image (the file
+// system's clone(), on the run's clone thread) and the opening of the source's snapshot (on the
+// run's thread). Each side says it has begun, and can wait, up to `kPatience`, for the other.
+class Rendezvous {
+ public:
+  static constexpr auto kPatience = std::chrono::seconds(10);
+
+  void cloning() { mark(cloning_); }
+  void opening() { mark(opening_); }
+  // True once the other side has begun; false after kPatience without it.
+  bool clone_began() { return wait(cloning_); }
+  bool open_began() { return wait(opening_); }
+
+ private:
+  void mark(bool& flag) {
+    {
+      std::lock_guard lock(mu_);
+      flag = true;
+    }
+    cv_.notify_all();
+  }
+  bool wait(const bool& flag) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, kPatience, [&] { return flag; });
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool cloning_ = false, opening_ = false;
+};
+
+// The kernel, but a clone begins only once the source's snapshot is being opened.
+class CloneAfterOpen : public FileSystem {
+ public:
+  explicit CloneAfterOpen(Rendezvous& meet) : meet_(meet) {}
+  int clone(int dst, int src) override {
+    meet_.cloning();
+    saw_open = meet_.open_began();
+    return FileSystem::clone(dst, src);
+  }
+  std::atomic<bool> saw_open = false;
+
+ private:
+  Rendezvous& meet_;
+};
+
+// A FileSource whose open() waits for the clone to begin, then opens or (`fail`) throws.
+class OpenAfterClone : public FileSource {
+ public:
+  OpenAfterClone(std::string filename, Rendezvous& meet, bool fail)
+      : FileSource(std::move(filename)), meet_(meet), fail_(fail) {}
+  std::unique_ptr<SourceSnapshot> open(const std::string& uuid,
+                                       const std::optional<std::string>& parent) override {
+    meet_.opening();
+    saw_clone = meet_.clone_began();
+    if (fail_) throw Error("the source went away");
+    return FileSource::open(uuid, parent);
+  }
+  bool saw_clone = false;
+
+ private:
+  Rendezvous& meet_;
+  bool fail_;
+};
+
+}  // namespace
+
+// The clone of the parent's image costs more with every incremental (the parent's extents), and
+// needs nothing from the source: the run makes it while it opens the snapshot. Here each side
+// waits for the other to begin: a run that did them one after the other would find the second
+// never beginning while the first waits (for 10 s, then the checks fail).
+TEST_CASE(
+    "an incremental's clone is made while its snapshot is opened, and a failed open "
+    "leaves no clone",
+    "[backup]") {
+  Scratch s;
+  const fs::path src = s.dir / "src.img";
+  write_at(src, 0, 6 * kBlockSize + 5000, 1);
+  Rendezvous meet;
+  CloneAfterOpen clone_fs(meet);
+  Repository repo(s.dir / "job", clone_fs);
+  const Revision parent = backup(repo, src);  // a full run: there is nothing to clone
+  const std::string parent_image = read_file(repo.image_path(parent.uuid));
+
+  write_at(src, 2 * kBlockSize + 4096, 3 * 4096, 2);
+  truncate_to(src, 7 * kBlockSize + 123);  // and grown: the clone has the parent's size
+  SECTION("the run succeeds, its image the source's") {
+    auto lock = repo.lock();
+    OpenAfterClone source(src.string(), meet, false);
+    BackupOptions opt;
+    opt.verify.fraction = 1.0;
+    const Revision r = run_backup(repo, lock, source, opt, quiet()).revision;
+    CHECK(source.saw_clone);
+    CHECK(clone_fs.saw_open);
+    CHECK(r.parent == parent.uuid);
+    CHECK(r.size == 7 * kBlockSize + 123);
+    CHECK(same(src, repo.image_path(r.uuid)));
+    CHECK(r.stats.bytes_written == 3 * 4096);  // the grown tail reads as zeros: a hole
+  }
+  SECTION("the snapshot cannot be opened: the clone is waited for and removed") {
+    {
+      auto lock = repo.lock();
+      OpenAfterClone source(src.string(), meet, true);
+      CHECK_THROWS_WITH(run_backup(repo, lock, source, BackupOptions{}, quiet()),
+                        Catch::Contains("the source went away"));
+      CHECK(source.saw_clone);
+      CHECK(clone_fs.saw_open);
+    }
+    CHECK(repo.revisions().size() == 1);
+    size_t files = 0;
+    for (const auto& e : fs::directory_iterator(repo.dir())) {
+      (void)e;
+      ++files;
+    }
+    CHECK(files == 5);  // the parent's image, .rev, .sums; latest, .lock
+    CHECK(read_file(repo.image_path(parent.uuid)) == parent_image);
+  }
 }
 
 TEST_CASE("a missing source fails the run with its name", "[backup]") {
