@@ -89,7 +89,7 @@ JobDisk read_job_disk(const std::optional<Dir>& base, const std::string& job, sp
         d.pause_error = e.what();
       }
     }
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {  // anything: one job's directory must not end the start
     log.warn("cannot read the job directory: {}", e.what());
     d.problems.push_back(e.what());
   }

@@ -62,8 +62,7 @@ std::vector<PageSpan> page_spans(std::span<const Extent> pieces, uint64_t block,
   std::vector<PageSpan> out;
   for (const Extent& p : pieces) {
     const uint64_t from = (p.offset - base) / kPageSize * kPageSize;
-    const uint64_t to = std::min(
-        image_size - base, (p.offset - base + p.length + kPageSize - 1) / kPageSize * kPageSize);
+    const uint64_t to = std::min(image_size - base, round_up_to_page(p.offset - base + p.length));
     if (!out.empty() && from <= out.back().offset + out.back().length)
       out.back().length = std::max(out.back().length, to - out.back().offset);
     else

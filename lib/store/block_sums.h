@@ -32,6 +32,11 @@ namespace backy {
 inline constexpr uint64_t kBlockSize = 4 * 1024 * 1024;  // the unit of sums, diffs and verify
 inline constexpr uint64_t kPageSize = 4096;              // the unit of writes and holes
 
+// `n` rounded up to whole pages (what an O_DIRECT read of n bytes asks for).
+inline constexpr uint64_t round_up_to_page(uint64_t n) {
+  return (n + kPageSize - 1) / kPageSize * kPageSize;
+}
+
 struct BlockSum {
   bool data = false;  // false: hole, all zero
   uint64_t low = 0;

@@ -127,7 +127,7 @@ const char* ImageWriter::read_current(uint64_t offset, size_t len) {
   size_t got = 0;
   if (direct_fd_ && direct_reads_) {
     // O_DIRECT wants whole pages; a short read at the end of the file is fine.
-    const size_t aligned = (len + kPageSize - 1) / kPageSize * kPageSize;
+    const size_t aligned = round_up_to_page(len);
     ssize_t n = ::pread(direct_fd_.get(), buf, aligned, static_cast<off_t>(offset));
     if (n >= 0) {
       got = std::min(len, static_cast<size_t>(n));
@@ -265,7 +265,7 @@ void ImageWriter::read_ranges(std::span<const Range> ranges) {
     drain();
     size_t at = 0;
     for (const Range& r : ranges) {
-      const size_t len = (r.into.size() + kPageSize - 1) / kPageSize * kPageSize;
+      const size_t len = round_up_to_page(r.into.size());
       reads.push_back({direct_fd_.get(), r.offset, scratch_.get() + at, len});
       at += len;
     }
