@@ -27,8 +27,8 @@
 // The run's duration (RevisionStats) is the wall time from BackupOptions::began to the end of
 // step 8, split into phases (backup/run_clock.h) that sum to it:
 //   prepare   what comes before the snapshot: the lock and the source's construction (in
-//             backup_job), steps 1-2, the record of step 3; and the wait for the clone of
-//             step 3 where it outlasts the snapshot and the diff
+//             backup_job), steps 1-2; and the wait for step 3's clone where it outlasts the
+//             snapshot's opening and the diff (a full run: the empty image's creation)
 //   snapshot  the source's snapshot with the hooks' freeze window, and its diff from the parent
 //   read      the run's thread waiting for the source's data (read limits included)
 //   write     applying the data: checksums, page compares, writes and punches
