@@ -81,6 +81,10 @@ struct OneRevision {
         d({{"vm1", img}}, extra_global) {
     fs::permissions(src.path(), fs::perms(0755));
     REQUIRE(d.wait_revisions("vm1", 1));
+    // The revision is listed at its commit; the run then rewrites its .rev with the whole run's
+    // figures (<uuid>.rev.tmp, renamed). Tests that compare the job directory before and after
+    // a command start once the run has ended.
+    REQUIRE(d.wait_idle("vm1"));
     uuid = d.ctl_json({"status", "vm1"})["revisions"][0]["uuid"];
     image = d.image("vm1", uuid);
   }
