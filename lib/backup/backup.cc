@@ -141,15 +141,16 @@ class BackupRun {
               parent_ ? parent_->uuid : std::string("nothing"));
   }
 
-  // An incremental's image starts as a reflink clone of its parent's, at the parent's size.
-  // The clone's cost grows with the parent's extents (every incremental's scattered pages add
-  // some: 0.1-0.25 s for a 1 GiB image a few incrementals in, on the test XFS), and it needs
-  // nothing from the source: so it is made on a thread of its own while the snapshot is
+  // An incremental's image starts as a reflink clone of its parent's image file, at that file's
+  // size (not the .rev's `size`, which could misstate it and cut away data the checksums still
+  // promise). The clone's cost grows with the parent's extents (every incremental's scattered
+  // pages add some: 0.1-0.25 s for a 1 GiB image a few incrementals in, on the test XFS), and it
+  // needs nothing from the source: so it is made on a thread of its own while the snapshot is
   // finished, opened and diffed, until image() first wants it.
   void start_clone() {
     if (!parent_) return;
-    clone_ = std::async(std::launch::async, [this, parent = parent_->uuid, size = parent_->size] {
-      return pending_.create_image(parent, size, options_.block_budget);
+    clone_ = std::async(std::launch::async, [this, parent = parent_->uuid] {
+      return pending_.create_image(parent, std::nullopt, options_.block_budget);
     });
   }
 

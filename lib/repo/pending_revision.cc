@@ -10,8 +10,8 @@ PendingRevision::~PendingRevision() {
   if (!committed_) discard();
 }
 
-ImageWriter PendingRevision::create_image(const std::optional<std::string>& parent, uint64_t size,
-                                          BlockBudget* budget) {
+ImageWriter PendingRevision::create_image(const std::optional<std::string>& parent,
+                                          std::optional<uint64_t> size, BlockBudget* budget) {
   return ImageWriter::create(dir_, uuid_, parent, size, budget);
 }
 

@@ -35,9 +35,10 @@ class PendingRevision {
   const std::string& uuid() const { return uuid_; }
   bool committed() const { return committed_; }
 
-  // The image file: a reflink clone of complete revision `parent` when given, else empty.
-  // `budget`: the block buffers shared by every run (ImageWriter::create).
-  ImageWriter create_image(const std::optional<std::string>& parent, uint64_t size,
+  // The image file: a reflink clone of complete revision `parent` when given, else empty; of
+  // `size` bytes (nullopt: the parent's image's). `budget`: the block buffers shared by every
+  // run (ImageWriter::create).
+  ImageWriter create_image(const std::optional<std::string>& parent, std::optional<uint64_t> size,
                            BlockBudget* budget = nullptr);
   // REQUIRES: the image is finished (durable). Writes <uuid>.sums durably.
   void save_sums(const BlockSums& sums);

@@ -74,26 +74,28 @@ void set_minimal_cow_extent(int fd) {
 }  // namespace
 
 ImageWriter ImageWriter::create(const Dir& dir, const std::string& name,
-                                const std::optional<std::string>& parent, uint64_t size,
-                                BlockBudget* budget) {
+                                const std::optional<std::string>& parent,
+                                std::optional<uint64_t> size, BlockBudget* budget) {
   FileSystem& fs = dir.fs();
   UniqueFd fd = dir.open_file(name, O_RDWR | O_CREAT | O_EXCL, 0640);
   bool reflinked = false;
+  uint64_t parent_size = 0;
   if (parent) {
     UniqueFd pfd = dir.open_file(*parent, O_RDONLY);
+    parent_size = file_or_device_size(pfd.get(), dir.where(*parent));
     if (fs.clone(fd.get(), pfd.get()) == 0) {
       reflinked = true;
       set_minimal_cow_extent(fd.get());
     } else if (errno == EOPNOTSUPP || errno == EXDEV || errno == EINVAL || errno == ENOTTY) {
-      copy_sparse(fs, pfd.get(), fd.get(), file_or_device_size(pfd.get(), dir.where(*parent)),
-                  dir.where(*parent));
+      copy_sparse(fs, pfd.get(), fd.get(), parent_size, dir.where(*parent));
     } else {
       throw sys_error("reflink clone of " + dir.where(*parent));
     }
   }
-  if (fs.ftruncate(fd.get(), static_cast<off_t>(size)) != 0)
+  const uint64_t length = size.value_or(parent_size);
+  if (fs.ftruncate(fd.get(), static_cast<off_t>(length)) != 0)
     throw sys_error("set size of " + dir.where(name));
-  return ImageWriter(dir, name, std::move(fd), size, reflinked, budget);
+  return ImageWriter(dir, name, std::move(fd), length, reflinked, budget);
 }
 
 ImageWriter::ImageWriter(const Dir& dir, const std::string& name, UniqueFd fd, uint64_t size,

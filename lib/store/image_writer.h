@@ -52,12 +52,13 @@ namespace backy {
 class ImageWriter {
  public:
   // Creates `name` in `dir`, which must not exist, as a clone (or copy) of the image `parent`
-  // in the same directory when given, else as an empty sparse file; then sets its size to `size`.
+  // in the same directory when given, else as an empty sparse file; then sets its size to `size`
+  // (nullopt: the parent's image's own size, as its file has it).
   // The writer keeps its own fds (and dir's FileSystem, which must outlive it), not `dir`.
   // `budget`: where the direct writes' queue takes its buffers beyond the first (null: none, it
   // takes them all); must outlive the writer.
   static ImageWriter create(const Dir& dir, const std::string& name,
-                            const std::optional<std::string>& parent, uint64_t size,
+                            const std::optional<std::string>& parent, std::optional<uint64_t> size,
                             BlockBudget* budget = nullptr);
 
   ImageWriter(ImageWriter&&) = default;

@@ -408,6 +408,32 @@ TEST_CASE(
   }
 }
 
+// The clone is made before the snapshot's size is known; it starts at the size of the parent's
+// image file, whatever the parent's .rev says, and only then takes the snapshot's.
+TEST_CASE("an incremental's clone keeps all of its parent's image when the .rev misstates its size",
+          "[backup]") {
+  Scratch s;
+  const fs::path src = s.dir / "src.img";
+  write_at(src, 0, 3 * kBlockSize, 1);
+  Repository repo(s.dir / "job");
+  const Revision parent = backup(repo, src);
+  const fs::path rev = repo.dir() / (parent.uuid + ".rev");
+  std::string text = read_file(rev);
+  const std::string said = "size: " + std::to_string(3 * kBlockSize);
+  const size_t at = text.find(said);
+  REQUIRE(at != std::string::npos);
+  text.replace(at, said.size(), "size: " + std::to_string(kBlockSize));
+  fs::permissions(rev, fs::perms::owner_write, fs::perm_options::add);
+  std::ofstream(rev, std::ios::trunc) << text;
+  REQUIRE(repo.revisions().front().size == kBlockSize);
+
+  write_at(src, 2 * kBlockSize + 4096, 4096, 2);
+  const Revision r = backup(repo, src);
+  CHECK(r.parent == parent.uuid);
+  CHECK(r.stats.bytes_written == 4096);
+  CHECK(same(src, repo.image_path(r.uuid)));
+}
+
 TEST_CASE("a missing source fails the run with its name", "[backup]") {
   Scratch s;
   Repository repo(s.dir / "job");
