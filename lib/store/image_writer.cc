@@ -92,10 +92,9 @@ ImageWriter ImageWriter::create(const Dir& dir, const std::string& name,
       throw sys_error("reflink clone of " + dir.where(*parent));
     }
   }
-  const uint64_t length = size.value_or(parent_size);
-  if (fs.ftruncate(fd.get(), static_cast<off_t>(length)) != 0)
-    throw sys_error("set size of " + dir.where(name));
-  return ImageWriter(dir, name, std::move(fd), length, reflinked, budget);
+  ImageWriter writer(dir, name, std::move(fd), parent_size, reflinked, budget);
+  writer.resize(size.value_or(parent_size));
+  return writer;
 }
 
 ImageWriter::ImageWriter(const Dir& dir, const std::string& name, UniqueFd fd, uint64_t size,
@@ -211,7 +210,7 @@ uint64_t ImageWriter::write_over(uint64_t offset, std::span<const char> data, co
   // Coalesce neighbouring pages that need the same action (write / punch) into one call.
   size_t run_start = 0;
   enum class Action { keep, write, punch } run = Action::keep;
-  const size_t pages = (data.size() + kPageSize - 1) / kPageSize;
+  const size_t pages = round_up_to_page(data.size()) / kPageSize;
   for (size_t i = 0; i <= pages; ++i) {
     const size_t pos = std::min<size_t>(i * kPageSize, data.size());
     Action a = Action::keep;

@@ -79,8 +79,8 @@ class ImageWriter {
   uint64_t write_over(uint64_t offset, std::span<const char> data, const char* current);
   // Makes [offset, offset+len) a hole.
   void punch(uint64_t offset, uint64_t len);
-  // Sets the file's size to `size`, cutting it or growing it with a hole: for a clone made
-  // before the source's size was known.
+  // Sets the file's size to `size`, cutting it or growing it with a hole (create() sets the
+  // first size this way; a run resizes a clone made before the source's size was known).
   void resize(uint64_t size);
   // Reads [offset, offset+out.size()); past the end of the file reads zeros. REQUIRES:
   // out.size() <= kBlockSize.
